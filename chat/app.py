@@ -1,0 +1,106 @@
+"""The FastAPI application: HTTP routes, the two websockets, and the background work."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy import func, select
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from chat.api import auth as auth_routes
+from chat.api import health, public
+from chat.api import snippets as snippet_routes
+from chat.runtime import Runtime
+from chat.settings import Settings
+from chat.store.sql import Snippet
+from chat.watcher import Watcher
+from chat.ws_counselor import counselor_endpoint
+from chat.ws_visitor import visitor_endpoint
+
+log = logging.getLogger("chat.app")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def seed_snippets(rt: Runtime) -> int:
+    """Fill an empty snippets table from the seed file; an operator reviews it afterwards."""
+    try:
+        from chat.snippets import load_seed
+    except ModuleNotFoundError:  # TEMPORARY until chat/snippets.py lands
+        return 0
+
+    async with rt.db() as db:
+        count = (await db.execute(select(func.count()).select_from(Snippet))).scalar_one()
+        if count:
+            return 0
+        rows = load_seed()
+        for row in rows:
+            db.add(Snippet(slug=row.id, language=row.language, audience=row.audience, category=row.category,
+                           title=row.title, body=row.body, phone=row.phone, url=row.url,
+                           sort_order=row.sort_order, active=row.active))
+        await db.commit()
+        return len(rows)
+
+
+def create_app(settings: Settings, redis_url: str, *, clock: Callable[[], int] | None = None) -> FastAPI:
+    """Build the app. ``clock`` (milliseconds) lets a test hold the time."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        rt = Runtime.build(settings, redis_url)
+        if clock is not None:
+            rt.clock = clock
+        rt.extras["started"] = time.time()
+        await rt.hub.start()
+        watcher = Watcher(rt)
+        rt.extras["watcher"] = watcher
+        rt.extras["snippet_lookup"] = snippet_routes.make_lookup(rt)
+        await seed_snippets(rt)
+        await watcher.start()
+        app.state.rt = rt
+        try:
+            yield
+        finally:
+            await watcher.stop()
+            await rt.close()
+
+    app = FastAPI(title="Helpline chat", version="1", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.include_router(health.router)
+    app.include_router(public.router)
+    app.include_router(auth_routes.router)
+    app.include_router(snippet_routes.router)
+    app.add_api_websocket_route("/ws/visitor", visitor_endpoint)
+    app.add_api_websocket_route("/ws/counselor", counselor_endpoint)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        response: Response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        if request.url.path.startswith("/api/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def demo() -> str:
+        return DEMO_PAGE
+
+    return app
+
+
+DEMO_PAGE = """<!doctype html>
+<html lang="nl"><head><meta charset="utf-8"><title>Helpline chat</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><main><h1>Helpline chat</h1>
+<p>De chatserver draait. Medewerkers: <a href="/console">/console</a>.</p></main></body></html>
+"""

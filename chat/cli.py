@@ -1,0 +1,210 @@
+"""The ``chat`` command: serve, migrate, counselor add|disable|passwd, redact, archiver, purge."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import signal
+import sys
+from typing import Any
+
+from chat import logs
+from chat.settings import Settings
+
+log = logging.getLogger("chat.cli")
+
+
+def serve_config(settings: Settings, app: Any, host: str, port: int) -> Any:
+    """The uvicorn configuration every server uses, tests included: frame limit, no deflate, no access log."""
+    import uvicorn
+
+    return uvicorn.Config(
+        app, host=host, port=port, ws="websockets-sansio", ws_max_size=settings.max_frame_bytes,
+        ws_per_message_deflate=False, access_log=False, log_config=logs.uvicorn_log_config(),
+        proxy_headers=False, server_header=False, timeout_graceful_shutdown=5, lifespan="on",
+    )
+
+
+def _redis_url(settings: Settings) -> tuple[str, Any]:
+    if settings.redis_url:
+        return settings.redis_url, None
+    from chat.embedded import EmbeddedRedis
+
+    embedded = EmbeddedRedis(settings.data_dir)
+    return embedded.start(), embedded
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from chat.app import create_app
+    from chat.migrate import upgrade
+
+    upgrade(settings)
+    redis_url, embedded = _redis_url(settings)
+    try:
+        server = uvicorn.Server(serve_config(settings, create_app(settings, redis_url), args.host, args.port))
+        asyncio.run(_serve_and_announce(server, settings))
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    return 0
+
+
+async def _serve_and_announce(server: Any, settings: Settings) -> None:
+    task = asyncio.create_task(server.serve())
+    while not server.started and not task.done():
+        await asyncio.sleep(0.05)
+    if server.started:
+        sock = server.servers[0].sockets[0].getsockname()
+        # Tests and scripts read the port from this line (port 0 picks a free one).
+        print(f"chat: listening on http://{sock[0]}:{sock[1]}", flush=True)
+        if await _no_counselors(settings):
+            print("chat: no counselors yet; create one with: chat counselor add NAME --role admin", flush=True)
+    await task
+
+
+async def _no_counselors(settings: Settings) -> bool:
+    from sqlalchemy import func, select
+
+    from chat.store.sql import Counselor, make_engine
+
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        async with engine.connect() as conn:
+            return (await conn.execute(select(func.count()).select_from(Counselor))).scalar_one() == 0
+    finally:
+        await engine.dispose()
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from chat.migrate import upgrade
+
+    upgrade(settings)
+    print("chat: database is at the newest schema")
+    return 0
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            raise SystemExit("chat: the passwords differ")
+    return password
+
+
+def cmd_counselor(args: argparse.Namespace, settings: Settings) -> int:
+    from chat.migrate import upgrade
+
+    upgrade(settings)
+    return asyncio.run(_counselor(args, settings))
+
+
+async def _counselor(args: argparse.Namespace, settings: Settings) -> int:
+    from chat import accounts
+    from chat.auth import Role, hash_password
+    from chat.store.sql import make_engine, make_sessionmaker
+
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        async with make_sessionmaker(engine)() as db:
+            if args.action == "add":
+                try:
+                    row = await accounts.add(db, args.name, _read_password(args), Role(args.role), args.display_name)
+                except accounts.AccountError as exc:
+                    print(f"chat: {exc}", file=sys.stderr)
+                    return 1
+                print(f"chat: counselor {row.username} added ({row.role})")
+                return 0
+            row = await accounts.find(db, args.name)
+            if row is None:
+                print(f"chat: no counselor named {accounts.normalise_username(args.name)}", file=sys.stderr)
+                return 1
+            if args.action == "disable":
+                row.active = False
+                verb = "disabled"
+            else:
+                row.password_hash = hash_password(_read_password(args))
+                verb = "has a new password"
+            await db.commit()
+            revoked = await _revoke_all(settings, row.id)
+            print(f"chat: counselor {row.username} {verb}; {revoked} login(s) revoked")
+            return 0
+    finally:
+        await engine.dispose()
+
+
+async def _revoke_all(settings: Settings, counselor_id: int) -> int:
+    """Revoke the counselor's tokens in the Redis the servers use (if one is reachable)."""
+    from redis.asyncio import Redis
+
+    from chat.auth import TokenStore
+    from chat.embedded import running_url
+    from chat.keys import Keys
+
+    url = settings.redis_url or running_url(settings.data_dir)
+    if url is None:
+        return 0  # embedded Redis not running: its tokens died with it
+    redis = Redis.from_url(url)
+    try:
+        return await TokenStore(redis, Keys(settings.redis_prefix), settings.token_ttl_seconds).revoke_all(counselor_id)
+    except Exception:
+        print("chat: warning: could not reach Redis to revoke logins", file=sys.stderr)
+        return 0
+    finally:
+        await redis.aclose()
+
+
+def cmd_redact(args: argparse.Namespace, settings: Settings) -> int:
+    from chat.redaction import run_cli
+
+    return run_cli(sys.stdin, sys.stdout, jsonl=args.jsonl, cache_dir=settings.data_dir / "deduce-cache")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chat", description="Anonymous helpline chat")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the server (embedded Redis and SQLite unless configured)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(func=cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="apply database migrations")
+    migrate.set_defaults(func=cmd_migrate)
+
+    counselor = sub.add_parser("counselor", help="manage counselor accounts")
+    csub = counselor.add_subparsers(dest="action", required=True)
+    add = csub.add_parser("add", help="add a counselor")
+    add.add_argument("name")
+    add.add_argument("--role", choices=["counselor", "supervisor", "admin"], default="counselor")
+    add.add_argument("--display-name")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    disable = csub.add_parser("disable", help="disable a counselor and revoke their logins")
+    disable.add_argument("name")
+    passwd = csub.add_parser("passwd", help="set a new password and revoke their logins")
+    passwd.add_argument("name")
+    passwd.add_argument("--password-stdin", action="store_true")
+    counselor.set_defaults(func=cmd_counselor)
+
+    redact = sub.add_parser("redact", help="redact personal data from stdin to stdout")
+    redact.add_argument("--jsonl", action="store_true", help='one {"text": ...} object a line')
+    redact.set_defaults(func=cmd_redact)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logs.setup()
+    settings = Settings()
+    signal.signal(signal.SIGTERM, signal.default_int_handler) if args.command != "serve" else None
+    result: int = args.func(args, settings)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

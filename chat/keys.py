@@ -1,0 +1,118 @@
+"""Every Redis key and channel name, in one place.
+
+Keys that belong to one session carry the session id as a hash tag
+(``chat:{s_…}:events``) so that a Lua script can touch all of them on one
+Redis Cluster slot. Every key that is not configuration gets a TTL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str = "chat"
+
+    # -- one session ---------------------------------------------------------
+    def session(self, sid: str) -> str:
+        """Hash: status, audience, language, topic, urgent, counselor, timestamps, seq."""
+        return f"{self.prefix}:{{{sid}}}:meta"
+
+    def events(self, sid: str) -> str:
+        """Stream: the session's events, entry id ``<seq>-1``; the source of truth for replay."""
+        return f"{self.prefix}:{{{sid}}}:events"
+
+    def client_ids(self, sid: str) -> str:
+        """Hash: client_id -> seq, so that a resent message is stored once."""
+        return f"{self.prefix}:{{{sid}}}:cids"
+
+    def session_channel(self, sid: str) -> str:
+        """Pub/sub channel: events, typing and presence of one session."""
+        return f"{self.prefix}:{{{sid}}}:ch"
+
+    def session_keys(self, sid: str) -> list[str]:
+        return [self.session(sid), self.events(sid), self.client_ids(sid)]
+
+    # -- visitor credentials ---------------------------------------------------
+    def visitor_token(self, token_hash: str) -> str:
+        """String: sha256(token) -> session id, with the session's TTL."""
+        return f"{self.prefix}:vtoken:{token_hash}"
+
+    # -- queues --------------------------------------------------------------
+    def queue(self, audience: str, language: str) -> str:
+        """Sorted set of session ids; the score orders urgent first, then oldest."""
+        return f"{self.prefix}:queue:{audience}:{language}"
+
+    @property
+    def arrivals(self) -> str:
+        """Counter: the arrival number of each new session, for a strict queue order."""
+        return f"{self.prefix}:queue:arrivals"
+
+    @property
+    def queue_channel(self) -> str:
+        """Pub/sub channel: 'the queues changed', for position and overview updates."""
+        return f"{self.prefix}:queues:ch"
+
+    @property
+    def recent_waits(self) -> str:
+        """Sorted set: recent pairings (member ``<sid>:<wait>``, score = pairing time)."""
+        return f"{self.prefix}:stats:waits"
+
+    # -- timers swept by every instance -----------------------------------------
+    @property
+    def grace_timers(self) -> str:
+        """Sorted set: session id -> time at which a dropped visitor's session ends."""
+        return f"{self.prefix}:timers:grace"
+
+    @property
+    def idle_timers(self) -> str:
+        """Sorted set: session id -> time at which an idle active session ends."""
+        return f"{self.prefix}:timers:idle"
+
+    # -- archive hand-off --------------------------------------------------------
+    @property
+    def archive_queue(self) -> str:
+        """List of ended session ids waiting for the archiver."""
+        return f"{self.prefix}:archive:todo"
+
+    @property
+    def archive_processing(self) -> str:
+        """Sorted set: session id -> lease deadline while an archiver works on it."""
+        return f"{self.prefix}:archive:doing"
+
+    # -- counselors ----------------------------------------------------------
+    def counselor_token(self, token_hash: str) -> str:
+        """Hash: sha256(token) -> counselor id, name, role; TTL = token lifetime."""
+        return f"{self.prefix}:ctoken:{token_hash}"
+
+    def counselor_tokens(self, counselor_id: int) -> str:
+        """Set of token hashes of one counselor, to revoke them all on disable."""
+        return f"{self.prefix}:counselor:{counselor_id}:tokens"
+
+    def counselor_sessions(self, counselor_id: int) -> str:
+        """Set of the counselor's active session ids."""
+        return f"{self.prefix}:counselor:{counselor_id}:sessions"
+
+    def counselor_channel(self, counselor_id: int) -> str:
+        """Pub/sub channel: control messages for one counselor (assigned, revoked)."""
+        return f"{self.prefix}:counselor:{counselor_id}:ch"
+
+    @property
+    def counselors_online(self) -> str:
+        """Sorted set: counselor id -> last heartbeat; members older than a minute are offline."""
+        return f"{self.prefix}:counselors:online"
+
+    # -- abuse control -------------------------------------------------------------
+    def rate(self, bucket: str, subject_hash: str) -> str:
+        """Counter for a rate limit; the subject is an HMAC, never an address or a name."""
+        return f"{self.prefix}:rate:{bucket}:{subject_hash}"
+
+    @property
+    def address_salt(self) -> str:
+        """Rotating salt for hashing client addresses; expires within a day."""
+        return f"{self.prefix}:salt:address"
+
+    @property
+    def stats_events_relayed(self) -> str:
+        return f"{self.prefix}:stats:relayed"

@@ -1,0 +1,202 @@
+"""The wire protocol as data: every frame a client may send, validated by pydantic.
+
+A frame that does not parse becomes ``error``/``bad_request``; it never
+raises past :func:`parse_visitor` or :func:`parse_counselor`.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    TypeAdapter,
+    ValidationError,
+)
+
+from chat.sessions import Audience, Language
+
+
+class ErrorCode(enum.StrEnum):
+    BAD_REQUEST = "bad_request"
+    TOO_LARGE = "too_large"
+    RATE_LIMITED = "rate_limited"
+    UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"
+    UNKNOWN_SESSION = "unknown_session"
+    QUEUE_EMPTY = "queue_empty"
+    SERVICE_CLOSED = "service_closed"
+    NOT_IN_SESSION = "not_in_session"
+    INTERNAL = "internal"
+
+
+class Frame(BaseModel):
+    # Unknown extra fields are ignored so that newer clients work with older servers.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+ClientId = Annotated[StrictStr, Field(min_length=1, max_length=128)]
+SessionId = Annotated[StrictStr, Field(min_length=1, max_length=64)]
+Topic = Annotated[StrictStr, Field(max_length=200)]
+
+
+# -- visitor -> server ---------------------------------------------------------------
+class Hello(Frame):
+    type: Literal["hello"]
+    audience: Audience
+    language: Language = Language.NL
+    topic: Topic | None = None
+    first_message: StrictStr | None = None
+
+
+class Resume(Frame):
+    type: Literal["resume"]
+    token: Annotated[StrictStr, Field(min_length=1, max_length=256)]
+    last_seq: Annotated[StrictInt, Field(ge=0)] = 0
+
+
+class VisitorMessage(Frame):
+    type: Literal["message"]
+    client_id: ClientId
+    text: StrictStr
+
+
+class VisitorTyping(Frame):
+    type: Literal["typing"]
+    active: StrictBool
+
+
+class VisitorEnd(Frame):
+    type: Literal["end"]
+
+
+class QuickExit(Frame):
+    type: Literal["quick_exit"]
+
+
+class Ping(Frame):
+    """Keep-alive from either client; answered with ``pong``."""
+
+    type: Literal["ping"]
+
+
+VisitorFrame = Annotated[
+    Hello | Resume | VisitorMessage | VisitorTyping | VisitorEnd | QuickExit | Ping,
+    Field(discriminator="type"),
+]
+
+
+# -- counselor -> server -------------------------------------------------------------
+class Auth(Frame):
+    type: Literal["auth"]
+    token: Annotated[StrictStr, Field(min_length=1, max_length=256)]
+
+
+class Accept(Frame):
+    type: Literal["accept"]
+    audience: Audience | None = None
+    language: Language | None = None
+
+
+class CounselorMessage(Frame):
+    type: Literal["message"]
+    session_id: SessionId
+    client_id: ClientId
+    text: StrictStr
+
+
+class CounselorResource(Frame):
+    type: Literal["resource"]
+    session_id: SessionId
+    client_id: ClientId
+    snippet_id: Annotated[StrictStr, Field(min_length=1, max_length=128)]
+
+
+class CounselorTyping(Frame):
+    type: Literal["typing"]
+    session_id: SessionId
+    active: StrictBool
+
+
+class CounselorEnd(Frame):
+    type: Literal["end"]
+    session_id: SessionId
+
+
+CounselorFrame = Annotated[
+    Auth | Accept | CounselorMessage | CounselorResource | CounselorTyping | CounselorEnd | Ping,
+    Field(discriminator="type"),
+]
+
+_visitor_adapter: TypeAdapter[VisitorFrame] = TypeAdapter(VisitorFrame)
+_counselor_adapter: TypeAdapter[CounselorFrame] = TypeAdapter(CounselorFrame)
+
+
+class ProtocolError(Exception):
+    """A frame that cannot be understood; carries the error frame to send back."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def frame(self) -> dict[str, Any]:
+        return error_frame(self.code, self.message)
+
+
+def error_frame(code: ErrorCode, message: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "error", "code": code.value, "message": message, **extra}
+
+
+def _load(raw: str) -> dict[str, Any]:
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "frame is not valid JSON") from exc
+    if not isinstance(data, dict):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "frame must be a JSON object")
+    if not isinstance(data.get("type"), str):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "frame has no string 'type'")
+    return data
+
+
+def _describe(exc: ValidationError) -> str:
+    # Never echo the input back: it may hold what a visitor typed.
+    parts = []
+    for err in exc.errors()[:3]:
+        where = ".".join(str(p) for p in err["loc"][1:]) or str(err["loc"][0]) if err["loc"] else "frame"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def _parse(adapter: TypeAdapter[Any], raw: str, allowed: frozenset[str]) -> Any:
+    data = _load(raw)
+    if data["type"] not in allowed:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"unknown type {data['type'][:40]!r}")
+    try:
+        return adapter.validate_python(data)
+    except ValidationError as exc:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, _describe(exc)) from None
+
+
+VISITOR_TYPES = frozenset({"hello", "resume", "message", "typing", "end", "quick_exit", "ping"})
+COUNSELOR_TYPES = frozenset({"auth", "accept", "message", "resource", "typing", "end", "ping"})
+
+
+def parse_visitor(raw: str) -> VisitorFrame:
+    """Parse one text frame from a visitor, or raise :class:`ProtocolError`."""
+    result: VisitorFrame = _parse(_visitor_adapter, raw, VISITOR_TYPES)
+    return result
+
+
+def parse_counselor(raw: str) -> CounselorFrame:
+    """Parse one text frame from a counselor, or raise :class:`ProtocolError`."""
+    result: CounselorFrame = _parse(_counselor_adapter, raw, COUNSELOR_TYPES)
+    return result

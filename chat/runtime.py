@@ -1,0 +1,70 @@
+"""What one server process holds: settings, Redis, SQL, the relay hub, the clock."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from chat.auth import Hasher, RateLimiter, TokenStore
+from chat.keys import Keys
+from chat.relay import Hub
+from chat.settings import Settings
+from chat.store.redis_store import RedisStore
+from chat.store.sql import make_engine, make_sessionmaker
+
+if TYPE_CHECKING:
+    from chat.connection import Connection
+
+
+def wall_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    redis: Redis
+    engine: AsyncEngine
+    db: async_sessionmaker  # type: ignore[type-arg]
+    keys: Keys
+    store: RedisStore
+    hub: Hub
+    tokens: TokenStore
+    hasher: Hasher
+    limiter: RateLimiter
+    clock: Callable[[], int] = wall_ms
+    # Local connections, for queue updates and graceful shutdown.
+    connections: set[Connection] = field(default_factory=set)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def now_ms(self) -> int:
+        return self.clock()
+
+    @classmethod
+    def build(cls, settings: Settings, redis_url: str) -> Runtime:
+        redis = Redis.from_url(redis_url, health_check_interval=30, socket_keepalive=True)
+        keys = Keys(settings.redis_prefix)
+        engine = make_engine(settings.sqlalchemy_url)
+        return cls(
+            settings=settings,
+            redis=redis,
+            engine=engine,
+            db=make_sessionmaker(engine),
+            keys=keys,
+            store=RedisStore(redis, keys, session_ttl=settings.session_ttl_seconds,
+                             ended_ttl=settings.ended_ttl_seconds),
+            hub=Hub(redis),
+            tokens=TokenStore(redis, keys, settings.token_ttl_seconds),
+            hasher=Hasher(redis, keys),
+            limiter=RateLimiter(redis, keys),
+        )
+
+    async def close(self) -> None:
+        await self.hub.stop()
+        await self.redis.aclose()
+        await self.engine.dispose()

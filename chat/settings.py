@@ -1,0 +1,86 @@
+"""All configuration in one place: environment variables with the ``CHAT_`` prefix."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting of the service. README.md documents each one."""
+
+    model_config = SettingsConfigDict(env_prefix="CHAT_", env_file=None, extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    data_dir: Path = Path(".chat-data")
+    # None means the embedded defaults: SQLite in data_dir and a private redis-server.
+    redis_url: str | None = None
+    database_url: str | None = None
+    redis_prefix: str = "chat"
+    # HMAC key for hashing client addresses and login names; generated per data dir in development.
+    secret_key: str | None = None
+    allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    max_frame_bytes: int = 16 * 1024
+    max_text_chars: int = 4000
+    first_frame_timeout: float = 10.0
+    visitor_grace_seconds: float = 120.0
+    idle_timeout_seconds: float = 30 * 60.0
+    session_ttl_seconds: int = 24 * 3600
+    ended_ttl_seconds: int = 3600
+    token_ttl_seconds: int = 8 * 3600
+    login_max_failures: int = 5
+    login_window_seconds: int = 15 * 60
+    messages_per_second: float = 5.0
+    message_burst: int = 20
+    hellos_per_minute: int = 20
+    sweep_interval: float = 1.0
+
+    @field_validator("allowed_origins", "trusted_proxies", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_weak_production(self) -> Settings:
+        if self.environment == "production":
+            if not self.secret_key or len(self.secret_key) < 32:
+                raise ValueError("CHAT_SECRET_KEY must be set to at least 32 characters in production")
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The async SQLAlchemy URL; plain postgresql:// URLs get the asyncpg driver."""
+        url = self.database_url
+        if not url:
+            return f"sqlite+aiosqlite:///{(self.data_dir / 'chat.sqlite3').resolve()}"
+        for plain in ("postgresql://", "postgres://"):
+            if url.startswith(plain):
+                return "postgresql+asyncpg://" + url[len(plain):]
+        if url.startswith("sqlite:///"):
+            return "sqlite+aiosqlite:///" + url[len("sqlite:///"):]
+        return url
+
+    def resolved_secret(self) -> bytes:
+        """The HMAC secret: configured, or one generated once and kept in the data folder."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        path = self.data_dir / "secret.key"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip().encode()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

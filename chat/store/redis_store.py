@@ -1,0 +1,428 @@
+"""The Redis adapter: sessions, queues, events, claims and timers.
+
+Every change that touches more than one key is one Lua script, so that two
+instances never see half a change. Times come in from the caller (``now_ms``)
+so that tests can hold the clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+
+from chat.events import Event, stream_id
+from chat.keys import Keys
+from chat.queue import NORMAL_OFFSET, is_urgent_score, queue_score
+from chat.sessions import Audience, EndReason, Language, SessionStatus
+
+# Returned by the append script when it refuses.
+UNKNOWN = -1
+WRONG_STATE = -2
+NOT_OWNER = -3
+
+_APPEND = """
+-- KEYS: meta, events, cids   ARGV: event json without seq, client_id, owner, allowed states, now_ms, ttl, channel
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return {-1, 0} end
+if not string.find(ARGV[4], '|' .. status .. '|', 1, true) then return {-2, 0} end
+if ARGV[3] ~= '' and redis.call('HGET', KEYS[1], 'counselor') ~= ARGV[3] then return {-3, 0} end
+if ARGV[2] ~= '' then
+  local existing = redis.call('HGET', KEYS[3], ARGV[2])
+  if existing then return {0, tonumber(existing)} end
+end
+local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+local event = '{"seq":' .. seq .. ',' .. string.sub(ARGV[1], 2)
+redis.call('XADD', KEYS[2], seq .. '-1', 'e', event)
+if ARGV[2] ~= '' then
+  redis.call('HSET', KEYS[3], ARGV[2], seq)
+  redis.call('EXPIRE', KEYS[3], ARGV[6])
+end
+redis.call('HSET', KEYS[1], 'last_activity', ARGV[5])
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+redis.call('EXPIRE', KEYS[2], ARGV[6])
+redis.call('PUBLISH', ARGV[7], event)
+return {1, seq}
+"""
+
+_CLAIM = """
+-- KEYS: counselor sessions set, recent waits, queue keys...
+-- ARGV: prefix, counselor id, counselor name, now_ms, capacity, queue channel, window_ms
+if tonumber(ARGV[5]) > 0 and redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[5]) then return {'full'} end
+local best_key, best_sid, best_score = nil, nil, nil
+for i = 3, #KEYS do
+  local head = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
+  if head[1] then
+    local score = tonumber(head[2])
+    if best_score == nil or score < best_score or (score == best_score and KEYS[i] < best_key) then
+      best_key, best_sid, best_score = KEYS[i], head[1], score
+    end
+  end
+end
+if best_key == nil then return {'empty'} end
+redis.call('ZREM', best_key, best_sid)
+local meta = ARGV[1] .. ':{' .. best_sid .. '}:meta'
+if redis.call('HGET', meta, 'status') ~= 'queued' then return {'retry'} end
+redis.call('HSET', meta, 'status', 'active', 'counselor', ARGV[2], 'counselor_name', ARGV[3],
+  'paired_at', ARGV[4], 'last_activity', ARGV[4])
+redis.call('SADD', KEYS[1], best_sid)
+local wait = tonumber(ARGV[4]) - tonumber(redis.call('HGET', meta, 'enqueued_at'))
+redis.call('ZADD', KEYS[2], ARGV[4], best_sid .. ':' .. wait)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tonumber(ARGV[4]) - tonumber(ARGV[7]))
+redis.call('PUBLISH', ARGV[6], 'claimed')
+return {'ok', best_sid}
+"""
+
+_END = """
+-- KEYS: meta, events, cids, archive queue, grace timers, idle timers
+-- ARGV: ended event json without seq, now_ms, ended ttl, prefix, queue channel, sid, require_offline
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return {-1, 0} end
+if status == 'ended' then return {0, tonumber(redis.call('HGET', KEYS[1], 'seq'))} end
+if ARGV[7] == '1' and tonumber(redis.call('HGET', KEYS[1], 'visitor_conns') or '0') > 0 then return {-2, 0} end
+local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+local event = '{"seq":' .. seq .. ',' .. string.sub(ARGV[1], 2)
+redis.call('XADD', KEYS[2], seq .. '-1', 'e', event)
+redis.call('HSET', KEYS[1], 'status', 'ended', 'ended_at', ARGV[2])
+local fields = redis.call('HMGET', KEYS[1], 'audience', 'language', 'counselor')
+if status == 'queued' then
+  redis.call('ZREM', ARGV[4] .. ':queue:' .. fields[1] .. ':' .. fields[2], ARGV[6])
+  redis.call('PUBLISH', ARGV[5], 'ended')
+end
+if fields[3] then
+  redis.call('SREM', ARGV[4] .. ':counselor:' .. fields[3] .. ':sessions', ARGV[6])
+end
+redis.call('ZREM', KEYS[5], ARGV[6])
+redis.call('ZREM', KEYS[6], ARGV[6])
+redis.call('RPUSH', KEYS[4], ARGV[6])
+for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[3]) end
+redis.call('PUBLISH', ARGV[4] .. ':{' .. ARGV[6] .. '}:ch', event)
+return {1, seq}
+"""
+
+_PRESENCE = """
+-- KEYS: meta, grace timers   ARGV: delta, now_ms, grace deadline_ms, sid
+if not redis.call('HGET', KEYS[1], 'status') then return -1 end
+local n = redis.call('HINCRBY', KEYS[1], 'visitor_conns', tonumber(ARGV[1]))
+if n < 0 then redis.call('HSET', KEYS[1], 'visitor_conns', 0); n = 0 end
+if n == 0 then
+  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+else
+  redis.call('ZREM', KEYS[2], ARGV[4])
+end
+return n
+"""
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_session_id() -> str:
+    return "s_" + secrets.token_urlsafe(12)
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    sid: str
+    status: SessionStatus
+    audience: str
+    language: str
+    topic: str | None
+    urgent: bool
+    counselor: str | None
+    counselor_name: str | None
+    seq: int
+    enqueued_at: int
+    paired_at: int | None
+    visitor_online: bool
+    category: str | None
+
+    @classmethod
+    def from_hash(cls, sid: str, raw: dict[str, str]) -> SessionInfo:
+        return cls(
+            sid=sid,
+            status=SessionStatus(raw["status"]),
+            audience=raw.get("audience", ""),
+            language=raw.get("language", ""),
+            topic=raw.get("topic") or None,
+            urgent=raw.get("urgent") == "1",
+            counselor=raw.get("counselor") or None,
+            counselor_name=raw.get("counselor_name") or None,
+            seq=int(raw.get("seq", "0")),
+            enqueued_at=int(raw.get("enqueued_at", "0")),
+            paired_at=int(raw["paired_at"]) if raw.get("paired_at") else None,
+            visitor_online=int(raw.get("visitor_conns", "0")) > 0,
+            category=raw.get("category") or None,
+        )
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    code: int  # 1 stored, 0 duplicate client_id, negative: refused
+    seq: int
+
+
+@dataclass(frozen=True)
+class QueueStat:
+    audience: str
+    language: str
+    waiting: int
+    urgent: int
+    oldest_ms: int | None
+
+
+class RedisStore:
+    """Everything live, in Redis. One instance per process, shared by all connections."""
+
+    def __init__(self, redis: Redis, keys: Keys, *, session_ttl: int, ended_ttl: int) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.session_ttl = session_ttl
+        self.ended_ttl = ended_ttl
+        self._append = redis.register_script(_APPEND)
+        self._claim = redis.register_script(_CLAIM)
+        self._end = redis.register_script(_END)
+        self._presence = redis.register_script(_PRESENCE)
+
+    # -- sessions ---------------------------------------------------------------
+    async def create_session(
+        self,
+        *,
+        audience: Audience,
+        language: Language,
+        topic: str | None,
+        urgent: bool,
+        category: str | None,
+        now_ms: int,
+    ) -> tuple[str, str]:
+        """Create a queued session; returns (session id, visitor token)."""
+        sid = new_session_id()
+        token = secrets.token_urlsafe(32)  # 256 bits
+        k = self.keys
+        arrival = int(await self.redis.incr(k.arrivals))
+        meta = {
+            "status": SessionStatus.QUEUED.value,
+            "audience": audience.value,
+            "language": language.value,
+            "topic": topic or "",
+            "urgent": "1" if urgent else "0",
+            "category": category or "",
+            "seq": 0,
+            "enqueued_at": now_ms,
+            "arrival": arrival,
+            "opened_at": now_ms,
+            "last_activity": now_ms,
+            "visitor_conns": 0,
+        }
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(k.session(sid), mapping=meta)
+            pipe.expire(k.session(sid), self.session_ttl)
+            pipe.set(k.visitor_token(token_hash(token)), sid, ex=self.session_ttl)
+            pipe.zadd(k.queue(audience.value, language.value), {sid: queue_score(arrival, urgent)})
+            pipe.publish(k.queue_channel, "enqueued")
+            await pipe.execute()
+        return sid, token
+
+    async def session_of_token(self, token: str) -> str | None:
+        sid = await self.redis.get(self.keys.visitor_token(token_hash(token)))
+        return sid.decode() if isinstance(sid, bytes) else sid
+
+    async def get_session(self, sid: str) -> SessionInfo | None:
+        raw = await self.redis.hgetall(self.keys.session(sid))
+        if not raw:
+            return None
+        return SessionInfo.from_hash(sid, {_s(a): _s(b) for a, b in raw.items()})
+
+    async def mark_urgent(self, sid: str, category: str, now_ms: int) -> bool:
+        """Move a queued session ahead of the normal ones, keeping its arrival time."""
+        info = await self.get_session(sid)
+        if info is None or info.status is not SessionStatus.QUEUED or info.urgent:
+            return False
+        arrival = int(await self.redis.hget(self.keys.session(sid), "arrival") or 0)
+        qkey = self.keys.queue(info.audience, info.language)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self.keys.session(sid), mapping={"urgent": "1", "category": category})
+            pipe.zadd(qkey, {sid: queue_score(arrival, True)}, xx=True)
+            pipe.publish(self.keys.queue_channel, "urgent")
+            await pipe.execute()
+        return True
+
+    async def append(
+        self,
+        sid: str,
+        event: Event,
+        *,
+        client_id: str | None,
+        owner: str | None,
+        allowed: tuple[SessionStatus, ...],
+        now_ms: int,
+    ) -> AppendResult:
+        """Store one event with the next seq and publish it; a known client_id is not stored twice."""
+        payload = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+        allowed_s = "|" + "|".join(s.value for s in allowed) + "|"
+        code, seq = await self._append(
+            keys=self.keys.session_keys(sid),
+            args=[payload, client_id or "", owner or "", allowed_s, now_ms, self.session_ttl,
+                  self.keys.session_channel(sid)],
+        )
+        return AppendResult(int(code), int(seq))
+
+    async def end(self, sid: str, reason: EndReason, ts: str, now_ms: int,
+                  *, require_offline: bool = False) -> AppendResult:
+        """End a session: the ``ended`` event, out of every queue and set, handed to the archiver."""
+        event = {"type": "ended", "session_id": sid, "ts": ts, "reason": reason.value}
+        payload = json.dumps(event, separators=(",", ":"))
+        k = self.keys
+        code, seq = await self._end(
+            keys=[*k.session_keys(sid), k.archive_queue, k.grace_timers, k.idle_timers],
+            args=[payload, now_ms, self.ended_ttl, k.prefix, k.queue_channel, sid,
+                  "1" if require_offline else "0"],
+        )
+        if int(code) == 1:
+            await self.redis.hset(k.session(sid), "end_reason", reason.value)
+        return AppendResult(int(code), int(seq))
+
+    async def events_after(self, sid: str, last_seq: int, *, count: int | None = None) -> list[Event]:
+        """Events with seq > last_seq, in order, from the stream."""
+        entries = await self.redis.xrange(self.keys.events(sid), min=f"({stream_id(last_seq)}",
+                                          max="+", count=count)
+        return [json.loads(fields[b"e"] if b"e" in fields else fields["e"]) for _id, fields in entries]
+
+    async def publish_control(self, sid: str, frame: dict[str, Any]) -> None:
+        """Typing, presence, paired: relayed to the other side, never stored."""
+        await self.redis.publish(self.keys.session_channel(sid), json.dumps(frame, ensure_ascii=False))
+
+    async def visitor_presence(self, sid: str, delta: int, now_ms: int, grace_ms: int) -> int:
+        """Count the visitor's connections; at zero the grace timer starts."""
+        n = await self._presence(
+            keys=[self.keys.session(sid), self.keys.grace_timers],
+            args=[delta, now_ms, now_ms + grace_ms, sid],
+        )
+        return int(n)
+
+    async def touch_idle(self, sid: str, deadline_ms: int) -> None:
+        await self.redis.zadd(self.keys.idle_timers, {sid: deadline_ms})
+
+    async def due_timers(self, key: str, now_ms: int, limit: int = 100) -> list[str]:
+        raw = await self.redis.zrangebyscore(key, "-inf", now_ms, start=0, num=limit)
+        return [_s(x) for x in raw]
+
+    # -- queues and claims ----------------------------------------------------------
+    def queue_keys(self, audience: str | None = None, language: str | None = None) -> list[str]:
+        return [
+            self.keys.queue(a.value, lang.value)
+            for a in Audience
+            for lang in Language
+            if (audience is None or a.value == audience) and (language is None or lang.value == language)
+        ]
+
+    async def claim(self, counselor_id: int, counselor_name: str, now_ms: int, *, capacity: int = 0,
+                    audience: str | None = None, language: str | None = None) -> str | None:
+        """Take the next visitor atomically: urgent first, then oldest. None when nobody waits.
+
+        Raises :class:`AtCapacity` when the counselor already has ``capacity`` chats.
+        """
+        k = self.keys
+        while True:
+            result = await self._claim(
+                keys=[k.counselor_sessions(counselor_id), k.recent_waits, *self.queue_keys(audience, language)],
+                args=[k.prefix, str(counselor_id), counselor_name, now_ms, capacity, k.queue_channel,
+                      3600 * 1000],
+            )
+            verdict = _s(result[0])
+            if verdict == "ok":
+                sid = _s(result[1])
+                await self.redis.expire(k.counselor_sessions(counselor_id), self.session_ttl)
+                return sid
+            if verdict == "empty":
+                return None
+            if verdict == "full":
+                raise AtCapacity()
+            # 'retry': a stale queue entry (the session ended meanwhile) was dropped; try the next.
+
+    async def queue_stats(self) -> list[QueueStat]:
+        """Per queue: how many wait, how many of them are urgent, and the earliest arrival time.
+
+        Urgent and normal sessions each keep arrival order, so the earliest
+        arrival is the head of one of the two blocks.
+        """
+        keys = self.queue_keys()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.zcard(key)
+                pipe.zcount(key, "-inf", f"({NORMAL_OFFSET}")
+                pipe.zrangebyscore(key, "-inf", f"({NORMAL_OFFSET}", start=0, num=1, withscores=True)
+                pipe.zrangebyscore(key, NORMAL_OFFSET, "+inf", start=0, num=1, withscores=True)
+            raw = await pipe.execute()
+        heads: list[list[str]] = []
+        for i in range(len(keys)):
+            first_urgent, first_normal = raw[4 * i + 2], raw[4 * i + 3]
+            heads.append([_s(member) for member, _score in [*first_urgent, *first_normal]])
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for members in heads:
+                for sid in members:
+                    pipe.hget(self.keys.session(sid), "enqueued_at")
+            arrived = iter(await pipe.execute())
+        stats = []
+        for i, key in enumerate(keys):
+            waiting, urgent = raw[4 * i], raw[4 * i + 1]
+            _, _, audience, language = key.rsplit(":", 3)
+            times = [int(t) for t in (next(arrived) for _ in heads[i]) if t is not None]
+            stats.append(QueueStat(audience, language, int(waiting), int(urgent), min(times, default=None)))
+        return stats
+
+    async def positions(self, sids: list[tuple[str, str, str]]) -> dict[str, int | None]:
+        """Queue position (1-based) of each (sid, audience, language); None when not queued."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for sid, audience, language in sids:
+                pipe.zrank(self.keys.queue(audience, language), sid)
+            ranks = await pipe.execute()
+        return {sid: (int(r) + 1 if r is not None else None) for (sid, _a, _l), r in zip(sids, ranks, strict=True)}
+
+    async def recent_waits(self, now_ms: int, window_ms: int = 3600 * 1000) -> list[tuple[float, float]]:
+        """(pairing time in s, wait in s) for pairings in the last window."""
+        raw = await self.redis.zrangebyscore(self.keys.recent_waits, now_ms - window_ms, "+inf", withscores=True)
+        out = []
+        for member, score in raw:
+            wait_ms = _s(member).rsplit(":", 1)[1]
+            out.append((float(score) / 1000, float(wait_ms) / 1000))
+        return out
+
+    async def counselor_session_ids(self, counselor_id: int) -> list[str]:
+        return sorted(_s(x) for x in await self.redis.smembers(self.keys.counselor_sessions(counselor_id)))
+
+    async def counselors_online(self, now_ms: int, horizon_ms: int = 60_000) -> int:
+        return int(await self.redis.zcount(self.keys.counselors_online, now_ms - horizon_ms, "+inf"))
+
+    async def heartbeat_counselor(self, counselor_id: int, now_ms: int) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(self.keys.counselors_online, {str(counselor_id): now_ms})
+            pipe.zremrangebyscore(self.keys.counselors_online, "-inf", now_ms - 3600_000)
+            pipe.expire(self.keys.counselors_online, 3600)
+            await pipe.execute()
+
+    async def counselor_offline(self, counselor_id: int) -> None:
+        await self.redis.zrem(self.keys.counselors_online, str(counselor_id))
+
+    async def active_sessions(self) -> int:
+        total = 0
+        async for _ in self.redis.scan_iter(match=f"{self.keys.prefix}:counselor:*:sessions", count=500):
+            total += int(await self.redis.scard(_s(_)))
+        return total
+
+
+class AtCapacity(Exception):
+    """The counselor already has as many chats as their capacity allows."""
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def urgent_of(score: float) -> bool:
+    return is_urgent_score(score)

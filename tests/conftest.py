@@ -1,0 +1,110 @@
+"""Fixtures against the real things: Redis on 127.0.0.1:6379, SQLite files, PostgreSQL where it answers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from chat.migrate import upgrade
+from chat.settings import Settings
+from tests.helpers import ServerThread
+
+REDIS_URL = os.environ.get("CHAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+PG_BASE = os.environ.get("CHAT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+POSTGRES_UP = _answers("127.0.0.1", 5432)
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run, dropped at the end."""
+    if not POSTGRES_UP:
+        pytest.skip("PostgreSQL does not answer on 127.0.0.1:5432: PostgreSQL tests skipped")
+    import asyncpg
+
+    name = f"chat_test_{os.getpid()}_{secrets.token_hex(3)}"
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(PG_BASE)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    base = PG_BASE.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Both databases: tests that use this run once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'chat.sqlite3'}"
+    db_url: str = request.getfixturevalue("pg_database")
+    return db_url
+
+
+@pytest.fixture
+def prefix() -> Iterator[str]:
+    """A Redis key prefix of this test's own; its keys are deleted afterwards."""
+    value = f"t{secrets.token_hex(4)}"
+    yield value
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(match=f"{value}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+def make_settings(tmp_path: Path, prefix: str, database_url: str | None = None, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "data_dir": tmp_path,
+        "redis_url": REDIS_URL,
+        "redis_prefix": prefix,
+        "database_url": database_url or f"sqlite:///{tmp_path / 'chat.sqlite3'}",
+        "secret_key": "test-secret-" + "x" * 40,
+        "sweep_interval": 0.1,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def settings(tmp_path: Path, prefix: str) -> Settings:
+    s = make_settings(tmp_path, prefix)
+    upgrade(s)
+    return s
+
+
+@pytest.fixture
+def server(settings: Settings) -> Iterator[ServerThread]:
+    srv = ServerThread(settings, REDIS_URL).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+async def aredis() -> AsyncIterator[object]:
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(REDIS_URL)
+    yield client
+    await client.aclose()

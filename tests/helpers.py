@@ -1,0 +1,149 @@
+"""Test helpers: a real uvicorn server on port 0 in a thread, websocket clients, accounts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import uvicorn
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from chat import accounts
+from chat.app import create_app
+from chat.auth import Role
+from chat.cli import serve_config
+from chat.settings import Settings
+from chat.store.sql import make_engine, make_sessionmaker
+
+
+class ServerThread:
+    """A real uvicorn server with the production configuration, on a free port, in its own thread and loop."""
+
+    def __init__(self, settings: Settings, redis_url: str, clock: Callable[[], int] | None = None) -> None:
+        self.settings = settings
+        app = create_app(settings, redis_url, clock=clock)
+        self.server = uvicorn.Server(serve_config(settings, app, "127.0.0.1", 0))
+        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.port = 0
+        self.app = app
+
+    def _run(self) -> None:
+        asyncio.run(self.server.serve())
+
+    def start(self) -> ServerThread:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("test server did not start")
+            time.sleep(0.02)
+        self.port = self.server.servers[0].sockets[0].getsockname()[1]
+        return self
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(15)
+
+    @property
+    def rt(self) -> Any:
+        return self.app.state.rt
+
+
+async def connect(url: str, **kwargs: Any) -> ClientConnection:
+    return await websockets.connect(url, compression=None, open_timeout=10, **kwargs)
+
+
+async def send(ws: ClientConnection, frame: dict[str, Any]) -> None:
+    await ws.send(json.dumps(frame))
+
+
+async def recv(ws: ClientConnection, timeout: float = 5.0) -> dict[str, Any]:
+    raw = await asyncio.wait_for(ws.recv(), timeout)
+    data: dict[str, Any] = json.loads(raw)
+    return data
+
+
+async def recv_until(ws: ClientConnection, kind: str, timeout: float = 5.0,
+                     seen: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Read frames until one of type ``kind``; the others go into ``seen``."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        remaining = deadline - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            raise TimeoutError(f"no {kind!r} frame within {timeout} s; saw {seen}")
+        frame = await recv(ws, remaining)
+        if frame.get("type") == kind:
+            return frame
+        if seen is not None:
+            seen.append(frame)
+
+
+async def recv_match(ws: ClientConnection, timeout: float = 5.0, **fields: Any) -> dict[str, Any]:
+    """Read frames until one whose fields equal ``fields``; the others are skipped."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    skipped: list[dict[str, Any]] = []
+    while True:
+        remaining = deadline - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            raise TimeoutError(f"no frame matching {fields} within {timeout} s; skipped {skipped}")
+        frame = await recv(ws, remaining)
+        if all(frame.get(k) == v for k, v in fields.items()):
+            return frame
+        skipped.append(frame)
+
+
+async def no_frame(ws: ClientConnection, wait: float = 0.3) -> None:
+    try:
+        frame = await asyncio.wait_for(ws.recv(), wait)
+    except TimeoutError:
+        return
+    raise AssertionError(f"unexpected frame {frame}")
+
+
+async def add_counselor(settings: Settings, username: str, password: str = "correct horse battery",
+                        role: Role = Role.COUNSELOR, display_name: str | None = None) -> None:
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        async with make_sessionmaker(engine)() as db:
+            await accounts.add(db, username, password, role, display_name)
+    finally:
+        await engine.dispose()
+
+
+async def login(base: str, username: str, password: str = "correct horse battery") -> str:
+    async with httpx.AsyncClient(base_url=base) as client:
+        response = await client.post("/api/auth/login", json={"username": username, "password": password})
+        response.raise_for_status()
+        token: str = response.json()["token"]
+        return token
+
+
+async def counselor_ws(server: ServerThread, token: str) -> ClientConnection:
+    ws = await connect(server.ws + "/ws/counselor")
+    await send(ws, {"type": "auth", "token": token})
+    welcome = await recv(ws)
+    assert welcome["type"] == "welcome", welcome
+    return ws
+
+
+async def visitor_hello(server: ServerThread, **hello: Any) -> tuple[ClientConnection, dict[str, Any]]:
+    ws = await connect(server.ws + "/ws/visitor")
+    await send(ws, {"type": "hello", "audience": "parent", "language": "nl", **hello})
+    session = await recv(ws)
+    assert session["type"] == "session", session
+    return ws, session
