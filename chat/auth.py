@@ -21,9 +21,17 @@ from redis.asyncio import Redis
 from chat.keys import Keys
 from chat.store.redis_store import token_hash
 
+# argon2id with the RFC 9106 "second recommended" parameters (t=3, 64 MiB, p=4).
 _hasher = PasswordHasher()
 # Verifying against this when the user does not exist keeps the timing the same.
 _DUMMY_HASH = _hasher.hash("not a real password")
+
+
+def configure_hasher(*, time_cost: int, memory_kib: int, parallelism: int) -> None:
+    """Set the cost of new hashes (existing hashes keep the cost they were made with)."""
+    global _hasher, _DUMMY_HASH
+    _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
+    _DUMMY_HASH = _hasher.hash("not a real password")
 
 
 class Role(enum.StrEnum):

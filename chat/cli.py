@@ -8,6 +8,7 @@ import getpass
 import logging
 import signal
 import sys
+import threading
 from typing import Any
 
 from chat import logs
@@ -27,6 +28,33 @@ def serve_config(settings: Settings, app: Any, host: str, port: int) -> Any:
     )
 
 
+def make_server(config: Any) -> Any:
+    """A uvicorn server that shuts down gracefully on SIGTERM/SIGINT and then exits normally.
+
+    Plain uvicorn re-raises the signal after its graceful shutdown, which
+    would kill the process before the embedded Redis and the archiver child
+    are stopped.
+    """
+    import contextlib
+
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self):  # type: ignore[no-untyped-def]
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            original = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in original.items():
+                    signal.signal(sig, handler)
+
+    return Server(config)
+
+
 def _redis_url(settings: Settings) -> tuple[str, Any]:
     if settings.redis_url:
         return settings.redis_url, None
@@ -37,15 +65,13 @@ def _redis_url(settings: Settings) -> tuple[str, Any]:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
     from chat.app import create_app
     from chat.migrate import upgrade
 
     upgrade(settings)
     redis_url, embedded = _redis_url(settings)
     try:
-        server = uvicorn.Server(serve_config(settings, create_app(settings, redis_url), args.host, args.port))
+        server = make_server(serve_config(settings, create_app(settings, redis_url), args.host, args.port))
         asyncio.run(_serve_and_announce(server, settings))
     finally:
         if embedded is not None:

@@ -7,12 +7,11 @@ Log lines carry the event and ids, never message text, tokens or addresses.
 from __future__ import annotations
 
 import json
-import re
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
-
 
 # Defence in depth: whatever a library puts in a message, addresses do not reach the log.
 _IPV4 = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b")

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from chat.auth import Hasher, RateLimiter, TokenStore
@@ -47,7 +47,10 @@ class Runtime:
 
     @classmethod
     def build(cls, settings: Settings, redis_url: str) -> Runtime:
-        redis = Redis.from_url(redis_url, health_check_interval=30, socket_keepalive=True)
+        # A burst of requests waits for a free connection instead of failing.
+        pool = BlockingConnectionPool.from_url(redis_url, max_connections=settings.redis_max_connections, timeout=10,
+                                               health_check_interval=30, socket_keepalive=True)
+        redis = Redis(connection_pool=pool)
         keys = Keys(settings.redis_prefix)
         engine = make_engine(settings.sqlalchemy_url)
         return cls(

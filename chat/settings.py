@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     database_url: str | None = None
     redis_prefix: str = "chat"
+    redis_max_connections: int = 64
     # HMAC key for hashing client addresses and login names; generated per data dir in development.
     secret_key: str | None = None
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -39,7 +40,7 @@ class Settings(BaseSettings):
     login_window_seconds: int = 15 * 60
     messages_per_second: float = 5.0
     message_burst: int = 20
-    hellos_per_minute: int = 20
+    hellos_per_minute: int = 30
     sweep_interval: float = 1.0
 
     @field_validator("allowed_origins", "trusted_proxies", mode="before")

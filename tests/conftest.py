@@ -12,9 +12,13 @@ from pathlib import Path
 import pytest
 import redis
 
+from chat.auth import configure_hasher
 from chat.migrate import upgrade
 from chat.settings import Settings
 from tests.helpers import ServerThread
+
+# Cheap argon2 for the accounts tests create (hashes carry their own cost; production keeps RFC 9106's).
+configure_hasher(time_cost=1, memory_kib=8192, parallelism=1)
 
 REDIS_URL = os.environ.get("CHAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 PG_BASE = os.environ.get("CHAT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")

@@ -126,7 +126,7 @@ async def add_counselor(settings: Settings, username: str, password: str = "corr
 
 
 async def login(base: str, username: str, password: str = "correct horse battery") -> str:
-    async with httpx.AsyncClient(base_url=base) as client:
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
         response = await client.post("/api/auth/login", json={"username": username, "password": password})
         response.raise_for_status()
         token: str = response.json()["token"]
@@ -147,3 +147,61 @@ async def visitor_hello(server: ServerThread, **hello: Any) -> tuple[ClientConne
     session = await recv(ws)
     assert session["type"] == "session", session
     return ws, session
+
+
+class ServerProcess:
+    """``chat serve --port 0`` as a real child process; its log lines are kept for inspection."""
+
+    def __init__(self, env: dict[str, str], args: tuple[str, ...] = ()) -> None:
+        import os
+        import sys
+
+        self.env = {**os.environ, **env}
+        self.cmd = [sys.executable, "-m", "chat", "serve", "--port", "0", *args]
+        self.proc: Any = None
+        self.lines: list[str] = []
+        self.port = 0
+
+    def start(self, timeout: float = 30) -> ServerProcess:
+        import subprocess
+
+        self.proc = subprocess.Popen(self.cmd, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     text=True, bufsize=1)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                if self.proc.poll() is not None:
+                    raise RuntimeError("chat serve exited: " + "".join(self.lines))
+                continue
+            self.lines.append(line)
+            if line.startswith("chat: listening on "):
+                self.port = int(line.rsplit(":", 1)[1])
+                threading.Thread(target=self._drain, daemon=True).start()
+                return self
+        raise RuntimeError("chat serve did not start: " + "".join(self.lines))
+
+    def _drain(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def stop(self, sig: int | None = None) -> int:
+        import signal
+
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig or signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except Exception:
+                self.proc.kill()
+                self.proc.wait(5)
+        code: int = self.proc.returncode
+        return code

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
-import pytest
 
-from chat.auth import Role
-from tests.conftest import REDIS_URL, make_settings
 from tests.helpers import (
     ServerThread,
     add_counselor,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from chat.api.deps import DbDep, PrincipalDep, RuntimeDep
 from chat.auth import Role, verify_password
@@ -14,6 +16,9 @@ from chat.client import http_client_address
 from chat.store.sql import Counselor
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+# Each argon2 verification takes 64 MiB and a core for ~0.2 s: a few at a time, the rest wait.
+_verifications = asyncio.Semaphore(4)
 
 
 class LoginIn(BaseModel):
@@ -33,7 +38,9 @@ async def login(body: LoginIn, request: Request, rt: RuntimeDep, db: DbDep) -> d
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "too many failed logins; try again later",
                             headers={"Retry-After": str(window)})
     counselor = (await db.execute(select(Counselor).where(Counselor.username == username))).scalar_one_or_none()
-    ok = verify_password(counselor.password_hash if counselor else None, body.password)
+    # argon2 is slow on purpose: keep it off the event loop.
+    async with _verifications:
+        ok = await run_in_threadpool(verify_password, counselor.password_hash if counselor else None, body.password)
     if not ok or counselor is None or not counselor.active:
         await rt.limiter.hit("login-user", user_key, window)
         await rt.limiter.hit("login-addr", addr_key, window)
