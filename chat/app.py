@@ -30,10 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 async def seed_snippets(rt: Runtime) -> int:
     """Fill an empty snippets table from the seed file; an operator reviews it afterwards."""
-    try:
-        from chat.snippets import load_seed
-    except ModuleNotFoundError:  # TEMPORARY until chat/snippets.py lands
-        return 0
+    from chat.snippets import load_seed
 
     async with rt.db() as db:
         count = (await db.execute(select(func.count()).select_from(Snippet))).scalar_one()

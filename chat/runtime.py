@@ -50,7 +50,7 @@ class Runtime:
         # A burst of requests waits for a free connection instead of failing.
         pool = BlockingConnectionPool.from_url(redis_url, max_connections=settings.redis_max_connections, timeout=10,
                                                health_check_interval=30, socket_keepalive=True)
-        redis = Redis(connection_pool=pool)
+        redis = Redis.from_pool(pool)  # the client owns the pool and closes it
         keys = Keys(settings.redis_prefix)
         engine = make_engine(settings.sqlalchemy_url)
         return cls(

@@ -177,7 +177,8 @@ class ServerProcess:
             self.lines.append(line)
             if line.startswith("chat: listening on "):
                 self.port = int(line.rsplit(":", 1)[1])
-                threading.Thread(target=self._drain, daemon=True).start()
+                self._drainer = threading.Thread(target=self._drain, daemon=True)
+                self._drainer.start()
                 return self
         raise RuntimeError("chat serve did not start: " + "".join(self.lines))
 
@@ -197,11 +198,15 @@ class ServerProcess:
         import signal
 
         if self.proc.poll() is None:
-            self.proc.send_signal(sig or signal.SIGTERM)
+            self.proc.send_signal(signal.SIGTERM if sig is None else sig)
             try:
                 self.proc.wait(20)
             except Exception:
                 self.proc.kill()
                 self.proc.wait(5)
         code: int = self.proc.returncode
+        drainer = getattr(self, "_drainer", None)
+        if drainer is not None:
+            drainer.join(5)
+        self.proc.stdout.close()
         return code
