@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import func, select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from chat import intake
 from chat.api import auth as auth_routes
 from chat.api import health, public
 from chat.api import snippets as snippet_routes
@@ -58,6 +59,7 @@ def create_app(settings: Settings, redis_url: str, *, clock: Callable[[], int] |
         watcher = Watcher(rt)
         rt.extras["watcher"] = watcher
         rt.extras["snippet_lookup"] = snippet_routes.make_lookup(rt)
+        intake.install(rt)
         await seed_snippets(rt)
         await watcher.start()
         app.state.rt = rt

@@ -14,7 +14,7 @@ import json
 import logging
 from typing import Any
 
-from starlette.websockets import WebSocket, WebSocketState
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from chat.events import Cursor, Event, Verdict
 from chat.runtime import Runtime
@@ -52,7 +52,11 @@ class Connection:
             return
         async with self._send_lock:
             if self.ws.application_state is WebSocketState.CONNECTED:
-                await self.ws.send_text(json.dumps(frame, ensure_ascii=False, separators=(",", ":")))
+                try:
+                    await self.ws.send_text(json.dumps(frame, ensure_ascii=False, separators=(",", ":")))
+                except WebSocketDisconnect:
+                    # The client is gone; whoever sent (the queue watcher, a relay) must not fail on it.
+                    self.closing = True
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         self.closing = True
@@ -68,6 +72,8 @@ class Connection:
         self.rt.connections.add(self)
 
     async def stop(self) -> None:
+        # From here on nobody (the queue watcher) should try to write to this socket.
+        self.closing = True
         self.rt.connections.discard(self)
         self.rt.hub.off_resync(self.resync_all)
         for sid in list(self.cursors):

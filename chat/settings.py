@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
+    # Weekly schedule with exceptions (TOML, see chat/data/hours.example.toml); unset = always open.
+    hours_file: Path | None = None
+    # Folder of <language>.txt triage term lists; unset = the lists shipped in chat/data/triage.
+    triage_dir: Path | None = None
+
     max_frame_bytes: int = 16 * 1024
     max_text_chars: int = 4000
     first_frame_timeout: float = 10.0

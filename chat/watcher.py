@@ -71,6 +71,7 @@ class Watcher:
         now = self.rt.now_ms()
         return [
             {"audience": s.audience, "language": s.language, "waiting": s.waiting, "urgent": s.urgent,
+             "urgent_categories": list(s.urgent_categories),
              "longest_wait_seconds": (max(0, (now - s.oldest_ms) // 1000) if s.oldest_ms is not None else 0)}
             for s in await self.rt.store.queue_stats()
         ]
@@ -90,11 +91,12 @@ class Watcher:
         if not live:
             return
         positions = await self.rt.store.positions([(c.sid or "", c.audience, c.language) for c in live])
+        nobody_online = await self.rt.store.counselors_online(self.rt.now_ms()) == 0
         for conn in live:
             position = positions.get(conn.sid or "")
             if position is None:
                 continue
-            await conn.send_queue(position, await self.eta(position))
+            await conn.send_queue(position, await self.eta(position), nobody_online)
 
     async def _queue_loop(self) -> None:
         while True:

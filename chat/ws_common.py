@@ -41,9 +41,14 @@ class FrameReader:
         self.conn = conn
         self.parse = parse
         self.strikes = 0
+        # Strikes when the last frame was handed out: a frame its handler also refused
+        # (rate_limited, too_large...) keeps the count going instead of resetting it.
+        self._strikes_at_handout: int | None = None
 
     async def next(self, timeout: float | None = None) -> Any:
         """The next valid frame; bad frames are answered here. Raises Disconnected."""
+        if self._strikes_at_handout == self.strikes:
+            self.strikes = 0
         while True:
             raw = await receive_text(self.conn.ws, timeout)
             if raw is None:
@@ -54,7 +59,7 @@ class FrameReader:
             except ProtocolError as exc:
                 await self.strike(exc.code, exc.message)
                 continue
-            self.strikes = 0
+            self._strikes_at_handout = self.strikes
             return frame
 
     async def strike(self, code: ErrorCode, message: str, **extra: Any) -> None:

@@ -160,11 +160,11 @@ async def _serve(conn: CounselorConnection, reader: FrameReader) -> None:
             await reader.strike(ErrorCode.BAD_REQUEST, "already authenticated")
 
 
-async def _owns(conn: CounselorConnection, sid: str) -> bool:
+async def _owns(conn: CounselorConnection, sid: str, **extra: Any) -> bool:
     assert conn.principal is not None
     info = await conn.rt.store.get_session(sid)
     if info is None or info.counselor != str(conn.principal.counselor_id) or info.status is not SessionStatus.ACTIVE:
-        await conn.send(error_frame(ErrorCode.NOT_IN_SESSION, "this session is not yours", session_id=sid))
+        await conn.send(error_frame(ErrorCode.NOT_IN_SESSION, "this session is not yours", session_id=sid, **extra))
         return False
     return True
 
@@ -208,6 +208,9 @@ async def _say(conn: CounselorConnection, reader: FrameReader, frame: CounselorM
         event = {"type": "message", "session_id": frame.session_id, "sender": "counselor",
                  "text": frame.text.strip(), "ts": utc_now_iso(), "client_id": frame.client_id}
     else:
+        # Someone else's session is not_in_session whatever the snippet_id (the append checks again).
+        if not await _owns(conn, frame.session_id, client_id=frame.client_id):
+            return
         snippet = await _snippet(rt, frame.snippet_id)
         if snippet is None:
             await reader.strike(ErrorCode.BAD_REQUEST, "unknown or inactive snippet_id", client_id=frame.client_id)

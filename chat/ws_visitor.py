@@ -40,7 +40,7 @@ class VisitorConnection(Connection):
         self.status: SessionStatus | None = None
         self.audience = ""
         self.language = ""
-        self.last_queue: tuple[int | None, int | None] | None = None
+        self.last_queue: tuple[int | None, int | None, bool] | None = None
         self.ended = asyncio.Event()
 
     async def on_event(self, sid: str, event: Event) -> None:
@@ -56,13 +56,14 @@ class VisitorConnection(Connection):
             self.status = SessionStatus.ACTIVE
             await self.send({"type": "paired", "counselor_name": frame.get("counselor_name")})
 
-    async def send_queue(self, position: int | None, eta: int | None) -> None:
-        """Send ``queue`` when either value changed since the last one sent."""
+    async def send_queue(self, position: int | None, eta: int | None, nobody_online: bool = False) -> None:
+        """Send ``queue`` when any value changed since the last one sent."""
         if self.status is not SessionStatus.QUEUED or position is None:
             return
-        if self.last_queue != (position, eta):
-            self.last_queue = (position, eta)
-            await self.send({"type": "queue", "position": position, "eta_seconds": eta})
+        if self.last_queue != (position, eta, nobody_online):
+            self.last_queue = (position, eta, nobody_online)
+            await self.send({"type": "queue", "position": position, "eta_seconds": eta,
+                             "nobody_online": nobody_online})
 
 
 async def visitor_endpoint(ws: WebSocket) -> None:

@@ -140,7 +140,12 @@ class SessionInfo:
     enqueued_at: int
     paired_at: int | None
     visitor_online: bool
-    category: str | None
+    categories: tuple[str, ...]
+
+    @property
+    def category(self) -> str | None:
+        """The first matched triage category, if any."""
+        return self.categories[0] if self.categories else None
 
     @classmethod
     def from_hash(cls, sid: str, raw: dict[str, str]) -> SessionInfo:
@@ -157,7 +162,7 @@ class SessionInfo:
             enqueued_at=int(raw.get("enqueued_at", "0")),
             paired_at=int(raw["paired_at"]) if raw.get("paired_at") else None,
             visitor_online=int(raw.get("visitor_conns", "0")) > 0,
-            category=raw.get("category") or None,
+            categories=tuple(c for c in raw.get("category", "").split(",") if c),
         )
 
 
@@ -174,6 +179,7 @@ class QueueStat:
     waiting: int
     urgent: int
     oldest_ms: int | None
+    urgent_categories: tuple[str, ...] = ()
 
 
 class RedisStore:
@@ -346,7 +352,7 @@ class RedisStore:
             # 'retry': a stale queue entry (the session ended meanwhile) was dropped; try the next.
 
     async def queue_stats(self) -> list[QueueStat]:
-        """Per queue: how many wait, how many of them are urgent, and the earliest arrival time.
+        """Per queue: how many wait, the urgent ones and their categories, and the earliest arrival time.
 
         Urgent and normal sessions each keep arrival order, so the earliest
         arrival is the head of one of the two blocks.
@@ -355,25 +361,27 @@ class RedisStore:
         async with self.redis.pipeline(transaction=False) as pipe:
             for key in keys:
                 pipe.zcard(key)
-                pipe.zcount(key, "-inf", f"({NORMAL_OFFSET}")
-                pipe.zrangebyscore(key, "-inf", f"({NORMAL_OFFSET}", start=0, num=1, withscores=True)
-                pipe.zrangebyscore(key, NORMAL_OFFSET, "+inf", start=0, num=1, withscores=True)
+                pipe.zrangebyscore(key, "-inf", f"({NORMAL_OFFSET}")
+                pipe.zrangebyscore(key, NORMAL_OFFSET, "+inf", start=0, num=1)
             raw = await pipe.execute()
-        heads: list[list[str]] = []
-        for i in range(len(keys)):
-            first_urgent, first_normal = raw[4 * i + 2], raw[4 * i + 3]
-            heads.append([_s(member) for member, _score in [*first_urgent, *first_normal]])
+        urgent_ids = [[_s(m) for m in raw[3 * i + 1]] for i in range(len(keys))]
+        heads = [(u[:1] + [_s(m) for m in raw[3 * i + 2]]) for i, u in enumerate(urgent_ids)]
         async with self.redis.pipeline(transaction=False) as pipe:
-            for members in heads:
-                for sid in members:
+            for i in range(len(keys)):
+                for sid in heads[i]:
                     pipe.hget(self.keys.session(sid), "enqueued_at")
-            arrived = iter(await pipe.execute())
+                for sid in urgent_ids[i]:
+                    pipe.hget(self.keys.session(sid), "category")
+            answers = iter(await pipe.execute())
         stats = []
         for i, key in enumerate(keys):
-            waiting, urgent = raw[4 * i], raw[4 * i + 1]
             _, _, audience, language = key.rsplit(":", 3)
-            times = [int(t) for t in (next(arrived) for _ in heads[i]) if t is not None]
-            stats.append(QueueStat(audience, language, int(waiting), int(urgent), min(times, default=None)))
+            times = [int(t) for t in (next(answers) for _ in heads[i]) if t is not None]
+            categories: set[str] = set()
+            for _ in urgent_ids[i]:
+                categories.update(c for c in _s(next(answers) or "").split(",") if c)
+            stats.append(QueueStat(audience, language, int(raw[3 * i]), len(urgent_ids[i]), min(times, default=None),
+                                   tuple(sorted(categories))))
         return stats
 
     async def positions(self, sids: list[tuple[str, str, str]]) -> dict[str, int | None]:
