@@ -137,8 +137,13 @@ async def _serve(conn: CounselorConnection, reader: FrameReader) -> None:
             await conn.send_assigned(info)
             await conn.follow(sid, 0)
     bucket = TokenBucket(rt.settings.messages_per_second * 4, rt.settings.message_burst * 2)
+    last_beat = rt.now_ms()
     while not conn.closing:
         frame = await reader.next()
+        # Any frame shows the counselor is there; the watcher's heartbeat covers quiet times.
+        if rt.now_ms() - last_beat > 10_000:
+            last_beat = rt.now_ms()
+            await rt.store.heartbeat_counselor(principal.counselor_id, last_beat)
         if isinstance(frame, Ping):
             await conn.send({"type": "pong"})
             continue
