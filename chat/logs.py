@@ -41,6 +41,7 @@ def setup(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def uvicorn_log_config(level: str = "INFO") -> dict[str, Any]:

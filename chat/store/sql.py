@@ -6,9 +6,9 @@ transcripts. Never a token, an address or raw message text.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
-from sqlalchemy import Boolean, DateTime, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, DateTime, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -68,3 +68,44 @@ def make_engine(url: str) -> AsyncEngine:
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker:  # type: ignore[type-arg]
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+class Transcript(Base):
+    """A redacted transcript: no raw text, times rounded to the minute; deleted after the retention period."""
+
+    __tablename__ = "transcripts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[str] = mapped_column(String(64), unique=True)
+    audience: Mapped[str] = mapped_column(String(8))
+    language: Mapped[str] = mapped_column(String(2))
+    topic: Mapped[str | None] = mapped_column(Text, nullable=True)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    paired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    ended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # JSON list of {seq, type, sender, text | snippet_id, reason}, every text redacted.
+    events: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class ChatSummary(Base):
+    """One row per archived chat, kept for statistics: no text of any kind, only fixed choices and numbers."""
+
+    __tablename__ = "chat_summaries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[str] = mapped_column(String(64), unique=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    audience: Mapped[str] = mapped_column(String(8))
+    language: Mapped[str] = mapped_column(String(2))
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    triage_categories: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    paired: Mapped[bool] = mapped_column(Boolean, default=False)
+    wait_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    duration_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    end_reason: Mapped[str] = mapped_column(String(16))
+    messages: Mapped[int] = mapped_column(Integer, default=0)
+    wrapup_category: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    risk_level: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    referral: Mapped[str | None] = mapped_column(String(32), nullable=True)
