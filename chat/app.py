@@ -9,13 +9,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import func, select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chat import intake
 from chat.api import auth as auth_routes
-from chat.api import health, public
+from chat.api import health, public, rating, widget
 from chat.api import snippets as snippet_routes
 from chat.runtime import Runtime
 from chat.settings import Settings
@@ -74,6 +74,9 @@ def create_app(settings: Settings, redis_url: str, *, clock: Callable[[], int] |
     app.include_router(public.router)
     app.include_router(auth_routes.router)
     app.include_router(snippet_routes.router)
+    app.include_router(rating.router)
+    app.include_router(widget.api)
+    app.include_router(widget.router)
     app.add_api_websocket_route("/ws/visitor", visitor_endpoint)
     app.add_api_websocket_route("/ws/counselor", counselor_endpoint)
 
@@ -90,16 +93,5 @@ def create_app(settings: Settings, redis_url: str, *, clock: Callable[[], int] |
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def demo() -> str:
-        return DEMO_PAGE
-
     return app
 
-
-DEMO_PAGE = """<!doctype html>
-<html lang="nl"><head><meta charset="utf-8"><title>Helpline chat</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body><main><h1>Helpline chat</h1>
-<p>De chatserver draait. Medewerkers: <a href="/console">/console</a>.</p></main></body></html>
-"""

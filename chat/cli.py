@@ -6,7 +6,9 @@ import argparse
 import asyncio
 import getpass
 import logging
+import os
 import signal
+import subprocess
 import sys
 import threading
 from typing import Any
@@ -70,10 +72,22 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     upgrade(settings)
     redis_url, embedded = _redis_url(settings)
+    archiver = None
     try:
+        if embedded is not None and settings.embedded_archiver:
+            # The one command runs everything: an archiver beside the server on the same embedded Redis.
+            archiver = subprocess.Popen([sys.executable, "-m", "chat", "archiver"],
+                                        env={**os.environ, "CHAT_REDIS_URL": redis_url,
+                                             "CHAT_DATA_DIR": str(settings.data_dir)})
         server = make_server(serve_config(settings, create_app(settings, redis_url), args.host, args.port))
         asyncio.run(_serve_and_announce(server, settings))
     finally:
+        if archiver is not None:
+            archiver.terminate()
+            try:
+                archiver.wait(30)
+            except subprocess.TimeoutExpired:
+                archiver.kill()
         if embedded is not None:
             embedded.stop()
     return 0
@@ -185,10 +199,27 @@ async def _revoke_all(settings: Settings, counselor_id: int) -> int:
         await redis.aclose()
 
 
+def cmd_archiver(args: argparse.Namespace, settings: Settings) -> int:
+    from chat.archiver import main as archiver_main
+    from chat.embedded import running_url
+
+    redis_url = settings.redis_url or running_url(settings.data_dir)
+    if redis_url is None:
+        print("chat: no Redis: set CHAT_REDIS_URL, or start chat serve on this data folder first", file=sys.stderr)
+        return 1
+    return asyncio.run(archiver_main(settings, redis_url, once=args.once))
+
+
+def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
+    from chat.archiver import purge_main
+
+    return asyncio.run(purge_main(settings))
+
+
 def cmd_redact(args: argparse.Namespace, settings: Settings) -> int:
     from chat.redaction import run_cli
 
-    return run_cli(sys.stdin, sys.stdout, jsonl=args.jsonl, cache_dir=settings.data_dir / "deduce-cache")
+    return run_cli(sys.stdin, sys.stdout, jsonl=args.jsonl, cache_dir=settings.deduce_cache)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -217,6 +248,13 @@ def build_parser() -> argparse.ArgumentParser:
     passwd.add_argument("--password-stdin", action="store_true")
     counselor.set_defaults(func=cmd_counselor)
 
+    archiver = sub.add_parser("archiver", help="archive ended sessions: redact, store, delete the raw events")
+    archiver.add_argument("--once", action="store_true", help="archive what is ready now, then exit")
+    archiver.set_defaults(func=cmd_archiver)
+
+    purge = sub.add_parser("purge", help="delete transcripts older than CHAT_TRANSCRIPT_RETENTION_DAYS")
+    purge.set_defaults(func=cmd_purge)
+
     redact = sub.add_parser("redact", help="redact personal data from stdin to stdout")
     redact.add_argument("--jsonl", action="store_true", help='one {"text": ...} object a line')
     redact.set_defaults(func=cmd_redact)
@@ -227,7 +265,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logs.setup()
     settings = Settings()
-    signal.signal(signal.SIGTERM, signal.default_int_handler) if args.command != "serve" else None
     result: int = args.func(args, settings)
     return result
 

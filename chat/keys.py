@@ -73,7 +73,7 @@ class Keys:
     # -- archive hand-off --------------------------------------------------------
     @property
     def archive_queue(self) -> str:
-        """List of ended session ids waiting for the archiver."""
+        """Sorted set: ended session id -> when it may be archived (after the wrap-up, or its wait)."""
         return f"{self.prefix}:archive:todo"
 
     @property

@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from chat.sessions import Audience, Language
+from chat.wrapup import Referral, RiskLevel, WrapupCategory
 
 
 class ErrorCode(enum.StrEnum):
@@ -130,8 +131,18 @@ class CounselorEnd(Frame):
     session_id: SessionId
 
 
+class Wrapup(Frame):
+    """The wrap-up of a chat, after (or with) its end: fixed choices, no free text."""
+
+    type: Literal["wrapup"]
+    session_id: SessionId
+    category: WrapupCategory
+    risk: RiskLevel
+    referral: Referral
+
+
 CounselorFrame = Annotated[
-    Auth | Accept | CounselorMessage | CounselorResource | CounselorTyping | CounselorEnd | Ping,
+    Auth | Accept | CounselorMessage | CounselorResource | CounselorTyping | CounselorEnd | Wrapup | Ping,
     Field(discriminator="type"),
 ]
 
@@ -187,7 +198,7 @@ def _parse(adapter: TypeAdapter[Any], raw: str, allowed: frozenset[str]) -> Any:
 
 
 VISITOR_TYPES = frozenset({"hello", "resume", "message", "typing", "end", "quick_exit", "ping"})
-COUNSELOR_TYPES = frozenset({"auth", "accept", "message", "resource", "typing", "end", "ping"})
+COUNSELOR_TYPES = frozenset({"auth", "accept", "message", "resource", "typing", "end", "wrapup", "ping"})
 
 
 def parse_visitor(raw: str) -> VisitorFrame:

@@ -40,6 +40,20 @@ class Settings(BaseSettings):
     idle_timeout_seconds: float = 30 * 60.0
     session_ttl_seconds: int = 24 * 3600
     ended_ttl_seconds: int = 3600
+    # How long an ended chat waits for the counselor's wrap-up before it is archived without one.
+    wrapup_wait_seconds: float = 600.0
+    # Transcripts: kept this many days; false keeps only the text-free summary.
+    store_transcripts: bool = True
+    transcript_retention_days: int = 30
+    # The archiver's lease on a session; another archiver takes over when it runs out.
+    archive_lease_seconds: float = 60.0
+    # Fault injection for tests and drills: "claimed:SECONDS" or "written:SECONDS" pauses the
+    # archiver at that point of archiving a session (so that it can be killed there).
+    archiver_pause: str | None = None
+    # deduce's lookup structures, built once (slow) and loaded from here; default <data_dir>/deduce-cache.
+    deduce_cache_dir: Path | None = None
+    # chat serve on the embedded default starts an archiver child process.
+    embedded_archiver: bool = True
     token_ttl_seconds: int = 8 * 3600
     login_max_failures: int = 5
     login_window_seconds: int = 15 * 60
@@ -74,6 +88,10 @@ class Settings(BaseSettings):
         if url.startswith("sqlite:///"):
             return "sqlite+aiosqlite:///" + url[len("sqlite:///"):]
         return url
+
+    @property
+    def deduce_cache(self) -> Path:
+        return self.deduce_cache_dir or self.data_dir / "deduce-cache"
 
     def resolved_secret(self) -> bytes:
         """The HMAC secret: configured, or one generated once and kept in the data folder."""

@@ -19,6 +19,7 @@ from chat.protocol import (
     CounselorTyping,
     ErrorCode,
     Ping,
+    Wrapup,
     error_frame,
     parse_counselor,
 )
@@ -161,6 +162,13 @@ async def _serve(conn: CounselorConnection, reader: FrameReader) -> None:
         elif isinstance(frame, CounselorEnd):
             if await _owns(conn, frame.session_id):
                 await rt.store.end(frame.session_id, EndReason.COUNSELOR, utc_now_iso(), rt.now_ms())
+        elif isinstance(frame, Wrapup):
+            wrapup = {"category": frame.category.value, "risk": frame.risk.value, "referral": frame.referral.value}
+            if await rt.store.save_wrapup(frame.session_id, principal.counselor_id, wrapup, rt.now_ms()):
+                await conn.send({"type": "wrapup_saved", "session_id": frame.session_id})
+            else:
+                await conn.send(error_frame(ErrorCode.NOT_IN_SESSION, "this session is not yours (or is archived)",
+                                            session_id=frame.session_id))
         elif isinstance(frame, Auth):
             await reader.strike(ErrorCode.BAD_REQUEST, "already authenticated")
 

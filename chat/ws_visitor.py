@@ -52,9 +52,22 @@ class VisitorConnection(Connection):
         kind = frame.get("type")
         if kind == "typing" and frame.get("sender") == Sender.COUNSELOR.value:
             await self.send({"type": "typing", "sender": "counselor", "active": bool(frame.get("active"))})
-        elif kind == "paired":
+        elif kind == "paired" and self.status is SessionStatus.QUEUED:
             self.status = SessionStatus.ACTIVE
             await self.send({"type": "paired", "counselor_name": frame.get("counselor_name")})
+
+    async def check_paired(self) -> None:
+        """Send ``paired`` if a counselor claimed the session before this socket was subscribed.
+
+        The ``paired`` notice is not stored; one published between reading the status and
+        subscribing to the session's channel would otherwise never reach the visitor.
+        """
+        if self.sid is None or self.status is not SessionStatus.QUEUED:
+            return
+        info = await self.rt.store.get_session(self.sid)
+        if info is not None and info.status is SessionStatus.ACTIVE and self.status is SessionStatus.QUEUED:
+            self.status = SessionStatus.ACTIVE
+            await self.send({"type": "paired", "counselor_name": info.counselor_name})
 
     async def send_queue(self, position: int | None, eta: int | None, nobody_online: bool = False) -> None:
         """Send ``queue`` when any value changed since the last one sent."""
@@ -210,6 +223,7 @@ async def _hello(conn: VisitorConnection, hello: Hello) -> bool:
     if watcher is not None:
         await watcher.visitor_joined(conn)
     await conn.follow(sid, 0)
+    await conn.check_paired()
     return True
 
 
@@ -241,6 +255,7 @@ async def _resume(conn: VisitorConnection, resume: Resume) -> bool:
             if watcher is not None:
                 await watcher.visitor_joined(conn)
     await conn.follow(sid, last_seq)
+    await conn.check_paired()
     if info.status is SessionStatus.ENDED:
         conn.ended.set()
     return True

@@ -112,3 +112,23 @@ async def aredis() -> AsyncIterator[object]:
     client = Redis.from_url(REDIS_URL)
     yield client
     await client.aclose()
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def deduce_cache() -> Path:
+    """One deduce cache for the whole run (building it takes a minute or two; loading it seconds)."""
+    path = Path(os.environ.get("CHAT_TEST_DEDUCE_CACHE", ROOT / ".cache" / "deduce"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def redactor(deduce_cache: Path) -> object:
+    from chat.redaction import Redactor
+
+    instance = Redactor(deduce_cache)
+    instance.warm()
+    return instance

@@ -79,7 +79,7 @@ return {'ok', best_sid}
 
 _END = """
 -- KEYS: meta, events, cids, archive queue, grace timers, idle timers
--- ARGV: ended event json without seq, now_ms, ended ttl, prefix, queue channel, sid, require_offline
+-- ARGV: ended event json without seq, now_ms, ended ttl, prefix, queue channel, sid, require_offline, wrap-up wait ms
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return {-1, 0} end
 if status == 'ended' then return {0, tonumber(redis.call('HGET', KEYS[1], 'seq'))} end
@@ -98,8 +98,13 @@ if fields[3] then
 end
 redis.call('ZREM', KEYS[5], ARGV[6])
 redis.call('ZREM', KEYS[6], ARGV[6])
-redis.call('RPUSH', KEYS[4], ARGV[6])
+-- A chat a counselor had waits for the wrap-up (or the wait runs out) before it is archived.
+local ready = tonumber(ARGV[2])
+if fields[3] and not redis.call('HGET', KEYS[1], 'wrapup') then ready = ready + tonumber(ARGV[8]) end
+redis.call('ZADD', KEYS[4], ready, ARGV[6])
 for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[3]) end
+local vtoken = redis.call('HGET', KEYS[1], 'vtoken')
+if vtoken then redis.call('EXPIRE', ARGV[4] .. ':vtoken:' .. vtoken, ARGV[3]) end
 redis.call('PUBLISH', ARGV[4] .. ':{' .. ARGV[6] .. '}:ch', event)
 return {1, seq}
 """
@@ -185,11 +190,13 @@ class QueueStat:
 class RedisStore:
     """Everything live, in Redis. One instance per process, shared by all connections."""
 
-    def __init__(self, redis: Redis, keys: Keys, *, session_ttl: int, ended_ttl: int) -> None:
+    def __init__(self, redis: Redis, keys: Keys, *, session_ttl: int, ended_ttl: int,
+                 wrapup_wait_ms: int = 600_000) -> None:
         self.redis = redis
         self.keys = keys
         self.session_ttl = session_ttl
         self.ended_ttl = ended_ttl
+        self.wrapup_wait_ms = wrapup_wait_ms
         self._append = redis.register_script(_APPEND)
         self._claim = redis.register_script(_CLAIM)
         self._end = redis.register_script(_END)
@@ -224,6 +231,8 @@ class RedisStore:
             "opened_at": now_ms,
             "last_activity": now_ms,
             "visitor_conns": 0,
+            # The hash of the resume token, so that the archiver can delete its key.
+            "vtoken": token_hash(token),
         }
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(k.session(sid), mapping=meta)
@@ -287,11 +296,23 @@ class RedisStore:
         code, seq = await self._end(
             keys=[*k.session_keys(sid), k.archive_queue, k.grace_timers, k.idle_timers],
             args=[payload, now_ms, self.ended_ttl, k.prefix, k.queue_channel, sid,
-                  "1" if require_offline else "0"],
+                  "1" if require_offline else "0", self.wrapup_wait_ms],
         )
         if int(code) == 1:
             await self.redis.hset(k.session(sid), "end_reason", reason.value)
         return AppendResult(int(code), int(seq))
+
+    async def save_wrapup(self, sid: str, counselor_id: int, wrapup: dict[str, str], now_ms: int) -> bool:
+        """Keep the counselor's wrap-up with the session; an ended session is then archived at once."""
+        meta = self.keys.session(sid)
+        owner = await self.redis.hget(meta, "counselor")
+        if owner is None or _s(owner) != str(counselor_id):
+            return False
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(meta, "wrapup", json.dumps(wrapup, separators=(",", ":")))
+            pipe.zadd(self.keys.archive_queue, {sid: now_ms}, xx=True)
+            await pipe.execute()
+        return True
 
     async def events_after(self, sid: str, last_seq: int, *, count: int | None = None) -> list[Event]:
         """Events with seq > last_seq, in order, from the stream."""

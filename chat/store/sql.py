@@ -109,3 +109,21 @@ class ChatSummary(Base):
     wrapup_category: Mapped[str | None] = mapped_column(String(32), nullable=True)
     risk_level: Mapped[str | None] = mapped_column(String(16), nullable=True)
     referral: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class Rating(Base):
+    """Answers to the widget's one optional question, counted per day, language and score.
+
+    A count per (day, language, score) rather than a row per answer: rows would keep the order in
+    which answers came in, and that order could be set beside the order in which chats ended. Nothing
+    here names a visitor, a session or a time of day.
+    """
+
+    __tablename__ = "ratings"
+    __table_args__ = (UniqueConstraint("day", "language", "score"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    language: Mapped[str] = mapped_column(String(2))
+    score: Mapped[int] = mapped_column(Integer)
+    count: Mapped[int] = mapped_column(Integer, default=0)

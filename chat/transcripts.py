@@ -1,0 +1,114 @@
+"""What the archiver keeps of a session, as pure functions: redacted events, rounded times, numbers.
+
+The raw session (its Redis hash and event stream) comes in; a transcript
+(every text redacted, times to the minute) and a summary (no text at all)
+come out. ``redact`` is passed in so that this module needs no deduce.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+Redact = Callable[[str], str]
+
+
+def to_minute(ms: int) -> datetime:
+    """A timestamp rounded down to the minute: enough for a transcript, less to identify by."""
+    moment = datetime.fromtimestamp(ms / 1000, UTC)
+    return moment.replace(second=0, microsecond=0)
+
+
+@dataclass(frozen=True)
+class TranscriptRecord:
+    session_id: str
+    audience: str
+    language: str
+    topic: str | None
+    urgent: bool
+    opened_at: datetime
+    paired_at: datetime | None
+    ended_at: datetime
+    events: str
+
+
+@dataclass(frozen=True)
+class SummaryRecord:
+    session_id: str
+    day: date
+    audience: str
+    language: str
+    urgent: bool
+    triage_categories: str | None
+    paired: bool
+    wait_seconds: int | None
+    duration_seconds: int | None
+    end_reason: str
+    messages: int
+    wrapup_category: str | None
+    risk_level: str | None
+    referral: str | None
+
+
+def redact_events(events: list[dict[str, Any]], redact: Redact) -> list[dict[str, Any]]:
+    """Keep sender, seq and kind; every text through ``redact``; snippets by id and title (public text)."""
+    out: list[dict[str, Any]] = []
+    for event in events:
+        kind = event.get("type")
+        kept: dict[str, Any] = {"seq": event.get("seq"), "type": kind, "sender": event.get("sender", "system")}
+        if kind == "message":
+            kept["text"] = redact(str(event.get("text", "")))
+        elif kind == "resource":
+            snippet = event.get("snippet") or {}
+            kept["snippet_id"] = snippet.get("id")
+            kept["title"] = snippet.get("title")
+        elif kind == "ended":
+            kept["reason"] = event.get("reason")
+        out.append(kept)
+    return out
+
+
+def build(sid: str, meta: dict[str, str], events: list[dict[str, Any]], redact: Redact | None
+          ) -> tuple[SummaryRecord, TranscriptRecord | None]:
+    """The summary, and the transcript unless ``redact`` is None (transcripts switched off)."""
+    opened = int(meta.get("opened_at") or meta.get("enqueued_at") or 0)
+    enqueued = int(meta.get("enqueued_at") or opened)
+    paired = int(meta["paired_at"]) if meta.get("paired_at") else None
+    ended = int(meta.get("ended_at") or opened)
+    wrapup = json.loads(meta["wrapup"]) if meta.get("wrapup") else {}
+    reason = meta.get("end_reason") or next(
+        (str(e.get("reason")) for e in reversed(events) if e.get("type") == "ended"), "expired")
+    summary = SummaryRecord(
+        session_id=sid,
+        day=to_minute(opened).date(),
+        audience=meta.get("audience", ""),
+        language=meta.get("language", ""),
+        urgent=meta.get("urgent") == "1",
+        triage_categories=meta.get("category") or None,
+        paired=paired is not None,
+        wait_seconds=(paired - enqueued) // 1000 if paired is not None else None,
+        duration_seconds=(ended - paired) // 1000 if paired is not None else None,
+        end_reason=reason,
+        messages=sum(1 for e in events if e.get("type") == "message"),
+        wrapup_category=wrapup.get("category"),
+        risk_level=wrapup.get("risk"),
+        referral=wrapup.get("referral"),
+    )
+    if redact is None:
+        return summary, None
+    topic = meta.get("topic") or None
+    transcript = TranscriptRecord(
+        session_id=sid,
+        audience=summary.audience,
+        language=summary.language,
+        topic=redact(topic) if topic else None,
+        urgent=summary.urgent,
+        opened_at=to_minute(opened),
+        paired_at=to_minute(paired) if paired is not None else None,
+        ended_at=to_minute(ended),
+        events=json.dumps(redact_events(events, redact), ensure_ascii=False),
+    )
+    return summary, transcript
