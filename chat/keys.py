@@ -56,7 +56,7 @@ class Keys:
 
     @property
     def recent_waits(self) -> str:
-        """Sorted set: recent pairings (member ``<sid>:<wait>``, score = pairing time)."""
+        """Sorted set: recent pairings (member ``<random tag>:<wait ms>``, score = pairing time)."""
         return f"{self.prefix}:stats:waits"
 
     # -- timers swept by every instance -----------------------------------------

@@ -149,20 +149,21 @@ async def visitor_hello(server: ServerThread, **hello: Any) -> tuple[ClientConne
     return ws, session
 
 
-class ServerProcess:
-    """``chat serve --port 0`` as a real child process; its log lines are kept for inspection."""
+class ChildProcess:
+    """A ``python -m chat ...`` child process; ready when it prints ``ready_prefix``. Output lines are kept."""
 
-    def __init__(self, env: dict[str, str], args: tuple[str, ...] = ()) -> None:
+    def __init__(self, env: dict[str, str], args: tuple[str, ...], ready_prefix: str) -> None:
         import os
         import sys
 
         self.env = {**os.environ, **env}
-        self.cmd = [sys.executable, "-m", "chat", "serve", "--port", "0", *args]
+        self.cmd = [sys.executable, "-m", "chat", *args]
+        self.ready_prefix = ready_prefix
         self.proc: Any = None
         self.lines: list[str] = []
-        self.port = 0
+        self.ready_line = ""
 
-    def start(self, timeout: float = 30) -> ServerProcess:
+    def start(self, timeout: float = 60) -> Any:
         import subprocess
 
         self.proc = subprocess.Popen(self.cmd, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -172,27 +173,19 @@ class ServerProcess:
             line = self.proc.stdout.readline()
             if not line:
                 if self.proc.poll() is not None:
-                    raise RuntimeError("chat serve exited: " + "".join(self.lines))
+                    raise RuntimeError(f"{self.cmd} exited: " + "".join(self.lines))
                 continue
             self.lines.append(line)
-            if line.startswith("chat: listening on "):
-                self.port = int(line.rsplit(":", 1)[1])
+            if line.startswith(self.ready_prefix):
+                self.ready_line = line
                 self._drainer = threading.Thread(target=self._drain, daemon=True)
                 self._drainer.start()
                 return self
-        raise RuntimeError("chat serve did not start: " + "".join(self.lines))
+        raise RuntimeError(f"{self.cmd} did not get ready: " + "".join(self.lines))
 
     def _drain(self) -> None:
         for line in self.proc.stdout:
             self.lines.append(line)
-
-    @property
-    def http(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
 
     def stop(self, sig: int | None = None) -> int:
         import signal
@@ -200,7 +193,7 @@ class ServerProcess:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM if sig is None else sig)
             try:
-                self.proc.wait(20)
+                self.proc.wait(30)
             except Exception:
                 self.proc.kill()
                 self.proc.wait(5)
@@ -210,3 +203,34 @@ class ServerProcess:
             drainer.join(5)
         self.proc.stdout.close()
         return code
+
+
+class ServerProcess(ChildProcess):
+    """``chat serve --port 0`` as a real child process."""
+
+    def __init__(self, env: dict[str, str], args: tuple[str, ...] = ()) -> None:
+        super().__init__(env, ("serve", "--port", "0", *args), "chat: listening on ")
+
+    def start(self, timeout: float = 60) -> ServerProcess:
+        super().start(timeout)
+        self.port = int(self.ready_line.rsplit(":", 1)[1])
+        return self
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+
+class ArchiverProcess(ChildProcess):
+    """``chat archiver`` as a real child process."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        super().__init__(env, ("archiver",), "chat: archiver ready")
+
+    def start(self, timeout: float = 180) -> ArchiverProcess:
+        super().start(timeout)
+        return self

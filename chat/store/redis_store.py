@@ -51,7 +51,7 @@ return {1, seq}
 
 _CLAIM = """
 -- KEYS: counselor sessions set, recent waits, queue keys...
--- ARGV: prefix, counselor id, counselor name, now_ms, capacity, queue channel, window_ms
+-- ARGV: prefix, counselor id, counselor name, now_ms, capacity, queue channel, window_ms, random tag
 if tonumber(ARGV[5]) > 0 and redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[5]) then return {'full'} end
 local best_key, best_sid, best_score = nil, nil, nil
 for i = 3, #KEYS do
@@ -71,7 +71,8 @@ redis.call('HSET', meta, 'status', 'active', 'counselor', ARGV[2], 'counselor_na
   'paired_at', ARGV[4], 'last_activity', ARGV[4])
 redis.call('SADD', KEYS[1], best_sid)
 local wait = tonumber(ARGV[4]) - tonumber(redis.call('HGET', meta, 'enqueued_at'))
-redis.call('ZADD', KEYS[2], ARGV[4], best_sid .. ':' .. wait)
+-- A random tag, not the session id: the statistics must not outlive the session as a link to it.
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[8] .. ':' .. wait)
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tonumber(ARGV[4]) - tonumber(ARGV[7]))
 redis.call('PUBLISH', ARGV[6], 'claimed')
 return {'ok', best_sid}
@@ -359,7 +360,7 @@ class RedisStore:
             result = await self._claim(
                 keys=[k.counselor_sessions(counselor_id), k.recent_waits, *self.queue_keys(audience, language)],
                 args=[k.prefix, str(counselor_id), counselor_name, now_ms, capacity, k.queue_channel,
-                      3600 * 1000],
+                      3600 * 1000, secrets.token_hex(6)],
             )
             verdict = _s(result[0])
             if verdict == "ok":
