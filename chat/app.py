@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chat import intake
+from chat.api import admin, console, health, public, rating, supervisor, widget
 from chat.api import auth as auth_routes
-from chat.api import health, public, rating, widget
 from chat.api import snippets as snippet_routes
 from chat.runtime import Runtime
 from chat.settings import Settings
@@ -74,9 +74,12 @@ def create_app(settings: Settings, redis_url: str, *, clock: Callable[[], int] |
     app.include_router(public.router)
     app.include_router(auth_routes.router)
     app.include_router(snippet_routes.router)
+    app.include_router(supervisor.router)
+    app.include_router(admin.router)
     app.include_router(rating.router)
     app.include_router(widget.api)
     app.include_router(widget.router)
+    app.include_router(console.router)
     app.add_api_websocket_route("/ws/visitor", visitor_endpoint)
     app.add_api_websocket_route("/ws/counselor", counselor_endpoint)
 

@@ -94,6 +94,10 @@ class Keys:
         """Set of the counselor's active session ids."""
         return f"{self.prefix}:counselor:{counselor_id}:sessions"
 
+    def counselor_state(self, counselor_id: int) -> str:
+        """Hash: available, capacity; shared by all the counselor's consoles and all instances."""
+        return f"{self.prefix}:counselor:{counselor_id}:state"
+
     def counselor_channel(self, counselor_id: int) -> str:
         """Pub/sub channel: control messages for one counselor (assigned, revoked)."""
         return f"{self.prefix}:counselor:{counselor_id}:ch"

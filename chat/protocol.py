@@ -141,8 +141,36 @@ class Wrapup(Frame):
     referral: Referral
 
 
+class Status(Frame):
+    """Availability and how many chats at once."""
+
+    type: Literal["status"]
+    available: StrictBool
+    capacity: Annotated[StrictInt, Field(ge=1, le=10)]
+
+
+class Transfer(Frame):
+    """Hand a chat to a colleague (by username) or back to the head of its queue (``to`` null)."""
+
+    type: Literal["transfer"]
+    session_id: SessionId
+    to: Annotated[StrictStr, Field(min_length=1, max_length=64)] | None = None
+    note: Annotated[StrictStr, Field(max_length=500)] = ""
+
+
+class Monitor(Frame):
+    type: Literal["monitor"]
+    session_id: SessionId
+
+
+class Unmonitor(Frame):
+    type: Literal["unmonitor"]
+    session_id: SessionId
+
+
 CounselorFrame = Annotated[
-    Auth | Accept | CounselorMessage | CounselorResource | CounselorTyping | CounselorEnd | Wrapup | Ping,
+    Auth | Accept | CounselorMessage | CounselorResource | CounselorTyping | CounselorEnd | Wrapup | Status
+    | Transfer | Monitor | Unmonitor | Ping,
     Field(discriminator="type"),
 ]
 
@@ -198,7 +226,8 @@ def _parse(adapter: TypeAdapter[Any], raw: str, allowed: frozenset[str]) -> Any:
 
 
 VISITOR_TYPES = frozenset({"hello", "resume", "message", "typing", "end", "quick_exit", "ping"})
-COUNSELOR_TYPES = frozenset({"auth", "accept", "message", "resource", "typing", "end", "wrapup", "ping"})
+COUNSELOR_TYPES = frozenset({"auth", "accept", "message", "resource", "typing", "end", "wrapup", "status",
+                             "transfer", "monitor", "unmonitor", "ping"})
 
 
 def parse_visitor(raw: str) -> VisitorFrame:

@@ -21,11 +21,29 @@ def queue_score(arrival: int, urgent: bool) -> float:
     return (URGENT_OFFSET if urgent else NORMAL_OFFSET) + float(arrival)
 
 
+# Chats a counselor hands back to the queue go to its head, ahead of urgent ones,
+# in the order they came back: scores in [-1e13, 0).
+HEAD_OFFSET = -1e13
+
+
+def head_score(now_ms: int) -> float:
+    """The score of a chat handed back to the head of its queue at ``now_ms``."""
+    if not 0 < now_ms < NORMAL_OFFSET:
+        raise ValueError("now_ms must be a positive epoch time in milliseconds")
+    return HEAD_OFFSET + float(now_ms)
+
+
 def is_urgent_score(score: float) -> bool:
-    return score < NORMAL_OFFSET
+    return URGENT_OFFSET <= score < NORMAL_OFFSET
+
+
+def is_head_score(score: float) -> bool:
+    return score < URGENT_OFFSET
 
 
 def arrival_of(score: float) -> int:
+    if is_head_score(score):
+        raise ValueError("a chat handed back to the queue has no arrival number in its score")
     return int(score - (URGENT_OFFSET if is_urgent_score(score) else NORMAL_OFFSET))
 
 

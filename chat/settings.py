@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     idle_timeout_seconds: float = 30 * 60.0
     session_ttl_seconds: int = 24 * 3600
     ended_ttl_seconds: int = 3600
+    # A counselor's capacity until they set one; supervisors are alerted after this wait.
+    default_capacity: int = 3
+    alert_after_seconds: float = 180.0
     # How long an ended chat waits for the counselor's wrap-up before it is archived without one.
     wrapup_wait_seconds: float = 600.0
     # Transcripts: kept this many days; false keeps only the text-free summary.

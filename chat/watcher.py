@@ -26,6 +26,7 @@ log = logging.getLogger("chat.watcher")
 
 REFRESH_SECONDS = 5.0
 HEARTBEAT_SECONDS = 20.0
+ALERT_REPEAT_MS = 60_000
 
 
 class Watcher:
@@ -111,9 +112,27 @@ class Watcher:
                     frame = await self.queues_frame()
                     for conn in list(self.counselors):
                         await conn.send_queues(frame)
+                    await self.alert_supervisors(frame)
             except Exception:
                 log.exception("queue watcher: update failed")
                 await asyncio.sleep(1)
+
+    async def alert_supervisors(self, queues: list[dict[str, Any]]) -> None:
+        """Tell supervisors about a wait past the threshold, once a minute while it lasts."""
+        threshold = self.rt.settings.alert_after_seconds
+        now = self.rt.now_ms()
+        for conn in list(self.counselors):
+            if not conn.is_supervisor:
+                continue
+            for q in queues:
+                key = (q["audience"], q["language"])
+                if q["waiting"] and q["longest_wait_seconds"] >= threshold:
+                    if now - conn.alerted.get(key, 0) >= ALERT_REPEAT_MS:
+                        conn.alerted[key] = now
+                        await conn.send({"type": "alert", "audience": q["audience"], "language": q["language"],
+                                         "longest_wait_seconds": q["longest_wait_seconds"]})
+                else:
+                    conn.alerted.pop(key, None)
 
     # -- timers ----------------------------------------------------------------------------
     async def sweep_once(self) -> int:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
 from starlette.websockets import WebSocket
 
-from chat.auth import Principal, TokenBucket
+from chat import accounts
+from chat.auth import Principal, Role, TokenBucket
 from chat.connection import Connection, origin_allowed
 from chat.events import Event, utc_now_iso
 from chat.protocol import (
@@ -18,7 +20,11 @@ from chat.protocol import (
     CounselorResource,
     CounselorTyping,
     ErrorCode,
+    Monitor,
     Ping,
+    Status,
+    Transfer,
+    Unmonitor,
     Wrapup,
     error_frame,
     parse_counselor,
@@ -26,6 +32,7 @@ from chat.protocol import (
 from chat.runtime import Runtime
 from chat.sessions import EndReason, SessionStatus
 from chat.store.redis_store import NOT_OWNER, AtCapacity, SessionInfo
+from chat.store.sql import AuditEntry, Counselor
 from chat.ws_common import Disconnected, FrameReader
 
 log = logging.getLogger("chat.counselor")
@@ -38,10 +45,13 @@ class CounselorConnection(Connection):
         super().__init__(ws, rt)
         self.principal: Principal | None = None
         self.last_queues: list[dict[str, Any]] | None = None
-        self.capacity = 0
+        self.monitoring: set[str] = set()
+        # Per queue, when this (supervisor's) console was last alerted about a long wait.
+        self.alerted: dict[tuple[str, str], int] = {}
 
     async def on_event(self, sid: str, event: Event) -> None:
         if event.get("type") == "ended":
+            self.monitoring.discard(sid)
             await self.unfollow(sid)
 
     async def on_control(self, channel: str, sid: str, frame: dict[str, Any]) -> None:
@@ -51,6 +61,18 @@ class CounselorConnection(Connection):
                              "active": bool(frame.get("active"))})
         elif kind == "presence" and sid in self.cursors:
             await self.send({"type": "presence", "session_id": sid, "visitor": frame.get("visitor")})
+        elif kind == "transfer_in" and self.principal is not None:
+            info = await self.rt.store.get_session(str(frame.get("session_id")))
+            if info is not None and info.counselor == str(self.principal.counselor_id):
+                await self.send_assigned(info, transfer={"from": frame.get("from"), "note": frame.get("note", "")})
+                await self.follow(info.sid, 0)
+        elif kind == "transfer_out":
+            moved = str(frame.get("session_id"))
+            if moved in self.cursors and moved not in self.monitoring:
+                await self.unfollow(moved)
+                await self.send({"type": "transferred", "session_id": moved, "to": frame.get("to")})
+        elif kind == "status":
+            await self.send({k: frame[k] for k in ("type", "available", "capacity", "active") if k in frame})
         elif kind == "revoked" and self.principal is not None:
             if frame.get("token_hash") in ("*", self.principal.token_hash):
                 await self.send(error_frame(ErrorCode.UNAUTHORIZED, "your login was revoked"))
@@ -61,13 +83,17 @@ class CounselorConnection(Connection):
             self.last_queues = queues
             await self.send({"type": "queues", "queues": queues})
 
-    async def send_assigned(self, info: SessionInfo) -> None:
+    async def send_assigned(self, info: SessionInfo, kind: str = "assigned", **extra: Any) -> None:
         await self.send({
-            "type": "assigned", "session_id": info.sid, "audience": info.audience, "language": info.language,
+            "type": kind, "session_id": info.sid, "audience": info.audience, "language": info.language,
             "topic": info.topic, "urgent": info.urgent, "category": info.category,
             "waited_seconds": max(0, ((info.paired_at or info.enqueued_at) - info.enqueued_at) // 1000),
-            "visitor": "online" if info.visitor_online else "offline",
+            "visitor": "online" if info.visitor_online else "offline", **extra,
         })
+
+    @property
+    def is_supervisor(self) -> bool:
+        return self.principal is not None and self.principal.role in (Role.SUPERVISOR, Role.ADMIN)
 
 
 async def counselor_endpoint(ws: WebSocket) -> None:
@@ -129,6 +155,7 @@ async def _serve(conn: CounselorConnection, reader: FrameReader) -> None:
         return
     await rt.store.heartbeat_counselor(principal.counselor_id, rt.now_ms())
     await conn.send({"type": "welcome", "counselor": principal.public()})
+    await _publish_status(conn)
     watcher = rt.extras.get("watcher")
     if watcher is not None:
         await watcher.counselor_joined(conn)
@@ -169,6 +196,18 @@ async def _serve(conn: CounselorConnection, reader: FrameReader) -> None:
             else:
                 await conn.send(error_frame(ErrorCode.NOT_IN_SESSION, "this session is not yours (or is archived)",
                                             session_id=frame.session_id))
+        elif isinstance(frame, Status):
+            await rt.store.set_counselor_status(principal.counselor_id, frame.available, frame.capacity,
+                                                rt.settings.token_ttl_seconds)
+            await _publish_status(conn)
+        elif isinstance(frame, Transfer):
+            await _transfer(conn, frame)
+        elif isinstance(frame, Monitor):
+            await _monitor(conn, frame.session_id)
+        elif isinstance(frame, Unmonitor):
+            if frame.session_id in conn.monitoring:
+                conn.monitoring.discard(frame.session_id)
+                await conn.unfollow(frame.session_id)
         elif isinstance(frame, Auth):
             await reader.strike(ErrorCode.BAD_REQUEST, "already authenticated")
 
@@ -185,9 +224,13 @@ async def _owns(conn: CounselorConnection, sid: str, **extra: Any) -> bool:
 async def _accept(conn: CounselorConnection, frame: Accept) -> None:
     rt = conn.rt
     assert conn.principal is not None
+    available, capacity = await rt.store.counselor_status(conn.principal.counselor_id, rt.settings.default_capacity)
+    if not available:
+        await conn.send(error_frame(ErrorCode.FORBIDDEN, "set yourself available to accept chats"))
+        return
     try:
         sid = await rt.store.claim(
-            conn.principal.counselor_id, conn.principal.display_name, rt.now_ms(), capacity=conn.capacity,
+            conn.principal.counselor_id, conn.principal.display_name, rt.now_ms(), capacity=capacity,
             audience=frame.audience.value if frame.audience else None,
             language=frame.language.value if frame.language else None,
         )
@@ -204,6 +247,71 @@ async def _accept(conn: CounselorConnection, frame: Accept) -> None:
     await conn.follow(sid, 0)
     await rt.store.publish_control(sid, {"type": "paired", "session_id": sid,
                                          "counselor_name": conn.principal.display_name})
+    await _publish_status(conn)
+
+
+async def _publish_status(conn: CounselorConnection) -> None:
+    """Tell every console of this counselor their availability, capacity and load."""
+    rt = conn.rt
+    assert conn.principal is not None
+    cid = conn.principal.counselor_id
+    available, capacity = await rt.store.counselor_status(cid, rt.settings.default_capacity)
+    frame = {"type": "status", "available": available, "capacity": capacity, "active": await rt.store.active_count(cid)}
+    await rt.redis.publish(rt.keys.counselor_channel(cid), json.dumps(frame))
+
+
+async def _transfer(conn: CounselorConnection, frame: Transfer) -> None:
+    rt = conn.rt
+    assert conn.principal is not None
+    me = conn.principal
+    target: Counselor | None = None
+    if frame.to is not None:
+        async with rt.db() as db:
+            target = await accounts.find(db, frame.to)
+        if target is None or not target.active or target.id == me.counselor_id:
+            await conn.send(error_frame(ErrorCode.FORBIDDEN, "no such colleague", session_id=frame.session_id))
+            return
+        now = rt.now_ms()
+        available, capacity = await rt.store.counselor_status(target.id, rt.settings.default_capacity)
+        online = await rt.redis.zscore(rt.keys.counselors_online, str(target.id))
+        if not available or online is None or float(online) < now - 60_000 \
+                or await rt.store.active_count(target.id) >= capacity:
+            await conn.send(error_frame(ErrorCode.FORBIDDEN, "that colleague is not available",
+                                        session_id=frame.session_id))
+            return
+    result = await rt.store.transfer(frame.session_id, me.counselor_id, target.id if target else None,
+                                     target.display_name if target else None, rt.now_ms(), utc_now_iso())
+    if result.code < 0:
+        await conn.send(error_frame(ErrorCode.NOT_IN_SESSION, "this session is not yours", session_id=frame.session_id))
+        return
+    to = target.username if target else None
+    # Every console of the sender lets go of the chat; the colleague's consoles take it up.
+    await rt.redis.publish(rt.keys.counselor_channel(me.counselor_id), json.dumps(
+        {"type": "transfer_out", "session_id": frame.session_id, "to": to}))
+    if target is not None:
+        await rt.redis.publish(rt.keys.counselor_channel(target.id), json.dumps(
+            {"type": "transfer_in", "session_id": frame.session_id, "from": me.display_name, "note": frame.note}))
+        await rt.store.publish_control(frame.session_id, {"type": "paired", "session_id": frame.session_id,
+                                                          "counselor_name": target.display_name, "handover": True})
+    await _publish_status(conn)
+
+
+async def _monitor(conn: CounselorConnection, sid: str) -> None:
+    rt = conn.rt
+    assert conn.principal is not None
+    if not conn.is_supervisor:
+        await conn.send(error_frame(ErrorCode.FORBIDDEN, "only supervisors may monitor chats", session_id=sid))
+        return
+    info = await rt.store.get_session(sid)
+    if info is None or info.status is SessionStatus.ENDED:
+        await conn.send(error_frame(ErrorCode.UNKNOWN_SESSION, "no such active chat", session_id=sid))
+        return
+    async with rt.db() as db:
+        db.add(AuditEntry(actor=conn.principal.username, action="monitor", session_id=sid))
+        await db.commit()
+    conn.monitoring.add(sid)
+    await conn.send_assigned(info, kind="monitoring", counselor_name=info.counselor_name)
+    await conn.follow(sid, 0)
 
 
 async def _say(conn: CounselorConnection, reader: FrameReader, frame: CounselorMessage | CounselorResource) -> None:

@@ -47,12 +47,19 @@ class VisitorConnection(Connection):
         if event.get("type") == "ended":
             self.status = SessionStatus.ENDED
             self.ended.set()
+        elif event.get("type") == "handover" and event.get("counselor_name") is None:
+            # Back in the queue: position updates resume until a counselor accepts.
+            self.status = SessionStatus.QUEUED
+            self.last_queue = None
+            watcher = self.rt.extras.get("watcher")
+            if watcher is not None:
+                await watcher.visitor_joined(self)
 
     async def on_control(self, channel: str, sid: str, frame: dict[str, Any]) -> None:
         kind = frame.get("type")
         if kind == "typing" and frame.get("sender") == Sender.COUNSELOR.value:
             await self.send({"type": "typing", "sender": "counselor", "active": bool(frame.get("active"))})
-        elif kind == "paired" and self.status is SessionStatus.QUEUED:
+        elif kind == "paired" and (self.status is SessionStatus.QUEUED or frame.get("handover")):
             self.status = SessionStatus.ACTIVE
             await self.send({"type": "paired", "counselor_name": frame.get("counselor_name")})
 

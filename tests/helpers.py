@@ -73,6 +73,9 @@ async def send(ws: ClientConnection, frame: dict[str, Any]) -> None:
 
 
 async def recv(ws: ClientConnection, timeout: float = 5.0) -> dict[str, Any]:
+    pending: list[dict[str, Any]] | None = getattr(ws, "pending_frames", None)
+    if pending:
+        return pending.pop(0)
     raw = await asyncio.wait_for(ws.recv(), timeout)
     data: dict[str, Any] = json.loads(raw)
     return data
@@ -133,11 +136,18 @@ async def login(base: str, username: str, password: str = "correct horse battery
         return token
 
 
-async def counselor_ws(server: ServerThread, token: str) -> ClientConnection:
+async def counselor_ws(server: Any, token: str, capacity: int | None = None) -> ClientConnection:
+    """A counselor's socket after `welcome`; with ``capacity`` it also sets that capacity (and available)."""
     ws = await connect(server.ws + "/ws/counselor")
     await send(ws, {"type": "auth", "token": token})
     welcome = await recv(ws)
     assert welcome["type"] == "welcome", welcome
+    if capacity is not None:
+        await send(ws, {"type": "status", "available": True, "capacity": capacity})
+        skipped: list[dict[str, Any]] = []
+        while (frame := await recv(ws))["type"] != "status" or frame["capacity"] != capacity:
+            skipped.append(frame)
+        ws.pending_frames = skipped  # type: ignore[attr-defined]  # recv() hands these out first
     return ws
 
 

@@ -150,7 +150,7 @@ async def test_urgent_visitor_who_came_last_is_taken_first(open_server: ServerTh
     await recv_until(later_ws, "ack")
 
     await add_counselor(open_server.settings, "lotte")
-    counselor = await counselor_ws(open_server, await login(open_server.http, "lotte"))
+    counselor = await counselor_ws(open_server, await login(open_server.http, "lotte"), capacity=10)
     queues = await recv_until(counselor, "queues")
     parent_nl = next(q for q in queues["queues"] if q["audience"] == "parent" and q["language"] == "nl")
     assert parent_nl["waiting"] == 4 and parent_nl["urgent"] == 2
@@ -191,7 +191,7 @@ async def test_wait_estimate_from_what_happened(open_server: ServerThread, clock
     assert queued == {"type": "queue", "position": 1, "eta_seconds": None, "nobody_online": True}
 
     await add_counselor(open_server.settings, "eva")
-    counselor = await counselor_ws(open_server, await login(open_server.http, "eva"))
+    counselor = await counselor_ws(open_server, await login(open_server.http, "eva"), capacity=10)
     # Five pairings, each after two minutes of waiting.
     for _ in range(5):
         clock.advance(120)

@@ -36,7 +36,7 @@ async def test_every_visitor_assigned_exactly_once(busy_server: ServerThread) ->
     for i in range(COUNSELORS):
         await add_counselor(server.settings, f"c{i}", display_name=f"C{i}")
     tokens = await asyncio.gather(*(login(server.http, f"c{i}") for i in range(COUNSELORS)))
-    counselors = await asyncio.gather(*(counselor_ws(server, t) for t in tokens))
+    counselors = await asyncio.gather(*(counselor_ws(server, t, capacity=10) for t in tokens))
     start = asyncio.Event()
 
     async def take_all(ws: object) -> list[str]:

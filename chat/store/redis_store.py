@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 
 from chat.events import Event, stream_id
 from chat.keys import Keys
-from chat.queue import NORMAL_OFFSET, is_urgent_score, queue_score
+from chat.queue import NORMAL_OFFSET, URGENT_OFFSET, head_score, is_urgent_score, queue_score
 from chat.sessions import Audience, EndReason, Language, SessionStatus
 
 # Returned by the append script when it refuses.
@@ -107,6 +107,32 @@ for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[3]) end
 local vtoken = redis.call('HGET', KEYS[1], 'vtoken')
 if vtoken then redis.call('EXPIRE', ARGV[4] .. ':vtoken:' .. vtoken, ARGV[3]) end
 redis.call('PUBLISH', ARGV[4] .. ':{' .. ARGV[6] .. '}:ch', event)
+return {1, seq}
+"""
+
+_TRANSFER = """
+-- KEYS: meta, events, cids, from set, to set
+-- ARGV: handover event json without seq, from id, to id ('' = back to the queue), to name, now_ms, ttl,
+--       session channel, prefix, sid, head score, queue channel
+if redis.call('HGET', KEYS[1], 'status') ~= 'active' then return {-2, 0} end
+if redis.call('HGET', KEYS[1], 'counselor') ~= ARGV[2] then return {-3, 0} end
+redis.call('SREM', KEYS[4], ARGV[9])
+if ARGV[3] ~= '' then
+  redis.call('HSET', KEYS[1], 'counselor', ARGV[3], 'counselor_name', ARGV[4])
+  redis.call('SADD', KEYS[5], ARGV[9])
+  redis.call('EXPIRE', KEYS[5], ARGV[6])
+else
+  local fields = redis.call('HMGET', KEYS[1], 'audience', 'language')
+  redis.call('HSET', KEYS[1], 'status', 'queued', 'enqueued_at', ARGV[5])
+  redis.call('HDEL', KEYS[1], 'counselor', 'counselor_name', 'paired_at')
+  redis.call('ZADD', ARGV[8] .. ':queue:' .. fields[1] .. ':' .. fields[2], ARGV[10], ARGV[9])
+  redis.call('PUBLISH', ARGV[11], 'requeued')
+end
+local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+local event = '{"seq":' .. seq .. ',' .. string.sub(ARGV[1], 2)
+redis.call('XADD', KEYS[2], seq .. '-1', 'e', event)
+redis.call('HSET', KEYS[1], 'last_activity', ARGV[5])
+redis.call('PUBLISH', ARGV[7], event)
 return {1, seq}
 """
 
@@ -202,6 +228,7 @@ class RedisStore:
         self._claim = redis.register_script(_CLAIM)
         self._end = redis.register_script(_END)
         self._presence = redis.register_script(_PRESENCE)
+        self._transfer = redis.register_script(_TRANSFER)
 
     # -- sessions ---------------------------------------------------------------
     async def create_session(
@@ -376,18 +403,20 @@ class RedisStore:
     async def queue_stats(self) -> list[QueueStat]:
         """Per queue: how many wait, the urgent ones and their categories, and the earliest arrival time.
 
-        Urgent and normal sessions each keep arrival order, so the earliest
-        arrival is the head of one of the two blocks.
+        Each band (handed back, urgent, normal) keeps arrival order, so the
+        earliest arrival is the head of one of the three.
         """
         keys = self.queue_keys()
         async with self.redis.pipeline(transaction=False) as pipe:
             for key in keys:
                 pipe.zcard(key)
-                pipe.zrangebyscore(key, "-inf", f"({NORMAL_OFFSET}")
+                pipe.zrangebyscore(key, URGENT_OFFSET, f"({NORMAL_OFFSET}")
+                pipe.zrangebyscore(key, "-inf", f"({URGENT_OFFSET}", start=0, num=1)
                 pipe.zrangebyscore(key, NORMAL_OFFSET, "+inf", start=0, num=1)
             raw = await pipe.execute()
-        urgent_ids = [[_s(m) for m in raw[3 * i + 1]] for i in range(len(keys))]
-        heads = [(u[:1] + [_s(m) for m in raw[3 * i + 2]]) for i, u in enumerate(urgent_ids)]
+        urgent_ids = [[_s(m) for m in raw[4 * i + 1]] for i in range(len(keys))]
+        heads = [[_s(m) for m in raw[4 * i + 2]] + u[:1] + [_s(m) for m in raw[4 * i + 3]]
+                 for i, u in enumerate(urgent_ids)]
         async with self.redis.pipeline(transaction=False) as pipe:
             for i in range(len(keys)):
                 for sid in heads[i]:
@@ -402,9 +431,42 @@ class RedisStore:
             categories: set[str] = set()
             for _ in urgent_ids[i]:
                 categories.update(c for c in _s(next(answers) or "").split(",") if c)
-            stats.append(QueueStat(audience, language, int(raw[3 * i]), len(urgent_ids[i]), min(times, default=None),
+            stats.append(QueueStat(audience, language, int(raw[4 * i]), len(urgent_ids[i]), min(times, default=None),
                                    tuple(sorted(categories))))
         return stats
+
+    # -- counselor state and transfers -------------------------------------------------
+    async def counselor_status(self, counselor_id: int, default_capacity: int) -> tuple[bool, int]:
+        raw = await self.redis.hgetall(self.keys.counselor_state(counselor_id))
+        state = {_s(a): _s(b) for a, b in raw.items()}
+        return state.get("available", "1") == "1", int(state.get("capacity", default_capacity))
+
+    async def set_counselor_status(self, counselor_id: int, available: bool, capacity: int, ttl: int) -> None:
+        key = self.keys.counselor_state(counselor_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping={"available": "1" if available else "0", "capacity": capacity})
+            pipe.expire(key, ttl)
+            await pipe.execute()
+
+    async def active_count(self, counselor_id: int) -> int:
+        return int(await self.redis.scard(self.keys.counselor_sessions(counselor_id)))
+
+    async def transfer(self, sid: str, from_id: int, to_id: int | None, to_name: str | None, now_ms: int,
+                       ts: str) -> AppendResult:
+        """Move an active chat to another counselor, or back to the head of its queue (``to_id`` None).
+
+        One script: ownership, the move and the ``handover`` event happen together.
+        """
+        k = self.keys
+        event = {"type": "handover", "session_id": sid, "sender": "system", "ts": ts, "counselor_name": to_name}
+        payload = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+        code, seq = await self._transfer(
+            keys=[*k.session_keys(sid), k.counselor_sessions(from_id),
+                  k.counselor_sessions(to_id) if to_id is not None else k.counselor_sessions(from_id)],
+            args=[payload, str(from_id), str(to_id) if to_id is not None else "", to_name or "", now_ms,
+                  self.session_ttl, k.session_channel(sid), k.prefix, sid, head_score(now_ms), k.queue_channel],
+        )
+        return AppendResult(int(code), int(seq))
 
     async def positions(self, sids: list[tuple[str, str, str]]) -> dict[str, int | None]:
         """Queue position (1-based) of each (sid, audience, language); None when not queued."""
