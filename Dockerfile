@@ -7,6 +7,8 @@ WORKDIR /app
 COPY pyproject.toml README.md alembic.ini ./
 COPY chat ./chat
 COPY migrations ./migrations
+COPY client_widget ./client_widget
+COPY counselor_ui ./counselor_ui
 RUN python -m venv /venv && /venv/bin/pip install --no-cache-dir -e .
 
 FROM python:3.11-slim

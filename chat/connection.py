@@ -118,6 +118,11 @@ class Connection:
         if cursor is None:
             return
         events = await self.rt.store.events_after(sid, cursor.last_seq)
+        if events and int(events[0]["seq"]) > cursor.last_seq + 1:
+            # The stream is written without holes (seq and entry in one script), so a first entry
+            # past the cursor means older history is gone (a Redis restart or trim). It cannot come
+            # back: go on from what is there; the visitor was told with resumed:false.
+            cursor.last_seq = int(events[0]["seq"]) - 1
         for event in cursor.filter(events):
             await self._deliver(sid, event)
 

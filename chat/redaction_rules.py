@@ -129,7 +129,7 @@ def _mask(text: str, spans: list[tuple[int, int]]) -> str:
 # --- Phone numbers ---------------------------------------------------------------
 
 _PHONE_CUE = re.compile(
-    r"(?i)(?:nummer|telefoon|tel|mobiel|gsm|bel|bellen|app|whatsapp|sms|number|phone|call|text|mobile)"
+    r"(?i)\b(?:nummer|telefoon|tel|mobiel|gsm|bel|bellen|app|whatsapp|sms|number|phone|call|text|mobile)"
     r"\W{0,3}(?:\w+\W+){0,3}$"
 )
 _DATE_LIKE = re.compile(r"\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}")

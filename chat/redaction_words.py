@@ -38,7 +38,8 @@ DUTCH = _words(
     meneer mevrouw mevr mw dhr juf juffrouw meester dokter docent leraar lerares agent politie school
     maandag dinsdag woensdag donderdag vrijdag zaterdag zondag weekend morgen middag avond nacht week
     maand jaar uur idk btw ikke jep nope yes okido hmm hm ah oh oei au help hulp bang alleen thuis weg
-    privé prive gehackt verwijderd openbaar dicht kapot geblokkeerd geblokt nep appen
+    privé prive gehackt verwijderd openbaar dicht kapot geblokkeerd geblokt nep appen leeg vals gesloten
+    open actief kwijt beveiligd online offline
     bel app stuur mail vraag zeg wacht zoek neem geef laat praat meld check schrijf lees bekijk klik kom
     blijf groetjes groeten gr mvg kus kusjes liefs beste lieve merci xx xxx volgens
     """

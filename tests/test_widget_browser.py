@@ -566,6 +566,9 @@ async def test_lost_history_is_told(env: Env, visit: Visit) -> None:
     await frame.locator("#msg").press("Enter")
     await recv_match(cato, type="message", text="Ben je er nog?")
     await expect(frame.locator(".msg.from-visitor .state").last).to_have_text("Verstuurd")
+    # And what the counselor writes after the hole reaches the visitor again.
+    await send(cato, {"type": "message", "session_id": sid, "client_id": "after", "text": "Ja, ik ben er."})
+    await expect(frame.locator(".msg.from-counselor .text").last).to_have_text("Ja, ik ben er.")
     await axe_check(env, chat_frame(page), "history missing")
     await shoot(env, page, "07-history-missing")
     await cato.close()
