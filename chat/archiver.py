@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from dataclasses import asdict
@@ -26,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chat.keys import Keys
 from chat.settings import Settings
+from chat.store.redis_store import decode_entries
 from chat.store.sql import ChatSummary, Transcript, make_engine, make_sessionmaker
 from chat.transcripts import build
 
@@ -93,8 +93,7 @@ class Archiver:
             log.warning("archiver: session expired before it was archived")
             await self.redis.zrem(k.archive_processing, sid)
             return False
-        entries = await self.redis.xrange(k.events(sid))
-        events = [json.loads(_s(fields.get(b"e", fields.get("e")))) for _id, fields in entries]
+        events = decode_entries(await self.redis.xrange(k.events(sid)))
         started = time.perf_counter()
         redact = self._redact if (self.settings.store_transcripts and self.redactor is not None) else None
         summary, transcript = await asyncio.to_thread(build, sid, meta, events, redact)

@@ -154,11 +154,11 @@ async def _counselor(args: argparse.Namespace, settings: Settings) -> int:
         async with make_sessionmaker(engine)() as db:
             if args.action == "add":
                 try:
-                    row = await accounts.add(db, args.name, _read_password(args), Role(args.role), args.display_name)
+                    added = await accounts.add(db, args.name, _read_password(args), Role(args.role), args.display_name)
                 except accounts.AccountError as exc:
                     print(f"chat: {exc}", file=sys.stderr)
                     return 1
-                print(f"chat: counselor {row.username} added ({row.role})")
+                print(f"chat: counselor {added.username} added ({added.role})")
                 return 0
             row = await accounts.find(db, args.name)
             if row is None:

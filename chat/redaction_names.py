@@ -106,7 +106,9 @@ def find_institutions(text: str, common: Container[str] = COMMON) -> list[Item]:
     found = []
     for m in _SCHOOL.finditer(text):
         tokens = list(re.finditer(r"[\w'’-]+", m.group()))
-        keyword = next(i for i, t in enumerate(tokens) if _SCHOOL_KEYWORD.fullmatch(t.group()))
+        keyword = next((i for i, t in enumerate(tokens) if _SCHOOL_KEYWORD.fullmatch(t.group())), None)
+        if keyword is None:  # the keyword glued to something, as in "de VU's"
+            continue
         # Ordinary words at either end are not part of the name ("Vandaag school",
         # "ROC Mondriaan Mijn ..."); a capitalised article is ("De Regenboog").
         first, last = 0, len(tokens) - 1

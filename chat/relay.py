@@ -48,7 +48,7 @@ class Hub:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
         with contextlib.suppress(Exception):
-            await self._pubsub.aclose()
+            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def subscribe(self, channel: str, listener: Listener) -> None:
         async with self._lock:
@@ -105,7 +105,7 @@ class Hub:
             try:
                 async with self._lock:
                     with contextlib.suppress(Exception):
-                        await self._pubsub.aclose()
+                        await self._pubsub.aclose()  # type: ignore[no-untyped-call]
                     self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
                     await self._pubsub.subscribe("chat:hub:noop", *self._listeners.keys())
                 break

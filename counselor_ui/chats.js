@@ -499,7 +499,10 @@ function mountChat(chat) {
       else stopMyTyping(chat);
     } });
   input.value = chat.draft;
-  const log = h('ol', { class: 'log', role: 'log', 'aria-label': t('chatFor', { who: t(`audienceOne.${chat.audience}`) }) });
+  // A list inside the live region: role=log on the <ol> itself would take its list semantics away.
+  const list = h('ol', { class: 'rows' });
+  const log = h('div', { class: 'log', role: 'log', 'aria-label': t('chatFor', { who: t(`audienceOne.${chat.audience}`) }) },
+    list);
   const el = {
     panel: h('section', { role: 'tabpanel', id: panelId, 'aria-labelledby': tabId, class: 'chat', hidden: true,
       'data-sid': chat.sid }),
@@ -508,6 +511,7 @@ function mountChat(chat) {
     presence: h('span', { class: 'presence' }),
     note: h('div', { class: 'transfer-note', hidden: true }),
     log,
+    list,
     typing: h('p', { class: 'typing', 'aria-live': 'polite' }),
     endedBox: h('div', { class: 'ended-box', hidden: true }),
     endedText: h('p', { class: 'ended-text' }),
@@ -624,7 +628,7 @@ function putRow(chat, key, seq, el) {
   while (i > 0 && rows[i - 1].seq > seq) i -= 1;
   const stick = nearBottom(chat);
   const before = rows[i]?.el || null;
-  chat.el.log.insertBefore(el, before);
+  chat.el.list.insertBefore(el, before);
   rows.splice(i, 0, { key, seq, el });
   if (stick) scrollDown(chat, true);
 }

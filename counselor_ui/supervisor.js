@@ -203,7 +203,8 @@ function mountMonitor(mon, focus = false) {
   if (mon.el) return;
   const titleId = nextId('mon');
   const info = mon.info;
-  const log = h('ol', { class: 'log', role: 'log', 'aria-labelledby': titleId });
+  const list = h('ol', { class: 'rows' });
+  const log = h('div', { class: 'log', role: 'log', 'aria-labelledby': titleId }, list);
   const box = h('section', { class: 'monitor', 'aria-labelledby': titleId, 'data-sid': mon.sid },
     h('div', { class: 'view-head' },
       h('h3', { id: titleId }, t('monitoringTitle', { queue: queueName(info.audience, info.language),
@@ -211,7 +212,7 @@ function mountMonitor(mon, focus = false) {
       h('button', { type: 'button', class: 'secondary', onclick: () => stop(mon) }, t('unmonitor'))),
     h('p', { class: 'hint' }, t('monitoringNote'), info.topic ? ` ${t('topic')}: ` : '', info.topic || ''),
     log);
-  mon.el = { box, log, rows: [] };
+  mon.el = { box, log, list, rows: [] };
   V.monitors.appendChild(box);
   for (const seq of [...mon.events.keys()].sort((a, b) => a - b)) addRow(mon, seq, mon.events.get(seq));
   if (focus) {
@@ -228,7 +229,7 @@ function addRow(mon, seq, ev) {
   const rows = mon.el.rows;
   let i = rows.length;
   while (i > 0 && rows[i - 1].seq > seq) i -= 1;
-  mon.el.log.insertBefore(row, rows[i]?.el || null);
+  mon.el.list.insertBefore(row, rows[i]?.el || null);
   rows.splice(i, 0, { seq, el: row });
   mon.el.log.scrollTop = mon.el.log.scrollHeight;
 }

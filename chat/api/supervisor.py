@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Query
 from sqlalchemy import select
@@ -20,8 +20,8 @@ async def overview(_: SupervisorDep, rt: RuntimeDep, db: DbDep) -> dict[str, Any
     now = rt.now_ms()
     counselors = (await db.execute(select(Counselor).where(Counselor.active.is_(True))
                                    .order_by(Counselor.display_name))).scalars().all()
-    online_ids = {int(m) for m, score in await rt.redis.zrangebyscore(rt.keys.counselors_online, now - 60_000, "+inf",
-                                                                       withscores=True)}
+    recent = await rt.redis.zrangebyscore(rt.keys.counselors_online, now - 60_000, "+inf")
+    online_ids = {int(m) for m in cast(list[bytes], recent)}
     people: list[dict[str, Any]] = []
     chats: list[dict[str, Any]] = []
     for row in counselors:

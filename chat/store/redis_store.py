@@ -11,7 +11,7 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from redis.asyncio import Redis
 
@@ -263,7 +263,7 @@ class RedisStore:
             "vtoken": token_hash(token),
         }
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(k.session(sid), mapping=meta)
+            pipe.hset(k.session(sid), mapping=cast(Any, meta))
             pipe.expire(k.session(sid), self.session_ttl)
             pipe.set(k.visitor_token(token_hash(token)), sid, ex=self.session_ttl)
             pipe.zadd(k.queue(audience.value, language.value), {sid: queue_score(arrival, urgent)})
@@ -346,7 +346,7 @@ class RedisStore:
         """Events with seq > last_seq, in order, from the stream."""
         entries = await self.redis.xrange(self.keys.events(sid), min=f"({stream_id(last_seq)}",
                                           max="+", count=count)
-        return [json.loads(fields[b"e"] if b"e" in fields else fields["e"]) for _id, fields in entries]
+        return decode_entries(entries)
 
     async def publish_control(self, sid: str, frame: dict[str, Any]) -> None:
         """Typing, presence, paired: relayed to the other side, never stored."""
@@ -480,7 +480,7 @@ class RedisStore:
         """(pairing time in s, wait in s) for pairings in the last window."""
         raw = await self.redis.zrangebyscore(self.keys.recent_waits, now_ms - window_ms, "+inf", withscores=True)
         out = []
-        for member, score in raw:
+        for member, score in cast(list[tuple[bytes, float]], raw):
             wait_ms = _s(member).rsplit(":", 1)[1]
             out.append((float(score) / 1000, float(wait_ms) / 1000))
         return out
@@ -510,6 +510,11 @@ class RedisStore:
 
 class AtCapacity(Exception):
     """The counselor already has as many chats as their capacity allows."""
+
+
+def decode_entries(entries: Any) -> list[Event]:
+    """Stream entries (id, {"e": json}) as events, in stream order."""
+    return [json.loads(_s(fields.get(b"e", fields.get("e")))) for _id, fields in entries or []]
 
 
 def _s(value: Any) -> str:
