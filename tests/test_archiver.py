@@ -185,3 +185,34 @@ async def test_retention_purges_old_transcripts(arch_server: ServerThread, archi
     await engine.dispose()
     assert f"s_fresh_{tag}" in left and f"s_old_{tag}" not in left
     assert count == len(left)
+
+
+def test_purge_command(tmp_path: Path, prefix: str) -> None:
+    import subprocess
+    import sys
+
+    settings = make_settings(tmp_path, prefix, transcript_retention_days=7)
+    upgrade(settings)
+
+    async def seed_and_count(seed: bool) -> set[str]:
+        engine = make_engine(settings.sqlalchemy_url)
+        try:
+            async with make_sessionmaker(engine)() as db:
+                if seed:
+                    for name, age in (("old", 8), ("new", 6)):
+                        when = datetime.now(UTC) - timedelta(days=age)
+                        db.add(Transcript(session_id=f"s_{name}", audience="youth", language="nl", topic=None,
+                                          urgent=False, opened_at=when, paired_at=None, ended_at=when, events="[]"))
+                    await db.commit()
+                return {t.session_id for t in (await db.execute(select(Transcript))).scalars()}
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(seed_and_count(True)) == {"s_old", "s_new"}
+    env = {"CHAT_DATA_DIR": str(tmp_path), "CHAT_DATABASE_URL": settings.database_url or "",
+           "CHAT_TRANSCRIPT_RETENTION_DAYS": "7", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-m", "chat", "purge"], env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "purged 1 transcript(s) older than 7 days" in done.stdout
+    assert asyncio.run(seed_and_count(False)) == {"s_new"}
