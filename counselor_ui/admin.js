@@ -133,10 +133,10 @@ function renderCounselors() {
   h('div', { class: 'buttons' }, h('button', { type: 'submit', class: 'primary' }, t('add'))));
   replace(V.body,
     h('section', { 'aria-labelledby': 'adm-c' }, h('h3', { id: 'adm-c' }, t('adminCounselors')),
-      h('table', { class: 'grid' }, h('caption', { class: 'sr-only' }, t('adminCounselors')),
+      h('div', { class: 'table-wrap' }, h('table', { class: 'grid' }, h('caption', { class: 'sr-only' }, t('adminCounselors')),
         h('thead', {}, h('tr', {}, [t('colUsername'), t('colDisplayName'), t('colRole'), t('colActive'), t('colActions')]
           .map((c) => h('th', { scope: 'col' }, c)))),
-        h('tbody', {}, rows))),
+        h('tbody', {}, rows)))),
     h('section', { 'aria-labelledby': 'adm-add' }, h('h3', { id: 'adm-add' }, t('addCounselor')), form));
 }
 
@@ -207,10 +207,10 @@ function renderSnippets() {
     h('div', { class: 'view-head' }, h('h3', { id: 'adm-s' }, t('adminSnippets')),
       h('p', { class: 'field inline' }, h('label', { for: langId }, t('snippetFilterLanguage')), filter),
       h('button', { type: 'button', class: 'primary', onclick: () => editSnippet(null) }, t('snippetNew'))),
-    h('table', { class: 'grid' }, h('caption', { class: 'sr-only' }, t('adminSnippets')),
+    h('div', { class: 'table-wrap' }, h('table', { class: 'grid' }, h('caption', { class: 'sr-only' }, t('adminSnippets')),
       h('thead', {}, h('tr', {}, ['↑↓', t('snippetTitle'), t('snippetLanguage'), t('snippetAudience'), t('snippetCategory'),
         t('phone'), t('colActions')].map((c) => h('th', { scope: 'col' }, c)))),
-      h('tbody', {}, rows))));
+      h('tbody', {}, rows)))));
 }
 
 async function move(snippet, step, shown) {

@@ -345,6 +345,10 @@ function onFrame(frame) {
     case 'queues':
       S.queues = Array.isArray(frame.queues) ? frame.queues : [];
       S.queuesAt = Date.now();
+      // An alert ends when its queue is empty again (the server only repeats alerts, never withdraws them).
+      for (const q of S.queues) {
+        if (!q.waiting && S.alerts.delete(`${q.audience}/${q.language}`)) renderAlerts();
+      }
       chats.renderQueues();
       attention();
       break;

@@ -423,6 +423,8 @@ function renderEmpty() {
 export function renderStatus() {
   if (!V) return;
   V.unavailable.hidden = S.status.available;
+  // Without a connection the numbers are the last ones heard: shown dimmed, not as the truth.
+  V.root.querySelector('.queue-panel')?.classList.toggle('stale', S.conn !== 'online');
 }
 
 function queueMessage(text, isError = false) {
@@ -461,7 +463,7 @@ export function renderQueues() {
       'data-queue': `${q.audience}/${q.language}` },
     h('th', { scope: 'row' }, name),
     h('td', { class: 'num' }, String(q.waiting || 0)),
-    h('td', { class: 'num' }, q.urgent ? h('span', { class: 'badge urgent' }, String(q.urgent)) : '0',
+    h('td', { class: 'urgent-cell' }, q.urgent ? h('span', { class: 'badge urgent' }, String(q.urgent)) : '0',
       categories ? h('span', { class: 'categories' }, ` ${categories}`) : null),
     h('td', { class: 'num wait', 'data-wait': `${q.audience}/${q.language}` }, q.waiting ? duration(liveWait(q)) : '–'),
     h('td', {}, q.waiting ? h('button', { type: 'button', class: 'small', 'aria-label': t('acceptThis', { queue: name }),
@@ -501,8 +503,9 @@ function mountChat(chat) {
   input.value = chat.draft;
   // A list inside the live region: role=log on the <ol> itself would take its list semantics away.
   const list = h('ol', { class: 'rows' });
-  const log = h('div', { class: 'log', role: 'log', 'aria-label': t('chatFor', { who: t(`audienceOne.${chat.audience}`) }) },
-    list);
+  // Focusable, so that a keyboard can scroll back through the chat.
+  const log = h('div', { class: 'log', role: 'log', tabindex: '0',
+    'aria-label': t('chatFor', { who: t(`audienceOne.${chat.audience}`) }) }, list);
   const el = {
     panel: h('section', { role: 'tabpanel', id: panelId, 'aria-labelledby': tabId, class: 'chat', hidden: true,
       'data-sid': chat.sid }),
@@ -682,7 +685,7 @@ function bubble(kind, sender, own, ts, body, state) {
     body);
 }
 
-function renderEvent(chat, ev) {
+function renderEvent(chat, ev, watching = false) {
   const own = Boolean(ev.client_id && chat.own.has(ev.client_id));
   const state = own ? h('span', { class: 'state sent' }, t('sent')) : null;
   if (ev.type === 'message') {
@@ -692,7 +695,8 @@ function renderEvent(chat, ev) {
     return bubble('resource', ev.sender || 'counselor', own, ev.ts, snippetCard(ev.snippet || {}), state);
   }
   if (ev.type === 'ended') {
-    return h('li', { class: 'sys ended' }, `${clock(ev.ts)} · ${t(`ended.${ev.reason}`)}`);
+    const text = watching && ev.reason === 'counselor' ? t('endedByCounselor') : t(`ended.${ev.reason}`);
+    return h('li', { class: 'sys ended' }, `${clock(ev.ts)} · ${text}`);
   }
   if (ev.type === 'handover') {
     return h('li', { class: 'sys' }, `${clock(ev.ts)} · ${ev.counselor_name
@@ -972,5 +976,5 @@ export function dialogOpen() {
 
 /** A read-only row for an event of someone else's chat (supervisor monitoring). */
 export function eventRow(ev) {
-  return renderEvent({ own: new Map() }, ev);
+  return renderEvent({ own: new Map() }, ev, true);
 }

@@ -1,5 +1,5 @@
 // Small DOM and text helpers shared by every view. Text from the network goes into the page as
-// text nodes only (textContent), never as HTML: no innerHTML anywhere in the console.
+// text nodes only (textContent), never parsed as HTML, anywhere in the console.
 import nl from './i18n/nl.js';
 import en from './i18n/en.js';
 

@@ -25,9 +25,9 @@ export function mount(root) {
     audit: h('tbody'),
     msg: h('p', { class: 'error', role: 'alert' }),
   };
-  const table = (caption, cols, body) => h('table', { class: 'grid' },
+  const table = (caption, cols, body) => h('div', { class: 'table-wrap' }, h('table', { class: 'grid' },
     h('caption', { class: 'sr-only' }, caption),
-    h('thead', {}, h('tr', {}, cols.map((c) => h('th', { scope: 'col' }, c)))), body);
+    h('thead', {}, h('tr', {}, cols.map((c) => h('th', { scope: 'col' }, c)))), body));
   replace(root, h('div', { class: 'sup-view' },
     h('div', { class: 'view-head' }, h('h2', {}, t('supTitle')), V.refreshed,
       h('button', { type: 'button', class: 'secondary', onclick: () => refresh() }, t('refresh'))),
@@ -39,7 +39,7 @@ export function mount(root) {
         table(t('supCounselors'), [t('colName'), t('colRole'), t('colOnline'), t('colAvailable'), t('colLoad')],
           V.counselors))),
     h('section', { 'aria-labelledby': 'sup-chats' }, h('h3', { id: 'sup-chats' }, t('supChats')),
-      table(t('supChats'), [t('colQueue'), t('colCategory'), t('colCounselor'), t('colStarted'), t('colLongest'),
+      table(t('supChats'), [t('colQueue'), t('colCategory'), t('colCounselor'), t('colStarted'), t('colWaited'),
         h('span', { class: 'sr-only' }, t('colActions'))], V.chats), V.noChats),
     V.monitors,
     h('section', { 'aria-labelledby': 'sup-audit' }, h('h3', { id: 'sup-audit' }, t('supAudit')),
@@ -204,7 +204,7 @@ function mountMonitor(mon, focus = false) {
   const titleId = nextId('mon');
   const info = mon.info;
   const list = h('ol', { class: 'rows' });
-  const log = h('div', { class: 'log', role: 'log', 'aria-labelledby': titleId }, list);
+  const log = h('div', { class: 'log', role: 'log', tabindex: '0', 'aria-labelledby': titleId }, list);
   const box = h('section', { class: 'monitor', 'aria-labelledby': titleId, 'data-sid': mon.sid },
     h('div', { class: 'view-head' },
       h('h3', { id: titleId }, t('monitoringTitle', { queue: queueName(info.audience, info.language),
