@@ -116,6 +116,8 @@ class Archiver:
                 pipe.delete(k.visitor_token(meta["vtoken"]))
             pipe.zrem(k.archive_processing, sid)
             pipe.zrem(k.archive_queue, sid)
+            if meta.get("counselor"):
+                pipe.srem(k.counselor_wrapups(int(meta["counselor"])), sid)
             await pipe.execute()
         self.archived += 1
         log.info("archiver: archived a session (%d events, redaction %.0f ms)", len(events), redaction_ms)

@@ -98,6 +98,10 @@ class Keys:
         """Hash: available, capacity; shared by all the counselor's consoles and all instances."""
         return f"{self.prefix}:counselor:{counselor_id}:state"
 
+    def counselor_wrapups(self, counselor_id: int) -> str:
+        """Set of the counselor's ended chats that still wait for a wrap-up."""
+        return f"{self.prefix}:counselor:{counselor_id}:wrapups"
+
     def counselor_channel(self, counselor_id: int) -> str:
         """Pub/sub channel: control messages for one counselor (assigned, revoked)."""
         return f"{self.prefix}:counselor:{counselor_id}:ch"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from starlette.websockets import WebSocket
 
 from chat import accounts
@@ -88,7 +90,7 @@ class CounselorConnection(Connection):
             "type": kind, "session_id": info.sid, "audience": info.audience, "language": info.language,
             "topic": info.topic, "urgent": info.urgent, "category": info.category,
             "waited_seconds": max(0, ((info.paired_at or info.enqueued_at) - info.enqueued_at) // 1000),
-            "visitor": "online" if info.visitor_online else "offline", **extra,
+            "visitor": "online" if info.visitor_online else "offline", "status": info.status.value, **extra,
         })
 
     @property
@@ -164,6 +166,12 @@ async def _serve(conn: CounselorConnection, reader: FrameReader) -> None:
         if info is not None and info.status is SessionStatus.ACTIVE:
             await conn.send_assigned(info)
             await conn.follow(sid, 0)
+    # Ended chats whose wrap-up is still open come back too, with their events up to `ended`.
+    for sid in await rt.store.awaiting_wrapup(principal.counselor_id):
+        info = await rt.store.get_session(sid)
+        if info is not None and info.status is SessionStatus.ENDED and info.counselor == str(principal.counselor_id):
+            await conn.send_assigned(info)
+            await conn.follow(sid, 0)
     bucket = TokenBucket(rt.settings.messages_per_second * 4, rt.settings.message_burst * 2)
     last_beat = rt.now_ms()
     while not conn.closing:
@@ -226,7 +234,8 @@ async def _accept(conn: CounselorConnection, frame: Accept) -> None:
     assert conn.principal is not None
     available, capacity = await rt.store.counselor_status(conn.principal.counselor_id, rt.settings.default_capacity)
     if not available:
-        await conn.send(error_frame(ErrorCode.FORBIDDEN, "set yourself available to accept chats"))
+        await conn.send(error_frame(ErrorCode.FORBIDDEN, "set yourself available to accept chats",
+                                    reason="unavailable", **{"for": "accept"}))
         return
     try:
         sid = await rt.store.claim(
@@ -235,10 +244,11 @@ async def _accept(conn: CounselorConnection, frame: Accept) -> None:
             language=frame.language.value if frame.language else None,
         )
     except AtCapacity:
-        await conn.send(error_frame(ErrorCode.FORBIDDEN, "you are at your capacity"))
+        await conn.send(error_frame(ErrorCode.FORBIDDEN, "you are at your capacity", reason="at_capacity",
+                                    **{"for": "accept"}))
         return
     if sid is None:
-        await conn.send(error_frame(ErrorCode.QUEUE_EMPTY, "nobody is waiting"))
+        await conn.send(error_frame(ErrorCode.QUEUE_EMPTY, "nobody is waiting", **{"for": "accept"}))
         return
     info = await rt.store.get_session(sid)
     assert info is not None
@@ -307,8 +317,14 @@ async def _monitor(conn: CounselorConnection, sid: str) -> None:
         await conn.send(error_frame(ErrorCode.UNKNOWN_SESSION, "no such active chat", session_id=sid))
         return
     async with rt.db() as db:
-        db.add(AuditEntry(actor=conn.principal.username, action="monitor", session_id=sid))
-        await db.commit()
+        # A console that reconnects opens the same chat again: one entry per opening within ten minutes.
+        recent = (await db.execute(select(AuditEntry.id).where(
+            AuditEntry.actor == conn.principal.username, AuditEntry.action == "monitor",
+            AuditEntry.session_id == sid,
+            AuditEntry.at > datetime.now(UTC) - timedelta(minutes=10)))).first()
+        if recent is None:
+            db.add(AuditEntry(actor=conn.principal.username, action="monitor", session_id=sid))
+            await db.commit()
     conn.monitoring.add(sid)
     await conn.send_assigned(info, kind="monitoring", counselor_name=info.counselor_name)
     await conn.follow(sid, 0)

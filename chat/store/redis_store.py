@@ -96,6 +96,12 @@ if status == 'queued' then
 end
 if fields[3] then
   redis.call('SREM', ARGV[4] .. ':counselor:' .. fields[3] .. ':sessions', ARGV[6])
+  if not redis.call('HGET', KEYS[1], 'wrapup') then
+    -- The counselor's console finds it again after a reload, to fill in the wrap-up.
+    local pending = ARGV[4] .. ':counselor:' .. fields[3] .. ':wrapups'
+    redis.call('SADD', pending, ARGV[6])
+    redis.call('EXPIRE', pending, ARGV[3])
+  end
 end
 redis.call('ZREM', KEYS[5], ARGV[6])
 redis.call('ZREM', KEYS[6], ARGV[6])
@@ -339,8 +345,13 @@ class RedisStore:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(meta, "wrapup", json.dumps(wrapup, separators=(",", ":")))
             pipe.zadd(self.keys.archive_queue, {sid: now_ms}, xx=True)
+            pipe.srem(self.keys.counselor_wrapups(counselor_id), sid)
             await pipe.execute()
         return True
+
+    async def awaiting_wrapup(self, counselor_id: int) -> list[str]:
+        """The counselor's ended chats that still wait for a wrap-up (and are not archived yet)."""
+        return sorted(_s(x) for x in await self.redis.smembers(self.keys.counselor_wrapups(counselor_id)))
 
     async def events_after(self, sid: str, last_seq: int, *, count: int | None = None) -> list[Event]:
         """Events with seq > last_seq, in order, from the stream."""
