@@ -280,3 +280,69 @@ async def test_statistics_from_text_free_summaries(console_server: ServerThread,
     assert stats["by_category"] == {"worry_about_child": 1, "sexual_exploitation": 1, "abuse_at_home": 1}
     assert stats["by_risk"] == {"low": 1, "high": 1, "medium": 1}
     assert stats["urgent"] == 1
+
+
+async def test_ended_chat_awaiting_wrapup_comes_back_after_a_reload(console_server: ServerThread,
+                                                                    team: dict[str, str]) -> None:
+    anna = await counselor_ws(console_server, team["anna"])
+    visitor, _ = await visitor_hello(console_server, first_message="Hoi")
+    await send(anna, {"type": "accept"})
+    sid = (await recv_until(anna, "assigned"))["session_id"]
+    await anna.close()
+    # The visitor ends while the console is away.
+    await send(visitor, {"type": "end"})
+    await recv_until(visitor, "ended")
+    anna = await counselor_ws(console_server, team["anna"])
+    back = await recv_until(anna, "assigned")
+    assert back["session_id"] == sid and back["status"] == "ended"
+    assert (await recv_match(anna, type="ended"))["reason"] == "visitor"
+    await send(anna, {"type": "wrapup", "session_id": sid, "category": "information", "risk": "none",
+                      "referral": "none"})
+    await recv_until(anna, "wrapup_saved")
+    await anna.close()
+    # With the wrap-up saved it does not come back again.
+    anna = await counselor_ws(console_server, team["anna"])
+    frames: list[dict[str, Any]] = []
+    with pytest.raises(TimeoutError):
+        await recv_until(anna, "assigned", timeout=0.5, seen=frames)
+    await anna.close()
+
+
+async def test_accept_errors_say_why(console_server: ServerThread, team: dict[str, str]) -> None:
+    anna = await counselor_ws(console_server, team["anna"])
+    await send(anna, {"type": "accept"})
+    empty = await recv_until(anna, "error")
+    assert empty["code"] == "queue_empty" and empty["for"] == "accept"
+    await send(anna, {"type": "status", "available": False, "capacity": 1})
+    await recv_match(anna, type="status", available=False)
+    await send(anna, {"type": "accept"})
+    off = await recv_until(anna, "error")
+    assert (off["code"], off["reason"], off["for"]) == ("forbidden", "unavailable", "accept")
+    await send(anna, {"type": "status", "available": True, "capacity": 1})
+    await recv_match(anna, type="status", available=True)
+    visitors = [await visitor_hello(console_server) for _ in range(2)]
+    await send(anna, {"type": "accept"})
+    await recv_until(anna, "assigned")
+    await send(anna, {"type": "accept"})
+    full = await recv_until(anna, "error")
+    assert (full["code"], full["reason"], full["for"]) == ("forbidden", "at_capacity", "accept")
+    for ws, _ in visitors:
+        await ws.close()
+    await anna.close()
+
+
+async def test_reopening_a_monitor_is_audited_once(console_server: ServerThread, team: dict[str, str]) -> None:
+    anna = await counselor_ws(console_server, team["anna"])
+    visitor, _ = await visitor_hello(console_server)
+    await send(anna, {"type": "accept"})
+    sid = (await recv_until(anna, "assigned"))["session_id"]
+    for _ in range(2):  # a console that reconnects monitors again
+        sam = await counselor_ws(console_server, team["sam"])
+        await send(sam, {"type": "monitor", "session_id": sid})
+        await recv_until(sam, "monitoring")
+        await sam.close()
+    async with httpx.AsyncClient(base_url=console_server.http) as client:
+        audit = (await client.get("/api/audit", headers={"Authorization": f"Bearer {team['sam']}"})).json()
+    assert [e["session_id"] for e in audit if e["action"] == "monitor"] == [sid]
+    await visitor.close()
+    await anna.close()
