@@ -20,18 +20,15 @@ site can embed the chat. The app's middleware adds ``nosniff`` and
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import json
 import logging
 import re
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from chat.api.deps import RuntimeDep
+from chat.api.static import PERMISSIONS, ROOT, STATE_CACHE, STATIC_CACHE, Assets, socket_sources
 from chat.client import http_client_address
 from chat.events import utc_now_iso
 from chat.intake import emergency_snippets
@@ -39,96 +36,29 @@ from chat.sessions import EndReason, Language
 
 log = logging.getLogger("chat.widget")
 
-WIDGET_DIR = Path(__file__).resolve().parents[2] / "client_widget"
+ASSETS = Assets(ROOT / "client_widget")
 
-STATIC_CACHE = "no-cache"
-STATE_CACHE = "no-store"
-
-MEDIA_TYPES = {
-    ".js": "text/javascript; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".html": "text/html; charset=utf-8",
-}
-# Path segments without dots (so no "..") and without a leading dot (no hidden files), then one extension.
-_SAFE_PATH = re.compile(r"(?:[A-Za-z0-9_-]+/)*[A-Za-z0-9_-]+\.[a-z]+")
-_HOST = re.compile(r"[A-Za-z0-9.-]+(?::[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?")
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?")
 
 PAGE_CSP = "; ".join([
     "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "frame-src 'self'",
     "connect-src 'self'", "object-src 'none'", "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'",
 ])
-PERMISSIONS = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 QUICK_EXITS_PER_MINUTE = 60
 
 
 def frame_csp(host: str, allowed_origins: list[str]) -> str:
     """The chat frame's policy: our own origin only, embeddable by our origin and the allowed host pages."""
-    sockets = f" ws://{host} wss://{host}" if _HOST.fullmatch(host) else ""
     ancestors = ["'self'", *(o for o in allowed_origins if _ORIGIN.fullmatch(o))]
     return "; ".join([
         "default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:",
-        f"connect-src 'self'{sockets}", "base-uri 'none'", "form-action 'none'",
+        f"connect-src 'self'{socket_sources(host)}", "base-uri 'none'", "form-action 'none'",
         f"frame-ancestors {' '.join(ancestors)}", "require-trusted-types-for 'script'", "trusted-types 'none'",
     ])
 
 
-@dataclass(frozen=True)
-class Asset:
-    body: bytes
-    gzipped: bytes
-    etag: str
-    media_type: str
-
-
-class Assets:
-    """The files of ``client_widget/``, read on first use and again when they change on disk."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root.resolve()
-        self._cache: dict[Path, tuple[int, int, Asset]] = {}
-
-    def get(self, relative: str) -> Asset | None:
-        if not _SAFE_PATH.fullmatch(relative):
-            return None
-        path = (self.root / relative).resolve()
-        if not path.is_relative_to(self.root) or path.suffix not in MEDIA_TYPES or not path.is_file():
-            return None
-        stat = path.stat()
-        cached = self._cache.get(path)
-        if cached is not None and cached[:2] == (stat.st_mtime_ns, stat.st_size):
-            return cached[2]
-        body = path.read_bytes()
-        asset = Asset(body=body, gzipped=gzip.compress(body, 9, mtime=0),
-                      etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"', media_type=MEDIA_TYPES[path.suffix])
-        self._cache[path] = (stat.st_mtime_ns, stat.st_size, asset)
-        return asset
-
-
-ASSETS = Assets(WIDGET_DIR)
-
-
-def _accepts_gzip(request: Request) -> bool:
-    for part in request.headers.get("accept-encoding", "").lower().split(","):
-        name, _, params = part.strip().partition(";")
-        if name.strip() == "gzip":
-            return params.replace(" ", "") not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
-    return False
-
-
 def serve(request: Request, relative: str, cache_control: str, headers: dict[str, str] | None = None) -> Response:
-    """One widget file with its caching and security headers; 304 when the browser's copy is current."""
-    asset = ASSETS.get(relative)
-    if asset is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
-    out = {"Cache-Control": cache_control, "ETag": asset.etag, "Vary": "Accept-Encoding", **(headers or {})}
-    if cache_control != STATE_CACHE and asset.etag in request.headers.get("if-none-match", ""):
-        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=out)
-    body = asset.body
-    if _accepts_gzip(request):
-        body = asset.gzipped
-        out["Content-Encoding"] = "gzip"
-    return Response(body, media_type=asset.media_type, headers=out)
+    return ASSETS.serve(request, relative, cache_control, headers)
 
 
 router = APIRouter(include_in_schema=False)
