@@ -1,0 +1,153 @@
+"""Pairing benchmark: a queue of visitors, counselors accepting concurrently; pairings per second.
+
+    python bench/bench_pairing.py [--visitors 2000] [--counselors 200] [--servers chat,baseline]
+
+For each server (``chat serve`` against the real Redis, then bench/baseline.py,
+both as a child process) this logs in --counselors counselors (capacity 10
+each; --counselors x 10 must cover --visitors), queues --visitors visitors
+(``hello``, all waiting), and then lets every counselor accept at once, each
+sending ``accept`` and waiting for its ``assigned`` before the next, until the
+queue is empty. Clients run in this process (asyncio).
+
+Reported: pairings/s (counselor side: ``assigned`` frames received from the
+first ``accept`` to the last ``assigned``), the time until every visitor had
+its ``paired`` frame, the accept round-trip percentiles, and the CPU of the
+server, Redis and this client during the accepts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import baseline as h  # noqa: E402
+
+
+async def _drain(ws: Any) -> None:
+    async for _ in ws:
+        pass
+
+
+async def _visitor_reader(ws: Any, paired_at: list[float]) -> None:
+    async for raw in ws:
+        if '"paired"' in raw and json.loads(raw).get("type") == "paired":
+            paired_at.append(time.monotonic())
+
+
+async def _accept_until_empty(ws: Any, capacity: int, rtts: list[float], assigned_at: list[float]) -> int:
+    got = 0
+    while got < capacity:
+        sent = time.monotonic()
+        await h.send(ws, {"type": "accept"})
+        while True:
+            frame = json.loads(await ws.recv())
+            kind = frame.get("type")
+            if kind == "assigned":
+                now = time.monotonic()
+                rtts.append(now - sent)
+                assigned_at.append(now)
+                got += 1
+                break
+            if kind == "error":
+                if frame.get("code") in ("queue_empty", "forbidden"):
+                    return got
+                raise RuntimeError(f"accept: {frame}")
+    return got
+
+
+def run_one(kind: str, args: argparse.Namespace, names: list[str], data_dir: Path, prefix: str) -> dict[str, Any]:
+    env = h.chat_env(data_dir, prefix, messages_per_second=1_000_000, message_burst=1_000_000,
+                     hellos_per_minute=1_000_000)
+    server = h.ServerUnderTest(kind, env).start()
+    try:
+        tokens = h.tokens_for(server, names)
+
+        async def go() -> dict[str, Any]:
+            counselors = await h.gather_limited([h.counselor_ready(server, t, capacity=10) for t in tokens], 50)
+            # queue overviews keep coming while visitors arrive: read them (cancelling recv() is safe)
+            drains = [asyncio.create_task(_drain(ws)) for ws in counselors]
+            started = time.monotonic()
+            opened = await h.gather_limited([h.visitor_hello(server) for _ in range(args.visitors)], 200)
+            queued_s = time.monotonic() - started
+            visitors = [ws for ws, _ in opened]
+            paired_at: list[float] = []
+            readers = [asyncio.create_task(_visitor_reader(ws, paired_at)) for ws in visitors]
+            await asyncio.sleep(2.0)  # the queue updates of the last hellos go out first
+            for task in drains:
+                task.cancel()
+            await asyncio.gather(*drains, return_exceptions=True)
+            rtts: list[float] = []
+            assigned_at: list[float] = []
+            with h.CpuMeter(server) as cpu:
+                t0 = time.monotonic()
+                got = await asyncio.gather(*(_accept_until_empty(ws, 10, rtts, assigned_at) for ws in counselors))
+                t_assigned = max(assigned_at) - t0 if assigned_at else float("nan")
+            deadline = time.monotonic() + 60
+            while len(paired_at) < sum(got) and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            t_paired = (max(paired_at) - t0) if paired_at else float("nan")
+            for task in readers:
+                task.cancel()
+            await asyncio.gather(*readers, return_exceptions=True)
+            await asyncio.gather(*(ws.close() for ws in visitors + counselors), return_exceptions=True)
+            ms = sorted(x * 1000 for x in rtts)
+            return {"queued_s": queued_s, "pairings": sum(got), "assigned_s": t_assigned,
+                    "per_s": sum(got) / t_assigned, "visitors_paired": len(paired_at), "paired_s": t_paired,
+                    "rtt": {p: h.percentile(ms, p) for p in (50, 90, 99)}, "cpu": str(cpu)}
+
+        result = asyncio.run(go())
+        result["complaints"] = server.complaints()
+        return result
+    finally:
+        server.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--visitors", type=int, default=2000)
+    parser.add_argument("--counselors", type=int, default=200)
+    parser.add_argument("--servers", default="chat,baseline")
+    args = parser.parse_args()
+    if args.counselors * 10 < args.visitors:
+        parser.error("--counselors x 10 (their capacity) must be at least --visitors")
+
+    h.raise_nofile()
+    prefix = h.new_prefix("pair")
+    data_dir = Path(tempfile.mkdtemp(prefix="bench-pairing-"))
+    print(f"pairing: {args.visitors} queued visitors, {args.counselors} counselors accepting at once; "
+          f"{h.machine()}; load average {os.getloadavg()[0]:.1f}")
+    results: dict[str, dict[str, Any]] = {}
+    try:
+        names = h.prepare_chat_db(data_dir, prefix, args.counselors)
+        for kind in args.servers.split(","):
+            r = results[kind] = run_one(kind, args, names, data_dir, prefix)
+            rtt = ", ".join(f"p{k} {v:.0f} ms" for k, v in r["rtt"].items())
+            print(f"[{kind}] {args.visitors} queued in {r['queued_s']:.1f} s; {r['pairings']} pairings in "
+                  f"{r['assigned_s']:.2f} s = {r['per_s']:.0f} pairings/s; all {r['visitors_paired']} visitors "
+                  f"told 'paired' after {r['paired_s']:.2f} s; accept round trip {rtt}; {r['cpu']}")
+            if r["complaints"]:
+                print(f"[{kind}] server log: {h.summarize(r['complaints'])}")
+    finally:
+        removed = h.delete_prefix(prefix)
+        shutil.rmtree(data_dir, ignore_errors=True)
+    if "chat" in results and "baseline" in results:
+        print(f"ratio chat/baseline: pairings/s {results['chat']['per_s'] / results['baseline']['per_s']:.2f}")
+    if "chat" in results:
+        c = results["chat"]
+        print(f"bar: 1,000 pairings/s: {'met' if c['per_s'] >= 1000 else 'MISSED'} ({c['per_s']:.0f})")
+    print(f"(removed {removed} Redis keys of prefix {prefix})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
