@@ -323,6 +323,7 @@ function onFrame(frame) {
       S.me = { ...S.me, ...frame.counselor };
       saved.write({ me: S.me });
       S.restoring = true;
+      document.documentElement.dataset.replay = 'running';
       chats.restoreStarted();
       supervisor.resume();
       // Sent after the replay of every open chat: its pong marks the end of the replay.
@@ -331,6 +332,7 @@ function onFrame(frame) {
     case 'pong':
       if (S.restoring) {
         S.restoring = false;
+        document.documentElement.dataset.replay = 'done';
         chats.restoreDone();
         if (S.everOnline) announce(t('connRestored'));
         S.everOnline = true;

@@ -47,7 +47,10 @@ function newChat(frame) {
     events: new Map(), // seq -> event
     own: new Map(), // client_id -> {kind, text|snippet, state: sending|sent|failed, seq, error}
     unread: 0,
-    ended: null, // reason once ended
+    // The end reason once ended ('ended' until the `ended` event names one; 'gone' when no longer ours).
+    // An `assigned` with status "ended" (after a reload or reconnect) is a chat awaiting its wrap-up.
+    ended: frame.status === 'ended' ? 'ended' : null,
+    settled: false, // ended, and the server no longer waits for its wrap-up (saved elsewhere, or archived)
     transfer: frame.transfer || null,
     confirmed: true, // the server named it ours since the last (re)connect
     myTyping: { sentAt: 0, timer: 0, active: false },
@@ -60,6 +63,11 @@ function newChat(frame) {
 
 export function activeChats() {
   return [...S.chats.values()].filter((c) => !c.ended);
+}
+
+/** Ended, and the wrap-up can (and should) still be filled in. */
+export function awaitingWrapup(chat) {
+  return Boolean(chat.ended) && chat.ended !== 'gone' && !chat.settled;
 }
 
 export function totalUnread() {
@@ -82,7 +90,12 @@ export function onAssigned(frame) {
     chat.category = frame.category || chat.category;
     chat.confirmed = true;
     if (frame.transfer) chat.transfer = frame.transfer;
-    if (chat.ended === 'gone') chat.ended = null;
+    chat.settled = false;
+    if (frame.status === 'ended') {
+      if (!chat.ended || chat.ended === 'gone') chat.ended = 'ended';
+    } else if (chat.ended === 'gone') {
+      chat.ended = null;
+    }
   }
   chat.confirmed = true;
   mountChat(chat);
@@ -92,9 +105,17 @@ export function onAssigned(frame) {
   if (fresh && !S.restoring) {
     announce(t('newChat', { audience: t(`audienceOne.${chat.audience}`), language: t(`languages.${chat.language}`) }));
   }
-  // Whatever was not stored before a drop goes again, under the same client_id.
+  // Whatever was not stored before a drop goes again, under the same client_id; into a chat that
+  // ended meanwhile it cannot go any more.
   for (const [clientId, item] of chat.own) {
-    if (item.state === 'sending') transmit(chat, clientId, item);
+    if (item.state !== 'sending') continue;
+    if (frame.status === 'ended') {
+      item.state = 'failed';
+      item.error = t('notSentEnded');
+      updateOwnRow(chat, clientId, item);
+    } else {
+      transmit(chat, clientId, item);
+    }
   }
   renderTab(chat);
   renderHead(chat);
@@ -117,11 +138,18 @@ export function onEvent(frame) {
   putRow(chat, `s${seq}`, seq, renderEvent(chat, frame));
   if (own) dropRow(chat, `c${frame.client_id}`);
   if (frame.type === 'ended') {
+    const wasActive = !chat.ended;
+    // Focus in a composer or action that is about to be hidden goes to the wrap-up button instead.
+    const focusInside = chat.el?.panel.contains(document.activeElement)
+      && !chat.el.endedBox.contains(document.activeElement);
     chat.ended = frame.reason || 'counselor';
+    chat.settled = false;
     chat.typing = false;
     stopMyTyping(chat);
     renderHead(chat);
     renderTab(chat);
+    if (focusInside && !chat.el.wrapupBtn.hidden) chat.el.wrapupBtn.focus();
+    if (wasActive && !S.restoring && frame.reason !== 'counselor') announce(t('chatEndedIn', { n: position(chat) }));
   }
   if (frame.sender === 'visitor') {
     chat.typing = false;
@@ -194,6 +222,16 @@ export function onWrapupSaved(frame) {
  * queue panel. Returns false when it concerns none of this view's business.
  */
 export function onError(frame) {
+  if (frame.for === 'accept') {
+    S.pendingAccept = false;
+    let text = frame.message || frame.code;
+    if (frame.code === 'queue_empty') text = t('errQueueEmpty');
+    else if (frame.code === 'forbidden' && frame.reason === 'at_capacity') text = t('errAtCapacity');
+    else if (frame.code === 'forbidden' && frame.reason === 'unavailable') text = t('unavailableHint');
+    else if (frame.code === 'forbidden') text = t('errForbidden', { message: frame.message || '' });
+    queueMessage(text, frame.code !== 'queue_empty');
+    return true;
+  }
   const chat = frame.session_id ? S.chats.get(frame.session_id) : null;
   if (chat && frame.client_id && chat.own.has(frame.client_id)) {
     const item = chat.own.get(frame.client_id);
@@ -206,28 +244,26 @@ export function onError(frame) {
     dialogs.open.error(frame.code === 'forbidden' ? t('errForbidden', { message: frame.message }) : frame.message);
     return true;
   }
-  if (!frame.session_id && S.pendingAccept && ['queue_empty', 'forbidden'].includes(frame.code)) {
-    S.pendingAccept = false;
-    let text = t('errQueueEmpty');
-    if (frame.code === 'forbidden') {
-      text = /capacity/.test(frame.message || '') ? t('errAtCapacity')
-        : (!S.status.available ? t('unavailableHint') : t('errForbidden', { message: frame.message }));
-    }
-    queueMessage(text, frame.code === 'forbidden');
-    return true;
-  }
   return false;
 }
 
-/** After the server's replay on a (re)connect: chats it did not name are no longer ours. */
+/**
+ * After the server's replay on a (re)connect: active chats it did not name are no longer ours, and
+ * ended ones it did not name no longer wait for a wrap-up (saved from elsewhere, or archived).
+ */
 export function restoreDone() {
   for (const chat of S.chats.values()) {
-    if (!chat.confirmed && !chat.ended) {
+    if (chat.confirmed) continue;
+    if (!chat.ended) {
       chat.ended = 'gone';
-      renderHead(chat);
-      renderTab(chat);
       putRow(chat, 'gone', Infinity, h('li', { class: 'sys' }, t('ended.gone')));
+    } else if (chat.ended !== 'gone' && !chat.wrapupSent) {
+      chat.settled = true;
+    } else {
+      continue;
     }
+    renderHead(chat);
+    renderTab(chat);
   }
   hooks.changed();
 }
@@ -315,7 +351,7 @@ export function select(sid, { focus = false } = {}) {
     renderTab(other);
   }
   scrollDown(chat, true);
-  if (focus) (chat.ended ? chat.el.wrapupBtn : chat.el.input).focus();
+  if (focus) (chat.ended ? (awaitingWrapup(chat) ? chat.el.wrapupBtn : chat.tab) : chat.el.input).focus();
   hooks.changed();
 }
 
@@ -517,7 +553,9 @@ function mountChat(chat) {
     list,
     typing: h('p', { class: 'typing', 'aria-live': 'polite' }),
     endedBox: h('div', { class: 'ended-box', hidden: true }),
+    endedTitle: h('p', { class: 'ended-title' }, h('strong', {}, t('endedTab'))),
     endedText: h('p', { class: 'ended-text' }),
+    endedHint: h('p', { class: 'ended-hint' }, t('endedNeedsWrapup')),
     wrapupBtn: h('button', { type: 'button', class: 'primary', onclick: () => openWrapup(chat) }, t('wrapupButton')),
     closeBtn: h('button', { type: 'button', class: 'secondary', hidden: true, onclick: () => removeChat(chat) },
       t('close')),
@@ -525,7 +563,7 @@ function mountChat(chat) {
     composer: null,
     actions: null,
   };
-  el.endedBox.append(el.endedText, h('p', {}, t('endedNeedsWrapup')), h('div', { class: 'buttons' }, el.wrapupBtn, el.closeBtn));
+  el.endedBox.append(el.endedTitle, el.endedText, el.endedHint, h('div', { class: 'buttons' }, el.wrapupBtn, el.closeBtn));
   el.actions = h('div', { class: 'chat-actions' },
     h('button', { type: 'button', class: 'secondary', onclick: () => openPicker(chat) }, t('snippetsButton')),
     h('button', { type: 'button', class: 'secondary', onclick: () => openTransfer(chat) }, t('transferButton')),
@@ -558,11 +596,13 @@ function renderTab(chat) {
   tab.tabIndex = selected ? 0 : -1;
   tab.classList.toggle('urgent', chat.urgent);
   tab.classList.toggle('ended', Boolean(chat.ended));
+  tab.classList.toggle('awaiting-wrapup', awaitingWrapup(chat));
   replace(tab,
     h('span', { class: `dot ${chat.ended ? 'ended' : chat.visitor}`, 'aria-hidden': 'true' }),
     h('span', { class: 'tab-title' }, `${position(chat)}. ${t(`audienceOne.${chat.audience}`)} · ${t(`languages.${chat.language}`)}`),
     chat.urgent ? h('span', { class: 'badge urgent' }, t('urgent')) : null,
     chat.topic ? h('span', { class: 'tab-topic' }, chat.topic) : null,
+    awaitingWrapup(chat) ? [h('span', { class: 'sr-only' }, ', '), h('span', { class: 'badge ended-mark' }, t('endedTab'))] : null,
     h('span', { class: 'sr-only' }, `, ${chat.ended ? t(`ended.${chat.ended}`) : t(chat.visitor === 'online' ? 'visitorOnline' : 'visitorOffline')}`),
     h('span', { class: 'tab-wait' }, t('waited', { wait: duration(chat.waited) })),
     chat.unread ? h('span', { class: 'badge unread' }, String(chat.unread),
@@ -580,7 +620,7 @@ function renderHead(chat) {
   replace(el.meta,
     h('span', {}, `${t('topic')}: `, h('span', { class: 'topic' }, chat.topic || t('noTopic'))),
     ' · ', h('span', {}, t('waited', { wait: duration(chat.waited) })),
-    ' · ', el.presence);
+    chat.ended ? null : [' · ', el.presence]); // after the end, whether the visitor is online no longer matters
   if (chat.transfer) {
     el.note.hidden = false;
     replace(el.note, h('p', { class: 'note-from' }, t('transferredIn', { from: chat.transfer.from || '' })),
@@ -593,8 +633,12 @@ function renderHead(chat) {
   el.endedBox.hidden = !ended;
   el.composer.hidden = ended;
   el.actions.hidden = ended;
-  el.closeBtn.hidden = chat.ended !== 'gone' && !chat.wrapupSent;
-  if (ended) el.endedText.textContent = t(`ended.${chat.ended}`);
+  const open = awaitingWrapup(chat);
+  el.endedTitle.hidden = !open;
+  el.endedHint.hidden = !open;
+  el.wrapupBtn.hidden = !open;
+  el.closeBtn.hidden = open && !chat.wrapupSent;
+  if (ended) el.endedText.textContent = chat.settled ? `${t(`ended.${chat.ended}`)} ${t('endedSettled')}` : t(`ended.${chat.ended}`);
   renderTyping(chat);
 }
 
@@ -709,7 +753,7 @@ function renderOwn(chat, clientId, item) {
   const state = h('span', { class: `state ${item.state}`, 'data-client-id': clientId }, stateText(item));
   const body = item.kind === 'resource' ? snippetCard(item.snippet) : h('p', { class: 'text' }, item.text);
   const row = bubble(item.kind, 'counselor', true, null, body, state);
-  if (item.state === 'failed') {
+  if (item.state === 'failed' && !chat.ended) {
     row.appendChild(h('button', { type: 'button', class: 'small', onclick: () => {
       item.state = 'sending';
       updateOwnRow(chat, clientId, item);
@@ -870,7 +914,7 @@ export function openPicker(chat = currentChat()) {
 
 // End and wrap-up: three fixed choices, then the chat leaves the tab bar.
 export function openWrapup(chat = currentChat()) {
-  if (!chat) return;
+  if (!chat || (chat.ended && !awaitingWrapup(chat))) return;
   const selects = {};
   const fields = Object.keys(WRAPUP).map((name) => {
     const id = nextId(name);

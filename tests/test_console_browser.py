@@ -34,7 +34,17 @@ from chat.migrate import upgrade_async
 from chat.settings import Settings
 from chat.store.sql import make_engine
 from tests.conftest import REDIS_URL, make_settings
-from tests.helpers import ServerThread, add_counselor, connect, counselor_ws, login, recv, send
+from tests.helpers import (
+    ServerThread,
+    add_counselor,
+    connect,
+    counselor_ws,
+    login,
+    recv,
+    recv_match,
+    recv_until,
+    send,
+)
 
 CHROMIUM = os.environ.get("CHAT_TEST_CHROMIUM", "/usr/bin/chromium")
 if not Path(CHROMIUM).exists():
@@ -103,6 +113,8 @@ class Env:
     axe: str | None
     axe_problem: str
     tokens: dict[str, str] = field(default_factory=dict)
+    # Every visitor a test started (session_id -> resume token): ended after the test, whatever it left.
+    visitors: dict[str, str] = field(default_factory=dict)
 
     def restart(self) -> None:
         port = self.server.port
@@ -136,6 +148,60 @@ async def env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Env]:
     if keys:
         client.delete(*keys)
     client.close()
+
+
+@pytest_asyncio.fixture(autouse=True, loop_scope="module")
+async def isolated(env: Env) -> AsyncIterator[None]:
+    """Each test starts with nobody waiting and no chat of any account, and leaves it so.
+
+    The module shares one server and its accounts: whatever a test leaves behind (a visitor still
+    queued, a chat still active, an ended chat still waiting for its wrap-up, which the console would
+    open again as a tab) is cleared before and after it, so the tests pass alone and in any order.
+    """
+    await clear_leftovers(env)
+    yield
+    await clear_leftovers(env)
+
+
+async def clear_leftovers(env: Env) -> None:
+    for sid, resume_token in list(env.visitors.items()):
+        await end_visitor(env, resume_token)
+        env.visitors.pop(sid, None)
+    for name in ACCOUNTS:
+        await wrap_up_everything(env, name)
+
+
+async def end_visitor(env: Env, resume_token: str) -> None:
+    """Resume a visitor's session with its token and end it, unless it has ended already."""
+    ws = await connect(env.server.ws + "/ws/visitor")
+    try:
+        await send(ws, {"type": "resume", "token": resume_token, "last_seq": 10**9})
+        session = await recv(ws)
+        if session.get("type") == "session" and session.get("status") != "ended":
+            await send(ws, {"type": "end"})
+            await recv_match(ws, type="ended")
+    finally:
+        with contextlib.suppress(Exception):
+            await ws.close()
+
+
+async def wrap_up_everything(env: Env, name: str) -> None:
+    """Log in as ``name`` and end and wrap up every chat the server still gives that account; available, capacity 3."""
+    ws = await counselor_ws(env.server, await token(env, name), capacity=3)
+    try:
+        # The server names every chat (active, or ended and awaiting its wrap-up) before it reads the ping.
+        await send(ws, {"type": "ping"})
+        seen: list[dict[str, Any]] = []
+        await recv_until(ws, "pong", seen=seen)
+        chats = {f["session_id"]: f["status"] for f in seen if f.get("type") == "assigned"}
+        for sid, status in chats.items():
+            if status == "active":
+                await send(ws, {"type": "end", "session_id": sid})
+            await send(ws, {"type": "wrapup", "session_id": sid, "category": "other", "risk": "none",
+                            "referral": "none"})
+            await recv_match(ws, type="wrapup_saved", session_id=sid)
+    finally:
+        await ws.close()
 
 
 @dataclass
@@ -280,6 +346,7 @@ async def visitor(env: Env, **hello: Any) -> Peer:
     assert session["type"] == "session", session
     peer = Peer(ws)
     peer.token, peer.sid = session["token"], session["session_id"]
+    env.visitors[peer.sid] = peer.token
     return peer
 
 
@@ -355,6 +422,11 @@ async def test_two_chats_snippet_by_keyboard_and_wrapup(env: Env, open_console: 
     await queue_total(page, "Er wacht niemand.")
     await expect(page).to_have_title("Chatconsole")
     await axe_check(env, page, "no chats, nobody waiting")
+    # Whatever earlier tests left ready for the archiver goes now, so that below only this test's chat is new.
+    await archive(env, redactor, until_one=False)
+    async with httpx.AsyncClient(base_url=env.server.http, timeout=10,
+                                 headers={"Authorization": f"Bearer {await token(env, 'root')}"}) as client:
+        archived_before = (await client.get("/api/admin/stats")).json()["total"]
 
     v1 = await visitor(env, topic="mijn zoon", first_message="Hallo, ik maak me zorgen om mijn zoon")
     v2 = await visitor(env, audience="youth", topic="school")
@@ -457,7 +529,7 @@ async def test_two_chats_snippet_by_keyboard_and_wrapup(env: Env, open_console: 
     admin = await open_console("root")
     await admin.page.get_by_role("button", name="Beheer").click()
     await admin.page.get_by_role("button", name="Statistieken").click()
-    await expect(admin.page.locator('[data-stat="total"]')).to_have_text("1")
+    await expect(admin.page.locator('[data-stat="total"]')).to_have_text(str(archived_before + 1))
     by_category = admin.page.locator("table.grid").filter(has_text="Per onderwerp")
     await expect(by_category).to_contain_text("Zorgen om een kind")
     await axe_check(env, admin.page, "admin statistics")
@@ -467,14 +539,15 @@ async def test_two_chats_snippet_by_keyboard_and_wrapup(env: Env, open_console: 
     await leave(v1, v2)
 
 
-async def archive(env: Env, redactor: Any) -> int:
-    """Run the archiver in this process (with the session's redactor) until the ended chat is archived."""
+async def archive(env: Env, redactor: Any, until_one: bool = True) -> int:
+    """Run the archiver in this process (with the session's redactor) until the ended chat is archived
+    (or, with ``until_one=False``, once: whatever is ready now)."""
     client = Redis.from_url(REDIS_URL)
     engine = make_engine(env.settings.sqlalchemy_url)
     try:
         archiver = Archiver(env.settings, client, engine, redactor)
         done = 0
-        for _ in range(50):
+        for _ in range(50 if until_one else 1):
             done += await archiver.run_once()
             if done:
                 return done
@@ -719,6 +792,193 @@ async def test_reconnect_restores_every_chat(env: Env, open_console: Callable[..
     await page.get_by_label("Console language").select_option("nl")
     await expect(tabs).to_have_count(2)
     await leave(v1, v2)
+
+
+async def replayed(page: Page) -> None:
+    """The console is connected and the server's replay of this counselor's chats is complete."""
+    await expect(page.locator(".conn")).to_have_text("Verbonden")
+    await expect(page.locator("html")).to_have_attribute("data-replay", "done")
+
+
+async def test_chat_ended_while_away_comes_back_for_its_wrapup(env: Env, open_console: Callable[..., Any]) -> None:
+    console = await open_console("bram")
+    page = console.page
+    sent: list[dict[str, Any]] = []  # every frame the page sends, on any of its sockets
+
+    def watch(ws: Any) -> None:
+        ws.on("framesent", lambda payload: sent.append(json.loads(payload)) if isinstance(payload, str) else None)
+
+    page.on("websocket", watch)
+    await replayed(page)
+    v1 = await visitor(env, topic="thuis", first_message="Ik maak me zorgen over mijn zoon")
+    v2 = await visitor(env, audience="youth", first_message="Hoi")
+    await queue_total(page, "Totaal: 2 wachtend, waarvan 0 urgent")
+    await page.keyboard.press("Alt+N")
+    await expect(page.get_by_role("tab")).to_have_count(1)
+    await v1.wait(type="paired", counselor_name="Bram")
+    box = chat_panel(page).get_by_label("Bericht aan de bezoeker")
+    await box.fill("Ik lees mee. Vertel maar.")
+    await box.press("Enter")
+    await v1.wait(type="message", sender="counselor", text="Ik lees mee. Vertel maar.")
+    await page.keyboard.press("Alt+N")
+    await expect(page.get_by_role("tab")).to_have_count(2)
+    await v2.wait(type="paired")
+    tab1 = page.locator(f'.tab[data-sid="{v1.sid}"]')
+    tab2 = page.locator(f'.tab[data-sid="{v2.sid}"]')
+    panel1 = page.locator(f'.chat[data-sid="{v1.sid}"]')
+    panel2 = page.locator(f'.chat[data-sid="{v2.sid}"]')
+    await expect(panel2.get_by_label("Bericht aan de bezoeker")).to_be_focused()
+
+    # Live: the visitor in the chat shown ends it. The tab is marked, the composer goes, focus to the wrap-up.
+    await v2.send({"type": "end"})
+    await expect(tab2.locator(".ended-mark")).to_have_text("Gesprek beëindigd — rond af")
+    await expect(panel2.locator(".ended-box")).to_contain_text("De bezoeker heeft de chat beëindigd.")
+    await expect(panel2.locator(".composer")).to_be_hidden()
+    await expect(panel2.get_by_role("button", name="Afrondformulier invullen (Alt+W)")).to_be_focused()
+    await expect(tab1.locator(".ended-mark")).to_have_count(0)
+    await expect(page.locator(".load")).to_have_text("1 van 3 chats")
+
+    # The console goes away (a reload, a closed laptop) and meanwhile the other visitor writes and ends.
+    await page.goto("about:blank")
+    await v1.send({"type": "message", "client_id": "v1-1", "text": "Ben je er nog?"})
+    await v1.wait(type="ack", client_id="v1-1")
+    await v1.send({"type": "end"})
+    assert (await v1.wait(type="ended"))["reason"] == "visitor"
+    await page.goto(env.server.http + "/console")
+    await replayed(page)
+
+    # Both come back, marked ended, with their history, and nothing to write with.
+    await expect(page.get_by_role("tab")).to_have_count(2)
+    for tab in (tab1, tab2):
+        await expect(tab.locator(".ended-mark")).to_have_text("Gesprek beëindigd — rond af")
+    await expect(page.locator(".load")).to_have_text("0 van 3 chats")
+    # To the chat that ended while away, with the keyboard (whichever of the two came back first).
+    for _ in range(2):
+        await page.keyboard.press("Alt+PageDown")
+        if await tab1.get_attribute("aria-selected") == "true":
+            break
+    await expect(tab1).to_be_focused()
+    await expect(panel1.locator(".msg .text")).to_have_text(
+        ["Ik maak me zorgen over mijn zoon", "Ik lees mee. Vertel maar.", "Ben je er nog?"])
+    await expect(panel1.locator(".sys.ended")).to_contain_text("De bezoeker heeft de chat beëindigd.")
+    await expect(panel1.locator(".ended-title")).to_have_text("Gesprek beëindigd — rond af")
+    await expect(panel1.locator(".composer")).to_be_hidden()
+    await expect(panel1.locator(".chat-actions")).to_be_hidden()
+    assert await seqs_shown(page) == [e["seq"] for e in v1.events()]
+    for keys in ("Alt+K", "Alt+T", "Alt+M"):  # no snippet picker, no transfer, no message box
+        await page.keyboard.press(keys)
+        await expect(page.get_by_role("dialog")).to_have_count(0)
+    await expect(tab1).to_be_focused()
+    await axe_check(env, page, "ended chats awaiting their wrap-up")
+    await shoot(page, "17-ended-awaiting-wrapup", tablet=True)
+
+    # The wrap-up with the keyboard only; it sends `wrapup` (the chat has ended: no `end`).
+    await page.keyboard.press("Alt+W")
+    dialog = page.get_by_role("dialog", name="Chat afronden")
+    await expect(dialog.get_by_label("Onderwerp")).to_be_focused()
+    await expect(dialog.get_by_role("button", name="Chat beëindigen en opslaan")).to_have_count(0)
+    await page.keyboard.type("Geweld")
+    await page.keyboard.press("Tab")
+    await expect(dialog.get_by_label("Risico")).to_be_focused()
+    await page.keyboard.type("Hoog")
+    await page.keyboard.press("Tab")
+    await expect(dialog.get_by_label("Doorverwezen naar")).to_be_focused()
+    await page.keyboard.type("Veilig")
+    await expect(dialog.get_by_label("Onderwerp")).to_have_value("abuse_at_home")
+    await expect(dialog.get_by_label("Risico")).to_have_value("high")
+    await expect(dialog.get_by_label("Doorverwezen naar")).to_have_value("veilig_thuis")
+    await axe_check(env, page, "wrap-up of an ended chat")
+    await shoot(page, "18-ended-wrapup-form")
+    await page.keyboard.press("Tab")
+    await expect(dialog.get_by_role("button", name="Opslaan")).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(page.locator(".chat-area .flash")).to_have_text("Afronding opgeslagen.")
+    await expect(page.get_by_role("tab")).to_have_count(1)
+    await expect(tab1).to_have_count(0)
+    await expect(tab2).to_be_focused()
+    assert {"type": "wrapup", "session_id": v1.sid, "category": "abuse_at_home", "risk": "high",
+            "referral": "veilig_thuis"} in sent
+    assert not [f for f in sent if f.get("type") == "end"], "an ended chat was ended again"
+
+    # A further reload: only the chat still without a wrap-up comes back.
+    await page.reload()
+    await replayed(page)
+    await expect(page.get_by_role("tab")).to_have_count(1)
+    await expect(tab2.locator(".ended-mark")).to_have_text("Gesprek beëindigd — rond af")
+    await panel2.get_by_role("button", name="Afrondformulier invullen (Alt+W)").click()
+    dialog = page.get_by_role("dialog", name="Chat afronden")
+    await dialog.get_by_label("Onderwerp").select_option("information")
+    await dialog.get_by_label("Risico").select_option("none")
+    await dialog.get_by_label("Doorverwezen naar").select_option("none")
+    await dialog.get_by_role("button", name="Opslaan").click()
+    await expect(page.get_by_role("tab")).to_have_count(0)
+    await expect(page.get_by_role("button", name="Volgende aannemen")).to_be_focused()
+    await page.reload()
+    await replayed(page)
+    await expect(page.get_by_role("tab")).to_have_count(0)
+    await expect(page.locator(".chats-view .empty")).to_be_visible()
+    assert not [f for f in sent if f.get("type") == "end"]
+    await leave(v1, v2)
+
+
+async def test_chat_ended_while_the_socket_was_cut(env: Env, open_console: Callable[..., Any]) -> None:
+    console = await open_console()
+    page = console.page
+    cut = {"on": False}
+    routes: list[tuple[Any, Any]] = []  # (the page's side, the server's side) of every counselor socket
+
+    async def through(ws: Any) -> None:
+        """The counselor socket, through a switch: while it is off, every connection is refused at once."""
+        if cut["on"]:
+            await ws.close(code=4001, reason="cut")
+            return
+        server = ws.connect_to_server()
+        routes.append((ws, server))
+
+    await page.route_web_socket(re.compile(r"/ws/counselor$"), through)
+    await log_in(page, "anna")
+    await replayed(page)
+    v = await visitor(env, first_message="Ik weet niet of ik dit mag vragen")
+    await page.keyboard.press("Alt+N")
+    await expect(page.get_by_role("tab")).to_have_count(1)
+    await v.wait(type="paired", counselor_name="Anna")
+
+    # The socket is cut; written meanwhile, the message waits; the visitor ends the chat before it is back.
+    cut["on"] = True
+    for ws, server in routes:
+        await server.close()
+        await ws.close(code=4001, reason="cut")
+    await expect(page.locator(".conn")).to_contain_text("Geen verbinding")
+    box = chat_panel(page).get_by_label("Bericht aan de bezoeker")
+    await box.fill("Dat mag zeker.")
+    await box.press("Enter")
+    await expect(chat_panel(page).locator(".state.sending")).to_have_text("wordt verzonden…")
+    await v.send({"type": "end"})
+    await v.wait(type="ended")
+    cut["on"] = False
+    await expect(page.locator(".conn")).to_have_text("Verbonden", timeout=20_000)
+    await replayed(page)
+
+    tab = page.get_by_role("tab")
+    await expect(tab).to_have_count(1)
+    await expect(tab.locator(".ended-mark")).to_have_text("Gesprek beëindigd — rond af")
+    await expect(chat_panel(page).locator(".sys.ended")).to_contain_text("De bezoeker heeft de chat beëindigd.")
+    await expect(chat_panel(page).locator(".state.failed")).to_have_text("niet verzonden: de chat was al beëindigd")
+    await expect(chat_panel(page).get_by_role("button", name="Opnieuw")).to_have_count(0)
+    await expect(chat_panel(page).locator(".composer")).to_be_hidden()
+    assert not [e for e in v.events() if e.get("sender") == "counselor"]
+    await page.keyboard.press("Alt+W")
+    dialog = page.get_by_role("dialog", name="Chat afronden")
+    await dialog.get_by_label("Onderwerp").select_option("information")
+    await dialog.get_by_label("Risico").select_option("low")
+    await dialog.get_by_label("Doorverwezen naar").select_option("none")
+    await dialog.get_by_role("button", name="Opslaan").click()
+    await expect(page.locator(".chat-area .flash")).to_have_text("Afronding opgeslagen.")
+    await expect(tab).to_have_count(0)
+    await page.reload()
+    await replayed(page)
+    await expect(tab).to_have_count(0)
+    await leave(v)
 
 
 async def test_admin_manages_counselors_and_snippets(env: Env, open_console: Callable[..., Any]) -> None:
