@@ -15,8 +15,6 @@ import json
 import os
 import re
 import secrets
-import shutil
-import subprocess
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,9 +31,9 @@ from chat.auth import Role
 from chat.migrate import upgrade_async
 from chat.settings import Settings
 from chat.store.sql import make_engine
+from tests.browser import LiveServer, assert_no_serious_axe_violations, load_axe
 from tests.conftest import REDIS_URL, make_settings
 from tests.helpers import (
-    ServerThread,
     add_counselor,
     connect,
     counselor_ws,
@@ -59,7 +57,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts" / "console"
-AXE_VERSION = "4.14.1"  # the same version, and so the same cache folder, as tests/test_widget_browser.py
 DESKTOP = {"width": 1280, "height": 800}
 TABLET = {"width": 768, "height": 1024}
 PASSWORD = "correct horse battery"
@@ -71,39 +68,9 @@ expect.set_options(timeout=10_000)
 
 # -- axe-core (as in tests/test_widget_browser.py: one npm install into a shared cache folder) ----------
 
-def load_axe() -> tuple[str | None, str]:
-    """axe-core's browser build: from CHAT_TEST_AXE_JS, or npm-installed once into a cache folder."""
-    override = os.environ.get("CHAT_TEST_AXE_JS")
-    if override:
-        return Path(override).read_text(), ""
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "helpline-chat-tests"
-    folder = cache / f"axe-core-{AXE_VERSION}"
-    script = folder / "node_modules" / "axe-core" / "axe.min.js"
-    if not script.exists():
-        npm = shutil.which("npm")
-        if npm is None:
-            return None, "npm is not installed, so axe-core could not be fetched"
-        folder.mkdir(parents=True, exist_ok=True)
-        try:
-            done = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--prefix", str(folder),
-                                   f"axe-core@{AXE_VERSION}"], capture_output=True, text=True, timeout=180)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            return None, f"npm install axe-core failed: {exc}"
-        if done.returncode != 0 or not script.exists():
-            return None, f"npm install axe-core failed: {done.stderr.strip()[-500:]}"
-    return script.read_text(), ""
 
 
 # -- the environment ------------------------------------------------------------------------------------
-
-class LiveServer(ServerThread):
-    """tests.helpers.ServerThread that can be started again on the port it had: a server going away and back."""
-
-    def __init__(self, settings: Settings, port: int = 0) -> None:
-        super().__init__(settings, REDIS_URL)
-        if port:
-            self.server.config.port = port
-
 
 @dataclass
 class Env:
@@ -250,20 +217,8 @@ async def log_in(page: Page, username: str, password: str = PASSWORD) -> None:
 
 
 async def axe_check(env: Env, page: Page, state: str) -> None:
-    """No axe-core violation of serious or critical impact on the page as it is now."""
-    if env.axe is None:
-        return
-    if not await page.evaluate("() => typeof window.axe === 'object'"):
-        await page.evaluate(env.axe)
-    result = await page.evaluate("""async () => {
-        const result = await axe.run(document);
-        return { passes: result.passes.length, violations: result.violations.map((v) => ({ id: v.id,
-            impact: v.impact, help: v.help,
-            nodes: v.nodes.map((n) => n.target.join(' ') + ' :: ' + n.failureSummary) })) };
-    }""")
-    assert result["passes"] > 10, f"axe-core did not really run on {state!r}"
-    bad = [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
-    assert not bad, f"axe-core, state {state!r}:\n{json.dumps(bad, indent=1)}"
+    """No axe-core violation of serious or critical impact, as it is now."""
+    await assert_no_serious_axe_violations(page, env.axe, state, iframes=True)
 
 
 async def shoot(page: Page, name: str, tablet: bool = False) -> None:

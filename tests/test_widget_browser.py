@@ -17,8 +17,6 @@ import json
 import os
 import re
 import secrets
-import shutil
-import subprocess
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -37,8 +35,9 @@ from sqlalchemy import select
 from chat.migrate import upgrade_async
 from chat.settings import Settings
 from chat.store.sql import Rating, make_engine, make_sessionmaker
+from tests.browser import LiveServer, assert_no_serious_axe_violations, load_axe
 from tests.conftest import REDIS_URL, make_settings
-from tests.helpers import ServerThread, add_counselor, counselor_ws, login, recv, recv_match, recv_until, send
+from tests.helpers import add_counselor, counselor_ws, login, recv, recv_match, recv_until, send
 
 CHROMIUM = os.environ.get("CHAT_TEST_CHROMIUM", "/usr/bin/chromium")
 if not Path(CHROMIUM).exists():
@@ -53,7 +52,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts" / "widget"
-AXE_VERSION = "4.14.1"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 360, "height": 740}
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -120,15 +118,6 @@ NEUTRAL = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{
 <link rel="icon" href="data:,"></head><body><main><h1>{title}</h1><p>Nothing to see.</p></main></body></html>"""
 
 
-class LiveServer(ServerThread):
-    """tests.helpers.ServerThread that can be started again on the port it had: a server going away and back."""
-
-    def __init__(self, settings: Settings, port: int = 0, clock: Any = None) -> None:
-        super().__init__(settings, REDIS_URL, clock=clock)
-        if port:
-            self.server.config.port = port
-
-
 @dataclass
 class Env:
     settings: Settings
@@ -150,45 +139,11 @@ class Env:
 
 # -- axe-core --------------------------------------------------------------------------------------
 
-def load_axe() -> tuple[str | None, str]:
-    """axe-core's browser build: from CHAT_TEST_AXE_JS, or npm-installed once into a cache folder."""
-    override = os.environ.get("CHAT_TEST_AXE_JS")
-    if override:
-        return Path(override).read_text(), ""
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "helpline-chat-tests"
-    folder = cache / f"axe-core-{AXE_VERSION}"
-    script = folder / "node_modules" / "axe-core" / "axe.min.js"
-    if not script.exists():
-        npm = shutil.which("npm")
-        if npm is None:
-            return None, "npm is not installed, so axe-core could not be fetched"
-        folder.mkdir(parents=True, exist_ok=True)
-        try:
-            done = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--prefix", str(folder),
-                                   f"axe-core@{AXE_VERSION}"], capture_output=True, text=True, timeout=180)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            return None, f"npm install axe-core failed: {exc}"
-        if done.returncode != 0 or not script.exists():
-            return None, f"npm install axe-core failed: {done.stderr.strip()[-500:]}"
-    return script.read_text(), ""
 
 
 async def axe_check(env: Env, target: Page | Frame, state: str) -> None:
-    """No axe-core violation of serious or critical impact in ``target`` (the host page or the chat frame)."""
-    if env.axe is None:
-        return
-    if not await target.evaluate("() => typeof window.axe === 'object'"):
-        await target.evaluate(env.axe)
-    result = await target.evaluate("""async () => {
-        const result = await axe.run(document, { iframes: false });
-        const nodes = (v) => v.nodes.map((n) => n.target.join(' ') + ' :: ' + n.failureSummary);
-        const violations = result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help,
-                                                           nodes: nodes(v) }));
-        return { passes: result.passes.length, violations };
-    }""")
-    assert result["passes"] > 10, f"axe-core did not really run on {state!r}"
-    bad = [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
-    assert not bad, f"axe-core, state {state!r}:\n{json.dumps(bad, indent=1)}"
+    """No axe-core violation of serious or critical impact, as it is now."""
+    await assert_no_serious_axe_violations(target, env.axe, state, iframes=False)
 
 
 # -- fixtures --------------------------------------------------------------------------------------

@@ -1,0 +1,69 @@
+"""What the browser tests of the widget and the console share: axe-core and a server that can come back.
+
+Imported only by the browser test modules, after they checked that Chromium is there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from chat.settings import Settings
+from tests.conftest import REDIS_URL
+from tests.helpers import ServerThread
+
+AXE_VERSION = "4.14.1"
+
+
+def load_axe() -> tuple[str | None, str]:
+    """axe-core's browser build: from CHAT_TEST_AXE_JS, or npm-installed once into a cache folder."""
+    override = os.environ.get("CHAT_TEST_AXE_JS")
+    if override:
+        return Path(override).read_text(), ""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "helpline-chat-tests"
+    folder = cache / f"axe-core-{AXE_VERSION}"
+    script = folder / "node_modules" / "axe-core" / "axe.min.js"
+    if not script.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            return None, "npm is not installed, so axe-core could not be fetched"
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            done = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--prefix", str(folder),
+                                   f"axe-core@{AXE_VERSION}"], capture_output=True, text=True, timeout=180)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return None, f"npm install axe-core failed: {exc}"
+        if done.returncode != 0 or not script.exists():
+            return None, f"npm install axe-core failed: {done.stderr.strip()[-500:]}"
+    return script.read_text(), ""
+
+
+async def assert_no_serious_axe_violations(target: Any, axe: str | None, state: str, *, iframes: bool = True) -> None:
+    """No axe-core violation of serious or critical impact in ``target`` (a page or a frame) as it is now."""
+    if axe is None:
+        return
+    if not await target.evaluate("() => typeof window.axe === 'object'"):
+        await target.evaluate(axe)
+    result = await target.evaluate("""async (iframes) => {
+        const result = await axe.run(document, { iframes });
+        const nodes = (v) => v.nodes.map((n) => n.target.join(' ') + ' :: ' + n.failureSummary);
+        const violations = result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help,
+                                                           nodes: nodes(v) }));
+        return { passes: result.passes.length, violations };
+    }""", iframes)
+    assert result["passes"] > 10, f"axe-core did not really run on {state!r}"
+    bad = [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    assert not bad, f"axe-core, state {state!r}:\n{json.dumps(bad, indent=1)}"
+
+
+class LiveServer(ServerThread):
+    """tests.helpers.ServerThread that can be started again on the port it had: a server going away and back."""
+
+    def __init__(self, settings: Settings, port: int = 0, clock: Any = None) -> None:
+        super().__init__(settings, REDIS_URL, clock=clock)
+        if port:
+            self.server.config.port = port
