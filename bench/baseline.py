@@ -409,14 +409,14 @@ def prepare_chat_db(data_dir: Path, prefix: str, counselors: int, **overrides: A
     settings = Settings(**{k[len("CHAT_"):].lower(): v for k, v in env.items()})
     upgrade(settings)
     configure_hasher(time_cost=1, memory_kib=8192, parallelism=1)
-    names = [f"bench{i:04d}" for i in range(counselors)]
+    names = [f"{prefix}-{i:04d}" for i in range(counselors)]  # unique per run, also in a reused database
 
     async def add_all() -> None:
         engine = make_engine(settings.sqlalchemy_url)
         try:
             async with make_sessionmaker(engine)() as db:
                 for name in names:
-                    await accounts.add(db, name, PASSWORD, Role.COUNSELOR, f"Bench {name[5:]}")
+                    await accounts.add(db, name, PASSWORD, Role.COUNSELOR, f"Bench {name[-4:]}")
         finally:
             await engine.dispose()
 

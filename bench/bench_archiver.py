@@ -99,10 +99,10 @@ class _Counselor:
 def create_sessions(args: argparse.Namespace, data_dir: Path, prefix: str) -> tuple[int, float]:
     overrides: dict[str, Any] = {"messages_per_second": 1_000_000, "message_burst": 1_000_000,
                                  "hellos_per_minute": 1_000_000, "wrapup_wait_seconds": 0}
+    if args.database_url:
+        overrides["database_url"] = args.database_url
     names = h.prepare_chat_db(data_dir, prefix, math.ceil(args.sessions / 10), **overrides)
     env = h.chat_env(data_dir, prefix, **overrides)
-    if args.database_url:
-        env["CHAT_DATABASE_URL"] = args.database_url
     server = h.ServerUnderTest("chat", env).start()
     try:
         tokens = h.tokens_for(server, names)
@@ -185,7 +185,8 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, default=500)
     parser.add_argument("--messages", type=int, default=10, help="messages per session")
     parser.add_argument("--cache-dir", type=Path, default=h.REPO / ".cache" / "deduce")
-    parser.add_argument("--database-url", help="e.g. postgresql://postgres@127.0.0.1:5432/DB (default SQLite)")
+    parser.add_argument("--database-url",
+                        help="an empty database, e.g. postgresql://postgres@127.0.0.1:5432/NAME (default: SQLite)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -203,9 +204,7 @@ def main() -> int:
     try:
         messages, create_s = create_sessions(args, data_dir, prefix)
         print(f"created {args.sessions} sessions ({messages} messages) through the server in {create_s:.1f} s")
-        env = h.chat_env(data_dir, prefix)
-        if args.database_url:
-            env["CHAT_DATABASE_URL"] = args.database_url
+        env = h.chat_env(data_dir, prefix, **({"database_url": args.database_url} if args.database_url else {}))
         done = subprocess.run([sys.executable, __file__, "--child", json.dumps(env), "--cache-dir",
                                str(args.cache_dir)], capture_output=True, text=True, cwd=h.REPO)
         if done.returncode != 0:

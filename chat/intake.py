@@ -7,6 +7,7 @@ stays the same whether a helpline configures hours and term lists or not.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -70,10 +71,11 @@ def install(rt: Runtime) -> None:
         urgent = [c for c in result.categories if c in triage.urgent_categories]
         return True, ",".join(urgent)
 
-    async def estimate(position: int) -> int | None:
+    async def estimator() -> Callable[[int], int | None]:
+        """Read what the last hour did once; the result estimates any number of positions."""
         now = rt.now_ms()
         recent = await rt.store.recent_waits(now)
         online = await rt.store.counselors_online(now)
-        return estimate_wait(position, recent, online, now / 1000)
+        return lambda position: estimate_wait(position, recent, online, now / 1000)
 
-    rt.extras.update(service_status=service_status, hello_gate=hello_gate, triage=check, estimate_wait=estimate)
+    rt.extras.update(service_status=service_status, hello_gate=hello_gate, triage=check, wait_estimator=estimator)

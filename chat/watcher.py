@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from chat.events import utc_now_iso
@@ -77,11 +78,12 @@ class Watcher:
             for s in await self.rt.store.queue_stats()
         ]
 
-    async def eta(self, position: int) -> int | None:
-        estimate = self.rt.extras.get("estimate_wait")
-        if estimate is None:
-            return None
-        result: int | None = await estimate(position)
+    async def estimator(self) -> Callable[[int], int | None]:
+        """Wait estimates for this round of updates: the recent pairings are read once, not per visitor."""
+        make = self.rt.extras.get("wait_estimator")
+        if make is None:
+            return lambda position: None
+        result: Callable[[int], int | None] = await make()
         return result
 
     async def update_visitors(self, conns: list[VisitorConnection]) -> None:
@@ -93,11 +95,12 @@ class Watcher:
             return
         positions = await self.rt.store.positions([(c.sid or "", c.audience, c.language) for c in live])
         nobody_online = await self.rt.store.counselors_online(self.rt.now_ms()) == 0
+        eta = await self.estimator()
         for conn in live:
             position = positions.get(conn.sid or "")
             if position is None:
                 continue
-            await conn.send_queue(position, await self.eta(position), nobody_online)
+            await conn.send_queue(position, eta(position), nobody_online)
 
     async def _queue_loop(self) -> None:
         while True:

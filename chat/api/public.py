@@ -17,10 +17,11 @@ async def service_status(rt: RuntimeDep, response: Response) -> dict[str, Any]:
     status_of = rt.extras.get("service_status")
     base: dict[str, Any] = await status_of() if status_of else {"open": True, "next_opening": None}
     now = rt.now_ms()
-    estimate = rt.extras.get("estimate_wait")
+    make = rt.extras.get("wait_estimator")
+    estimate = await make() if make else None
     queues = []
     for s in await rt.store.queue_stats():
-        eta = await estimate(s.waiting + 1) if estimate else None
+        eta = estimate(s.waiting + 1) if estimate else None
         queues.append({"audience": s.audience, "language": s.language, "waiting": s.waiting, "eta_seconds": eta})
     online = await rt.store.counselors_online(now)
     return {**base, "queues": queues, "counselors_online": online}
