@@ -6,8 +6,9 @@ import asyncio
 import os
 import secrets
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -132,3 +133,34 @@ def redactor(deduce_cache: Path) -> object:
     instance = Redactor(deduce_cache)
     instance.warm()
     return instance
+
+
+@pytest.fixture
+async def start_server(tmp_path: Path, prefix: str) -> AsyncIterator[Callable[..., Awaitable[ServerThread]]]:
+    """Start real servers with settings overrides, from inside the test's event loop; all stopped at the end."""
+    started: list[ServerThread] = []
+
+    async def start(**overrides: Any) -> ServerThread:
+        settings = make_settings(tmp_path, prefix, **overrides)
+        await asyncio.to_thread(upgrade, settings)
+        srv = await asyncio.to_thread(ServerThread(settings, REDIS_URL).start)
+        started.append(srv)
+        return srv
+
+    yield start
+    for srv in started:
+        await asyncio.to_thread(srv.stop)
+
+
+@pytest.fixture
+async def track() -> AsyncIterator[Callable[[Any], Any]]:
+    """Register client sockets to close at the end of the test, even when it fails."""
+    sockets: list[Any] = []
+
+    def add(ws: Any) -> Any:
+        sockets.append(ws)
+        return ws
+
+    yield add
+    for ws in sockets:
+        await ws.close()

@@ -110,6 +110,18 @@ async def recv_match(ws: ClientConnection, timeout: float = 5.0, **fields: Any) 
         skipped.append(frame)
 
 
+async def until_closed(ws: ClientConnection, timeout: float = 5.0) -> list[dict[str, Any]]:
+    """Every frame until the server closes the socket."""
+    frames: list[dict[str, Any]] = []
+    async with asyncio.timeout(timeout):
+        try:
+            while True:
+                frames.append(json.loads(await ws.recv()))
+        except websockets.ConnectionClosed:
+            pass
+    return frames
+
+
 async def no_frame(ws: ClientConnection, wait: float = 0.3) -> None:
     try:
         frame = await asyncio.wait_for(ws.recv(), wait)

@@ -3,22 +3,17 @@ and a healthy chat on the same server keeps working throughout."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from chat.migrate import upgrade
 from chat.store.sql import Snippet, make_engine, make_sessionmaker
 from chat.ws_common import MAX_STRIKES
-from tests.conftest import REDIS_URL, make_settings
 from tests.helpers import (
     ServerThread,
     add_counselor,
@@ -30,44 +25,14 @@ from tests.helpers import (
     recv_match,
     recv_until,
     send,
+    until_closed,
     visitor_hello,
 )
 
 StartServer = Callable[..., Awaitable[ServerThread]]
 
 
-# -- fixtures and helpers ---------------------------------------------------------------
-@pytest.fixture
-async def start_server(tmp_path: Path, prefix: str) -> AsyncIterator[StartServer]:
-    """Start a real server with settings overrides, from inside the test's event loop."""
-    started: list[ServerThread] = []
-
-    async def start(**overrides: Any) -> ServerThread:
-        settings = make_settings(tmp_path, prefix, **overrides)
-        await asyncio.to_thread(upgrade, settings)
-        srv = await asyncio.to_thread(ServerThread(settings, REDIS_URL).start)
-        started.append(srv)
-        return srv
-
-    yield start
-    for srv in started:
-        await asyncio.to_thread(srv.stop)
-
-
-@pytest.fixture
-async def track() -> AsyncIterator[Callable[[ClientConnection], ClientConnection]]:
-    """Register client sockets to close at the end of the test, even when it fails."""
-    sockets: list[ClientConnection] = []
-
-    def add(ws: ClientConnection) -> ClientConnection:
-        sockets.append(ws)
-        return ws
-
-    yield add
-    for ws in sockets:
-        await ws.close()
-
-
+# -- helpers (the start_server and track fixtures are in conftest.py) -------------------
 @dataclass
 class Pair:
     visitor: ClientConnection
@@ -108,18 +73,6 @@ async def assert_healthy(pair: Pair) -> None:
     got = await recv_match(pair.visitor, type="message", client_id=kid)
     assert got["seq"] == cack["seq"] and got["sender"] == "counselor"
     pair.seq += 2
-
-
-async def until_closed(ws: ClientConnection, timeout: float = 5.0) -> list[dict[str, Any]]:
-    """Every frame until the server closes the socket."""
-    frames: list[dict[str, Any]] = []
-    async with asyncio.timeout(timeout):
-        try:
-            while True:
-                frames.append(json.loads(await ws.recv()))
-        except websockets.ConnectionClosed:
-            pass
-    return frames
 
 
 async def expect_error(ws: ClientConnection, code: str, **fields: Any) -> dict[str, Any]:

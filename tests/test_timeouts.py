@@ -6,9 +6,7 @@ Small settings keep the file fast; every wait is bounded by the settings plus a 
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -16,8 +14,6 @@ import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from chat.migrate import upgrade
-from tests.conftest import REDIS_URL, make_settings
 from tests.helpers import (
     ServerThread,
     add_counselor,
@@ -29,6 +25,7 @@ from tests.helpers import (
     recv_match,
     recv_until,
     send,
+    until_closed,
     visitor_hello,
 )
 
@@ -42,47 +39,17 @@ MARGIN = 2.0
 
 
 @pytest.fixture
-async def start_server(tmp_path: Path, prefix: str) -> AsyncIterator[StartServer]:
-    started: list[ServerThread] = []
+def start_server(start_server: StartServer) -> StartServer:
+    """The shared fixture, with the short timeouts of this module as defaults."""
 
     async def start(**overrides: Any) -> ServerThread:
-        settings = make_settings(tmp_path, prefix, **{**FAST, **overrides})
-        await asyncio.to_thread(upgrade, settings)
-        srv = await asyncio.to_thread(ServerThread(settings, REDIS_URL).start)
-        started.append(srv)
-        return srv
+        return await start_server(**{**FAST, **overrides})
 
-    yield start
-    for srv in started:
-        await asyncio.to_thread(srv.stop)
-
-
-@pytest.fixture
-async def track() -> AsyncIterator[Track]:
-    sockets: list[ClientConnection] = []
-
-    def add(ws: ClientConnection) -> ClientConnection:
-        sockets.append(ws)
-        return ws
-
-    yield add
-    for ws in sockets:
-        await ws.close()
+    return start
 
 
 def now() -> float:
     return asyncio.get_running_loop().time()
-
-
-async def until_closed(ws: ClientConnection, timeout: float = 5.0) -> list[dict[str, Any]]:
-    frames: list[dict[str, Any]] = []
-    async with asyncio.timeout(timeout):
-        try:
-            while True:
-                frames.append(json.loads(await ws.recv()))
-        except websockets.ConnectionClosed:
-            pass
-    return frames
 
 
 async def pair_up(srv: ServerThread, track: Track, name: str = "anna",
