@@ -110,6 +110,16 @@ async def recv_match(ws: ClientConnection, timeout: float = 5.0, **fields: Any) 
         skipped.append(frame)
 
 
+def csp_directives(header: str) -> dict[str, list[str]]:
+    """A Content-Security-Policy header as {directive: [sources]}."""
+    out: dict[str, list[str]] = {}
+    for part in header.split(";"):
+        words = part.split()
+        if words:
+            out[words[0]] = words[1:]
+    return out
+
+
 async def until_closed(ws: ClientConnection, timeout: float = 5.0) -> list[dict[str, Any]]:
     """Every frame until the server closes the socket."""
     frames: list[dict[str, Any]] = []

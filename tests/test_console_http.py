@@ -10,17 +10,9 @@ from pathlib import Path
 import httpx
 
 from tests.helpers import ServerThread
+from tests.helpers import csp_directives as policy
 
 CONSOLE = Path(__file__).resolve().parent.parent / "counselor_ui"
-
-
-def policy(header: str) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for part in header.split(";"):
-        words = part.split()
-        if words:
-            out[words[0]] = words[1:]
-    return out
 
 
 def referenced_files() -> set[str]:

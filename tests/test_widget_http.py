@@ -17,6 +17,7 @@ from chat.migrate import upgrade
 from chat.store.sql import Rating, make_engine, make_sessionmaker
 from tests.conftest import REDIS_URL, make_settings
 from tests.helpers import ServerThread, recv_until, visitor_hello
+from tests.helpers import csp_directives as policy
 
 WIDGET = Path(__file__).resolve().parent.parent / "client_widget"
 # What a visitor's browser downloads: the loader, the frame and everything the frame loads.
@@ -32,15 +33,6 @@ def widget_server(tmp_path: Path, prefix: str) -> Iterator[ServerThread]:
     srv = ServerThread(settings, REDIS_URL).start()
     yield srv
     srv.stop()
-
-
-def policy(header: str) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for part in header.split(";"):
-        words = part.split()
-        if words:
-            out[words[0]] = words[1:]
-    return out
 
 
 def referenced_files() -> set[str]:
