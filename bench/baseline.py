@@ -399,10 +399,10 @@ def prepare_chat_db(data_dir: Path, prefix: str, counselors: int, **overrides: A
     that logging in 200 counselors does not dominate the setup.
     """
     sys.path.insert(0, str(REPO))
-    from chat import accounts
-    from chat.auth import Role, configure_hasher
-    from chat.migrate import upgrade
+    from chat.services import accounts
+    from chat.services.auth import Role, configure_hasher
     from chat.settings import Settings
+    from chat.store.migrate import upgrade
     from chat.store.sql import make_engine, make_sessionmaker
 
     env = chat_env(data_dir, prefix, **overrides)

@@ -13,7 +13,7 @@ import sys
 import threading
 from typing import Any
 
-from chat import logs
+from chat.server import logs
 from chat.settings import Settings
 
 log = logging.getLogger("chat.cli")
@@ -60,15 +60,15 @@ def make_server(config: Any) -> Any:
 def _redis_url(settings: Settings) -> tuple[str, Any]:
     if settings.redis_url:
         return settings.redis_url, None
-    from chat.embedded import EmbeddedRedis
+    from chat.server.embedded import EmbeddedRedis
 
     embedded = EmbeddedRedis(settings.data_dir)
     return embedded.start(), embedded
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from chat.app import create_app
-    from chat.migrate import upgrade
+    from chat.server.app import create_app
+    from chat.store.migrate import upgrade
 
     upgrade(settings)
     redis_url, embedded = _redis_url(settings)
@@ -120,7 +120,7 @@ async def _no_counselors(settings: Settings) -> bool:
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    from chat.migrate import upgrade
+    from chat.store.migrate import upgrade
 
     upgrade(settings)
     print("chat: database is at the newest schema")
@@ -138,15 +138,15 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 def cmd_counselor(args: argparse.Namespace, settings: Settings) -> int:
-    from chat.migrate import upgrade
+    from chat.store.migrate import upgrade
 
     upgrade(settings)
     return asyncio.run(_counselor(args, settings))
 
 
 async def _counselor(args: argparse.Namespace, settings: Settings) -> int:
-    from chat import accounts
-    from chat.auth import Role, hash_password
+    from chat.services import accounts
+    from chat.services.auth import Role, hash_password
     from chat.store.sql import make_engine, make_sessionmaker
 
     engine = make_engine(settings.sqlalchemy_url)
@@ -182,9 +182,9 @@ async def _revoke_all(settings: Settings, counselor_id: int) -> int:
     """Revoke the counselor's tokens in the Redis the servers use (if one is reachable)."""
     from redis.asyncio import Redis
 
-    from chat.auth import TokenStore
-    from chat.embedded import running_url
-    from chat.keys import Keys
+    from chat.server.embedded import running_url
+    from chat.services.auth import TokenStore
+    from chat.store.keys import Keys
 
     url = settings.redis_url or running_url(settings.data_dir)
     if url is None:
@@ -201,7 +201,7 @@ async def _revoke_all(settings: Settings, counselor_id: int) -> int:
 
 def cmd_archiver(args: argparse.Namespace, settings: Settings) -> int:
     from chat.archiver import main as archiver_main
-    from chat.embedded import running_url
+    from chat.server.embedded import running_url
 
     redis_url = settings.redis_url or running_url(settings.data_dir)
     if redis_url is None:

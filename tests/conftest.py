@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import redis
 
-from chat.auth import configure_hasher
-from chat.migrate import upgrade
+from chat.services.auth import configure_hasher
 from chat.settings import Settings
+from chat.store.migrate import upgrade
 from tests.helpers import ServerThread
 
 # Cheap argon2 for the accounts tests create (hashes carry their own cost; production keeps RFC 9106's).

@@ -14,10 +14,10 @@ import uvicorn
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from chat import accounts
-from chat.app import create_app
-from chat.auth import Role
 from chat.cli import serve_config
+from chat.server.app import create_app
+from chat.services import accounts
+from chat.services.auth import Role
 from chat.settings import Settings
 from chat.store.sql import make_engine, make_sessionmaker
 

@@ -12,9 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from chat import accounts
 from chat.api.deps import AdminDep, DbDep, RuntimeDep
-from chat.auth import Role, hash_password
+from chat.services import accounts
+from chat.services.auth import Role, hash_password
 from chat.store.sql import ChatSummary, Counselor
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from chat.api.deps import DbDep, PrincipalDep, RuntimeDep
-from chat.auth import Role, verify_password
-from chat.client import http_client_address
+from chat.services.addresses import http_client_address
+from chat.services.auth import Role, verify_password
 from chat.store.sql import Counselor
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])

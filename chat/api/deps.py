@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from chat.auth import Principal, Role
-from chat.runtime import Runtime
+from chat.services.auth import Principal, Role
+from chat.services.runtime import Runtime
 
 
 def get_runtime(request: Request) -> Runtime:

@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chat.api.deps import RuntimeDep
-from chat.client import http_client_address
+from chat.services.addresses import http_client_address
 from chat.sessions import Language
 from chat.store.sql import Rating
 

@@ -13,21 +13,12 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chat.api.deps import AdminDep, DbDep, PrincipalDep
-from chat.auth import Role
-from chat.runtime import Runtime
+from chat.services.auth import Role
+from chat.services.runtime import Runtime
 from chat.snippets import SnippetIn
 from chat.store.sql import Snippet
 
 router = APIRouter(prefix="/api/snippets", tags=["snippets"])
-
-
-def snippet_out(row: Snippet, *, full: bool = False) -> dict[str, Any]:
-    """The shape a visitor receives inside a ``resource`` event; ``full`` adds the console's fields."""
-    out: dict[str, Any] = {"id": row.slug, "title": row.title, "body": row.body, "phone": row.phone, "url": row.url}
-    if full:
-        out.update(language=row.language, audience=row.audience, category=row.category,
-                   sort_order=row.sort_order, active=row.active)
-    return out
 
 
 @router.get("")
@@ -48,7 +39,7 @@ async def list_snippets(principal: PrincipalDep, db: DbDep, language: str | None
         like = f"%{q.strip().lower()}%"
         query = query.where(or_(Snippet.title.ilike(like), Snippet.body.ilike(like), Snippet.category.ilike(like)))
     rows = (await db.execute(query.order_by(Snippet.sort_order, Snippet.id))).scalars().all()
-    return [snippet_out(r, full=True) for r in rows]
+    return [r.wire(full=True) for r in rows]
 
 
 class SnippetPatch(BaseModel):
@@ -98,7 +89,7 @@ async def create_snippet(body: SnippetIn, _: AdminDep, db: DbDep) -> dict[str, A
     _apply(row, body)
     db.add(row)
     await db.commit()
-    return snippet_out(row, full=True)
+    return row.wire(full=True)
 
 
 @router.put("/{slug}")
@@ -109,13 +100,13 @@ async def replace_snippet(slug: str, body: SnippetIn, _: AdminDep, db: DbDep) ->
                             "the id in the body differs from the one in the path")
     _apply(row, body)
     await db.commit()
-    return snippet_out(row, full=True)
+    return row.wire(full=True)
 
 
 @router.patch("/{slug}")
 async def edit_snippet(slug: str, body: SnippetPatch, _: AdminDep, db: DbDep) -> dict[str, Any]:
     row = await _get(db, slug)
-    current = snippet_out(row, full=True)
+    current = row.wire(full=True)
     current.pop("id")
     merged = {**current, **body.model_dump(exclude_unset=True)}
     try:
@@ -124,7 +115,7 @@ async def edit_snippet(slug: str, body: SnippetPatch, _: AdminDep, db: DbDep) ->
         raise RequestValidationError(exc.errors()) from None
     _apply(row, data)
     await db.commit()
-    return snippet_out(row, full=True)
+    return row.wire(full=True)
 
 
 @router.delete("/{slug}")
@@ -133,7 +124,7 @@ async def deactivate_snippet(slug: str, _: AdminDep, db: DbDep) -> dict[str, Any
     row = await _get(db, slug)
     row.active = False
     await db.commit()
-    return snippet_out(row, full=True)
+    return row.wire(full=True)
 
 
 @router.post("/order")
@@ -150,12 +141,12 @@ async def reorder_snippets(body: Order, _: AdminDep, db: DbDep) -> list[dict[str
     for index, row in enumerate(ordered):
         row.sort_order = (index + 1) * 10
     await db.commit()
-    return [snippet_out(rows[slug], full=True) for slug in body.ids]
+    return [rows[slug].wire(full=True) for slug in body.ids]
 
 
 async def lookup_active(db: AsyncSession, slug: str) -> dict[str, Any] | None:
     row = (await db.execute(select(Snippet).where(Snippet.slug == slug, Snippet.active.is_(True)))).scalar_one_or_none()
-    return snippet_out(row) if row else None
+    return row.wire() if row else None
 
 
 def make_lookup(rt: Runtime) -> Any:

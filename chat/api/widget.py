@@ -29,9 +29,9 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from chat.api.deps import RuntimeDep
 from chat.api.static import PERMISSIONS, ROOT, STATE_CACHE, STATIC_CACHE, Assets, socket_sources
-from chat.client import http_client_address
 from chat.events import utc_now_iso
-from chat.intake import emergency_snippets
+from chat.services.addresses import http_client_address
+from chat.services.intake import emergency_snippets
 from chat.sessions import EndReason, Language
 
 log = logging.getLogger("chat.widget")

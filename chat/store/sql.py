@@ -7,6 +7,7 @@ transcripts. Never a token, an address or raw message text.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import Boolean, Date, DateTime, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -57,6 +58,15 @@ class Snippet(Base):
     sort_order: Mapped[int] = mapped_column(Integer, default=0)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    def wire(self, *, full: bool = False) -> dict[str, Any]:
+        """The shape a visitor receives inside a ``resource`` event; ``full`` adds the console's fields."""
+        out: dict[str, Any] = {"id": self.slug, "title": self.title, "body": self.body, "phone": self.phone,
+                               "url": self.url}
+        if full:
+            out.update(language=self.language, audience=self.audience, category=self.category,
+                       sort_order=self.sort_order, active=self.active)
+        return out
 
 
 def make_engine(url: str) -> AsyncEngine:

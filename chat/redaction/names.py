@@ -1,0 +1,271 @@
+"""Our own redaction rules for things with a name: people, places, addresses, schools.
+
+Pure functions from text to items, like `chat.redaction.rules`. They cover what
+deduce cannot see: names and places written in lowercase ("ik ben lisa", "ik woon
+in drachten"), names given by context ("noemt zich KingKash"), school names, street
+names without a house number, neighbourhoods. Where a rule needs deduce's lists
+(first names, place names) it takes them as an argument, lowercase, so that it can
+be tested with a handful of words.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Container
+
+from chat.redaction.rules import LETTER, Item, items_matching, sentence_start
+from chat.redaction.words import COMMON, INTERFIXES
+
+# --- Addresses --------------------------------------------------------------------
+
+_STREET_SUFFIX = (
+    r"straat|straatweg|laan|weg|plein|gracht|kade|singel|dijk|dreef|hof|park|pad|steeg|markt|baan|wal"
+    r"|zijde|burgwal|haven|veld|erf|plantsoen|boulevard|allee|promenade|ring|wetering|vaart|dam|kanaal"
+    r"|hoven|stede|straatje|pleintje|rak|weide|akker|berg|heuvel|tuin|hage|oord|horst|lei|poort|wijk"
+)
+_STRONG_STREET_SUFFIX = r"straat|straatweg|laan|gracht|plein|kade|singel|dreef|steeg|plantsoen|boulevard|park"
+_HOUSE_NUMBER = r"\d{1,5}(?:\s?[A-Za-z](?![\w])|[-/]\d{1,4}|-?[A-Za-z]{1,2}(?![\w]))?"
+_STREET_LEAD = (
+    r"(?:(?:Van|De|Den|Der|Het|'t|Burgemeester|Burg\.|Dokter|Dr\.|Prins|Prinses|Koning|Koningin|Sint|St\."
+    r"|Oude|Nieuwe|Lange|Korte|Hoge|Lage|Grote|Kleine|Eerste|Tweede|Derde|Noord|Zuid|Oost|West)\s+){0,3}"
+)
+_ADDRESS = re.compile(
+    rf"(?<![\w-]){_STREET_LEAD}(?P<street>[A-Z][\w'’-]*|[a-z][\w'’-]*(?:{_STREET_SUFFIX}))\s+{_HOUSE_NUMBER}(?![\w-])"
+)
+_BARE_STREET = re.compile(rf"(?<![\w-]){_STREET_LEAD}[A-Z]\w{{2,}}(?:{_STRONG_STREET_SUFFIX})(?![\w-])")
+_ENGLISH_ADDRESS = re.compile(
+    r"\b\d{1,5}\s+(?:[A-Z]\w+\s+){1,3}(?:Street|St\.|Road|Rd\.|Avenue|Ave\.|Lane|Drive|Close|Way|Court|Place|Square)\b"
+)
+_STREET_WORD_END = re.compile(rf"(?:{_STREET_SUFFIX})$")
+_ADDRESS_CUE = re.compile(
+    r"(?i)\b(?:woon|woont|wonen|woonde|adres|address|lives?|living|op|aan)\s*:?\s*(?:de\s+|het\s+|at\s+)?$"
+)
+
+
+def find_addresses(text: str, common: Container[str] = COMMON) -> list[Item]:
+    """Street and house number ("Kerkstraat 12", "Van Hogendorplaan 14", "Prinsengracht 263-1"),
+    and a bare street name with an unmistakable ending ("de Stationsstraat")."""
+    found: list[Item] = []
+    for m in _ADDRESS.finditer(text):
+        street = m.group("street")
+        if street.lower() in common:
+            continue
+        # "Kerkstraat 12" is an address; "Daan 16" or "Zeynep 14" is a name and an age,
+        # which other rules decide about. A capitalised word counts as a street only
+        # with a street ending or after an address cue.
+        if not _STREET_WORD_END.search(street.lower()) and not _ADDRESS_CUE.search(
+            text[max(0, m.start() - 25) : m.start()]
+        ):
+            continue
+        found.append(Item("ADRES", m.start(), m.end()))
+    for m in _BARE_STREET.finditer(text):
+        inside = any(i.start <= m.start() and m.end() <= i.end for i in found)
+        if m.group().lower() not in common and not inside:
+            found.append(Item("ADRES", m.start(), m.end()))
+    found += items_matching("ADRES", _ENGLISH_ADDRESS, text)
+    return found
+
+
+# --- Schools and other institutions ------------------------------------------------
+
+_SCHOOL_WORD = (
+    r"(?:(?:[^\W\d_][\w'’-]*?)?(?i:school|scholengemeenschap|scholengroep|college|lyceum|gymnasium|atheneum|academie"
+    r"|akademie|universiteit|university|campus|kindcentrum))"
+)
+# Abbreviations only in capitals: "vu" or "sg" in lowercase are something else.
+_SCHOOL_ABBREVIATION = r"(?:ROC|MBO|OBS|CBS|RKBS|PCBS|IKC|CSG|KSG|UvA|VU|TU)"
+_SCHOOL_KEYWORD = re.compile(rf"{_SCHOOL_WORD}|{_SCHOOL_ABBREVIATION}")
+_NAME_PART = r"(?:[A-Z][\w'’-]*)"
+_CONNECTOR = r"(?:van|de|der|den|het|'t|of|the|voor|aan|op|in\s+de)"
+# Bounded, so that a long run of capitalised words costs linear time, not quadratic.
+_NAME_RUN = rf"{_NAME_PART}(?:\s+(?:{_CONNECTOR}\s+)?{_NAME_PART}){{0,4}}"
+_SCHOOL = re.compile(
+    rf"(?<![\w-])(?:{_NAME_RUN}\s+)?(?:{_SCHOOL_WORD}|{_SCHOOL_ABBREVIATION})"
+    rf"(?:\s+(?:{_CONNECTOR}\s+)?{_NAME_RUN})?(?![\w-])"
+)
+_ARTICLES = frozenset({"de", "het", "'t", "the", "een", "a", "an", "of"})
+# Compounds that name a kind of school, not a school: "naar de Basisschool".
+_GENERIC_SCHOOLS = frozenset(
+    """
+    school basisschool middelbareschool hogeschool universiteit college lyceum gymnasium atheneum academie
+    akademie campus kindcentrum scholengemeenschap scholengroep dansschool rijschool zomerschool sportschool
+    zwemschool muziekschool taalschool highschool praktijkschool vrijeschool montessorischool daltonschool
+    jenaplanschool kunstacademie politieacademie brugklas internaatschool kostschool
+    """.split()
+)
+_SCHOOL_SUFFIX = re.compile(
+    r"(?i)(?:school|college|lyceum|gymnasium|atheneum|academie|akademie|universiteit|scholengemeenschap)$"
+)
+
+
+def find_institutions(text: str, common: Container[str] = COMMON) -> list[Item]:
+    """Named schools and colleges ("het Stedelijk Gymnasium", "ROC Mondriaan", "De Regenboog
+    basisschool", "Hogeschool van Amsterdam"). The bare word ("naar school") is left alone:
+    a school needs a name of its own to identify anyone."""
+    found = []
+    for m in _SCHOOL.finditer(text):
+        tokens = list(re.finditer(r"[\w'’-]+", m.group()))
+        keyword = next((i for i, t in enumerate(tokens) if _SCHOOL_KEYWORD.fullmatch(t.group())), None)
+        if keyword is None:  # the keyword glued to something, as in "de VU's"
+            continue
+        # Ordinary words at either end are not part of the name ("Vandaag school",
+        # "ROC Mondriaan Mijn ..."); a capitalised article is ("De Regenboog").
+        first, last = 0, len(tokens) - 1
+        while first < keyword and _outside_name(tokens[first].group(), common, keyword - first):
+            first += 1
+        while last > keyword and _outside_name(tokens[last].group(), common, 0):
+            last -= 1
+        named = [
+            t.group()
+            for i, t in enumerate(tokens[first : last + 1], start=first)
+            if (i != keyword and t.group().lower() not in _ARTICLES | INTERFIXES)
+            or (i == keyword and _named_compound(t.group()))
+        ]
+        if named:
+            found.append(Item("INSTELLING", m.start() + tokens[first].start(), m.start() + tokens[last].end()))
+    return found
+
+
+def _named_compound(word: str) -> bool:
+    """A capitalised compound with a name in front: "Hanzehogeschool", "Sint-Janscollege"."""
+    suffix = _SCHOOL_SUFFIX.search(word)
+    return word[0].isupper() and suffix is not None and suffix.start() >= 3 and word.lower() not in _GENERIC_SCHOOLS
+
+
+def _outside_name(word: str, common: Container[str], words_to_keyword: int) -> bool:
+    lowered = word.lower()
+    if lowered in _ARTICLES | INTERFIXES:
+        # Keep "De" in "De Regenboog basisschool", drop "het" before "Stedelijk Gymnasium".
+        return not (word[0].isupper() and words_to_keyword > 1)
+    return lowered in common
+
+
+# --- Names from context ------------------------------------------------------------
+
+_INTERFIX_RE = "|".join(sorted(INTERFIXES - {"in", "op"}))
+# A surname or the second half of a nickname ("Big D"), but not the pronoun "I".
+_NAME = rf"(?P<name>{LETTER}[\w'’-]*)(?P<surname>(?:\s+(?:{_INTERFIX_RE}))*\s+(?!I\b)[A-Z][\w'’-]*)?"
+_FILLER = (
+    r"(?:(?:daar|zelf|ook|gewoon|dan|toen|there|just|alleen|online|volgens\s+mij|geloof\s+ik|denk\s+ik"
+    r"|I\s+think)\s+)?"
+)
+_STRONG_NAME_CUES = re.compile(
+    # "X heet Y" after any word but the ones that make "heet" mean hot ("het is heet")
+    # or introduce a term ("dat heet grooming").
+    r"(?i:\b(?:(?!(?:is|was|zo|te|erg|heel|best|echt|niet|nog|wel|al|super|dat|dit|het|hoe|wat)\b)\w+\s+heet"
+    r"|naam\s+is|naam\s+was|name\s+is|name\s+was|my\s+name's|call\s+me|noem\s+me"
+    r"|noemt\s+zich(?:zelf)?|noemde\s+zich(?:zelf)?|noemen\s+(?:hem|haar)|calls\s+(?:him|her)self"
+    r"|called\s+(?:him|her)self|called|named|genaamd|alias|bijnaam|goes\s+by|known\s+as|bekend\s+als"
+    r"|ken\s+(?:hem|haar)\s+(?:alleen\s+|gewoon\s+)?als)(?:\s*:)?\s+)"
+    rf"{_FILLER}{_NAME}"
+)
+# Dutch puts the name before the verb in a subordinate clause: "een jongen die Dylan heet".
+_NAME_BEFORE_CUE = re.compile(
+    rf"(?i:\b(?:die|hij|ze|zij|ik|ie)\s+(?:zich\s+)?){_NAME}(?i:\s+(?:heet|heette|noemt|noemde)\b)"
+)
+# Whom a name belongs to: "mijn vader Hüseyin", "haar vriend Gerard", "my son Ethan".
+_RELATIONS = (
+    r"vader|moeder|man|vrouw|vriend|vriendin|vriendje|vriendinnetje|zus|zusje|broer|broertje|neef|nicht"
+    r"|nichtje|oom|tante|juf|meester|mentor|buurman|buurvrouw|stiefvader|stiefmoeder|stiefbroer|stiefzus|ex"
+    r"|opa|oma|kleinzoon|kleindochter|pleegdochter|pleegzoon|dochter|zoon|father|mother|dad|mum|mom|friend"
+    r"|sister|brother|boyfriend|girlfriend|cousin|uncle|aunt|niece|nephew|son|daughter|stepdad|stepmom"
+    r"|stepfather|stepmother|teacher|coach"
+)
+_RELATION_NAME = re.compile(rf"(?i:\b(?:{_RELATIONS})(?:\s*,\s*|\s+))(?P<name>[A-Z][\w'’-]+)")
+_WEAK_NAME_CUES = re.compile(
+    r"(?i:\b(?:ik\s+ben|i'm|i\s+am|im|this\s+is|dit\s+is|met|bij|en|van|voor|aan|tegen|naar"
+    r"|vriend|vriendin|vriendje|vriendinnetje|zus|zusje|broer|broertje|neef|nicht|nichtje|oom|tante|juf"
+    r"|meester|mentor|buurman|buurvrouw|friend|sister|brother|boyfriend|girlfriend|cousin|uncle|aunt|niece"
+    r"|nephew|son|daughter|dochter|zoon|stiefvader|stiefmoeder|stiefbroer|stiefzus|ex|mama|papa|opa|oma)"
+    r"(?:\s*,\s*|\s+))"
+    rf"{_NAME}"
+)
+_LOWERCASE_WORD = re.compile(rf"(?<![\w@.#/-]){LETTER}[\w'’-]{{3,}}")
+# "ik ben het, jayden, van gisteren": a name set off by commas.
+_APPOSITION = re.compile(rf"(?<=,\s)(?P<name>{LETTER}[\w'’-]{{2,}})(?=\s*(?:[,.!?]|$))")
+
+
+def _is_first_name(word: str, first_names: Container[str]) -> bool:
+    """Lowercase `word` in the list, also without its accents ("hüseyin" -> "huseyin")."""
+    if word in first_names:
+        return True
+    folded = "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
+    return folded != word and folded in first_names
+
+
+def find_names(text: str, first_names: Container[str] = frozenset(), common: Container[str] = COMMON) -> list[Item]:
+    """Names deduce cannot see: after "ik heet", "my name is", "noemt zich"... any word
+    that is not an ordinary one; after a weaker cue ("ik ben", "bij", "mijn zus") or at
+    the start of a sentence, a word from the first-name list (`first_names`, lowercase),
+    which catches "ik ben lisa" and "bram zei dat...".
+
+    English "and", "with", "to" are no cue: the first-name list holds English words
+    ("carry", "will") that follow them far more often than a lowercase name does."""
+    found = []
+    for pattern in (_STRONG_NAME_CUES, _NAME_BEFORE_CUE):
+        for m in pattern.finditer(text):
+            name = m.group("name").lower()
+            if name in common or name in INTERFIXES:
+                continue
+            found.append(Item("NAAM", m.start("name"), m.end("surname") if m.group("surname") else m.end("name")))
+    for m in _RELATION_NAME.finditer(text):
+        if m.group("name").lower() not in common:
+            found.append(Item("NAAM", m.start("name"), m.end("name")))
+    for m in _WEAK_NAME_CUES.finditer(text):
+        name = m.group("name").lower()
+        if _is_first_name(name, first_names) and name not in common:
+            found.append(Item("NAAM", m.start("name"), m.end("name")))
+    # deduce only knows capitalised names; "bram zei dat..." needs the list in lowercase.
+    for m in _LOWERCASE_WORD.finditer(text):
+        word = m.group()
+        if (
+            word.islower()
+            and word not in common
+            and _is_first_name(word, first_names)
+            and sentence_start(text, m.start())
+        ):
+            found.append(Item("NAAM", m.start(), m.end()))
+    for m in _APPOSITION.finditer(text):
+        name = m.group("name").lower()
+        if _is_first_name(name, first_names) and name not in common:
+            found.append(Item("NAAM", m.start(), m.end()))
+    return found
+
+
+# --- Places deduce drops ------------------------------------------------------------
+
+# deduce removes place names that are also frequent Dutch words; of the municipalities
+# only Leiden ("leiden", to lead) is lost that way.
+_WORD_PLACES = re.compile(r"\bLeiden\b")
+# Neighbourhoods deduce does not list: "de Schilderswijk", "de Vogelbuurt".
+_NEIGHBOURHOOD = re.compile(r"(?<![\w-])[A-Z][\w'’-]{2,}(?:wijk|buurt|kwartier)(?![\w-])")
+# deduce matches place names only as written; "ik woon in drachten" needs the list in
+# lowercase, and a cue that says a place follows.
+_RESIDENCE_CUE = re.compile(
+    r"(?i:\b(?:woon|woont|wonen|woonde|woonden|kom|komt|kwam|ben|zit|verhuisd|live|lives|living|from)"
+    r"\s+(?:nu\s+|now\s+|ook\s+)?(?:in|uit|naar|te|from)\s+|\buit\s+|\bfrom\s+)"
+    rf"(?P<place>{LETTER}[\w'’-]*(?:\s+{LETTER}[\w'’-]*){{0,2}})"
+)
+
+
+def find_places(text: str, places: Container[str] = frozenset(), common: Container[str] = COMMON) -> list[Item]:
+    """Places deduce misses: Leiden mid-sentence (at the start it may be the verb),
+    neighbourhoods by their endings, and lowercase places from `places` (lowercase)
+    after "woon in", "kom uit", "live in"..."""
+    found = [
+        Item("PLAATS", m.start(), m.end()) for m in _WORD_PLACES.finditer(text) if not sentence_start(text, m.start())
+    ]
+    found += items_matching("PLAATS", _NEIGHBOURHOOD, text)
+    for m in _RESIDENCE_CUE.finditer(text):
+        words = m.group("place").split()
+        for n in range(len(words), 0, -1):
+            candidate = " ".join(words[:n])
+            # Not "in de buurt" or "in het bos", though hamlets with those names exist.
+            if words[0] in _ARTICLES:
+                break
+            if candidate.islower() and candidate in places and candidate not in common:
+                start = m.start("place")
+                found.append(Item("PLAATS", start, start + len(candidate)))
+                break
+    return found

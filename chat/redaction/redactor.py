@@ -1,0 +1,227 @@
+"""Personal data out of chat text: names, addresses, numbers, accounts, schools...
+
+`Redactor.redact` runs deduce (Dutch de-identification, `chat.redaction.deduce_engine`)
+and our own rules (`chat.redaction.rules`) over a message, merges what they find,
+and replaces each item with a typed Dutch placeholder such as ``[NAAM]`` or
+``[TELEFOON]``. Public helpline numbers and web sites are kept.
+
+The rules are plain functions over text (`chat.redaction.rules` for numbers and
+contacts, `chat.redaction.names` for people, places, addresses and schools), so they
+are tested without deduce. Importing this module is cheap: deduce is imported and loaded on first use, once
+per process. Redaction runs in the archiver and in ``chat redact``, never in the
+websocket server.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+from collections.abc import Callable, Container, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from chat.redaction.names import find_addresses, find_institutions, find_names, find_places
+from chat.redaction.rules import (
+    Item,
+    find_accounts,
+    find_bsns,
+    find_dates,
+    find_emails,
+    find_ibans,
+    find_ips,
+    find_phones,
+    find_plates,
+    find_postcodes,
+    find_urls,
+    protected_spans,
+)
+
+if TYPE_CHECKING:
+    from chat.redaction.deduce_engine import DeduceEngine
+
+__all__ = ["Item", "Redacted", "Redactor", "find_all", "merge", "apply", "run_cli"]
+
+
+@dataclass(frozen=True)
+class Redacted:
+    """The redacted text and what was taken out (offsets into the original text)."""
+
+    text: str
+    items: list[Item]
+
+
+_RULES: tuple[Callable[[str], list[Item]], ...] = (
+    find_phones,
+    find_emails,
+    find_urls,
+    find_accounts,
+    find_bsns,
+    find_ibans,
+    find_postcodes,
+    find_plates,
+    find_ips,
+    find_dates,
+    find_addresses,
+    find_institutions,
+)
+
+
+def find_all(text: str, first_names: Container[str] = frozenset(), places: Container[str] = frozenset()) -> list[Item]:
+    """Everything our own rules find, overlapping and unsorted. `first_names` and
+    `places` are deduce's lists in lowercase, for names and places written in lowercase."""
+    found = [item for rule in _RULES for item in rule(text)]
+    found += find_names(text, first_names)
+    found += find_places(text, places)
+    return found
+
+
+# When two findings cover the same characters, the more specific type names them.
+_SPECIFICITY = {
+    kind: rank
+    for rank, kind in enumerate(
+        reversed(
+            [
+                "IBAN",
+                "BSN",
+                "EMAIL",
+                "IP",
+                "KENTEKEN",
+                "POSTCODE",
+                "TELEFOON",
+                "URL",
+                "ACCOUNT",
+                "DATUM",
+                "ADRES",
+                "INSTELLING",
+                "NAAM",
+                "PLAATS",
+                "NUMMER",
+            ]
+        )
+    )
+}
+
+
+def merge(items: Iterable[Item], protected: Iterable[tuple[int, int]] = ()) -> list[Item]:
+    """Resolve overlapping findings into disjoint items, sorted by position.
+
+    Items wholly inside a protected span (a helpline number) are dropped. Overlapping
+    items become one item covering all of them, named after the longest (then the
+    most specific): a partial overlap is never resolved by giving back characters
+    that one of the findings called personal.
+    """
+    keep = list(protected)
+    candidates = sorted(
+        (
+            item
+            for item in items
+            if item.end > item.start and not any(s <= item.start and item.end <= e for s, e in keep)
+        ),
+        key=lambda item: (item.start, -item.end),
+    )
+    merged: list[Item] = []
+    cluster: list[Item] = []
+    for item in candidates:
+        if cluster and item.start < max(i.end for i in cluster):
+            cluster.append(item)
+            continue
+        if cluster:
+            merged.append(_name_cluster(cluster))
+        cluster = [item]
+    if cluster:
+        merged.append(_name_cluster(cluster))
+    return merged
+
+
+def _name_cluster(cluster: list[Item]) -> Item:
+    best = max(cluster, key=lambda i: (i.end - i.start, _SPECIFICITY.get(i.type, -1)))
+    return Item(best.type, min(i.start for i in cluster), max(i.end for i in cluster))
+
+
+def apply(text: str, items: list[Item]) -> str:
+    """Replace each (disjoint, sorted) item in `text` with its placeholder."""
+    parts = []
+    position = 0
+    for item in items:
+        parts.append(text[position : item.start])
+        parts.append(f"[{item.type}]")
+        position = item.end
+    parts.append(text[position:])
+    return "".join(parts)
+
+
+class Redactor:
+    """Redacts personal data from text with deduce plus our own rules.
+
+    `cache_dir` is where deduce's lookup structures are cached (the app's data
+    folder, e.g. ``<CHAT_DATA_DIR>/deduce-cache``). Without one every process builds
+    them from scratch, which takes 1-2 minutes. The first `redact` or `warm` call
+    loads deduce; later Redactors in the same process share it.
+    """
+
+    def __init__(self, cache_dir: pathlib.Path | None = None) -> None:
+        self._cache_dir = cache_dir
+
+    def warm(self) -> None:
+        """Load (or build and cache) deduce now rather than on the first message."""
+        self._engine()
+
+    def redact(self, text: str) -> Redacted:
+        """Find personal data in `text` and replace it with typed placeholders."""
+        if not isinstance(text, str):
+            raise TypeError(f"expected str, got {type(text).__name__}")
+        engine = self._engine()
+        found = find_all(text, engine.first_names, engine.places) + engine.annotate(text)
+        items = merge(found, protected_spans(text))
+        return Redacted(apply(text, items), items)
+
+    def _engine(self) -> DeduceEngine:
+        from chat.redaction.deduce_engine import load_engine
+
+        return load_engine(self._cache_dir)
+
+
+def run_cli(stdin: TextIO, stdout: TextIO, *, jsonl: bool, cache_dir: Path | None) -> int:
+    """``chat redact``: redact stdin to stdout.
+
+    Plain mode redacts all of stdin as one text. With `jsonl`, each line is a JSON
+    object ``{"text": ...}`` and gets a line ``{"text": ..., "items": [...]}``; a line
+    that is not such an object gets ``{"error": ...}`` and the rest still runs.
+    Blank lines are skipped. Returns 1 if any line failed, else 0. Error messages
+    never quote the input: it is personal data until proven otherwise.
+    """
+    redactor = Redactor(cache_dir)
+    if not jsonl:
+        stdout.write(redactor.redact(stdin.read()).text)
+        stdout.flush()
+        return 0
+
+    failed = False
+    for line in stdin:
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            failed = True
+            _write_line(stdout, {"error": "invalid JSON"})
+            continue
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+            failed = True
+            _write_line(stdout, {"error": 'expected an object with a string "text"'})
+            continue
+        result = redactor.redact(record["text"])
+        _write_line(
+            stdout,
+            {
+                "text": result.text,
+                "items": [{"type": i.type, "start": i.start, "end": i.end} for i in result.items],
+            },
+        )
+    return 1 if failed else 0
+
+
+def _write_line(stdout: TextIO, record: dict[str, object]) -> None:
+    stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+    stdout.flush()

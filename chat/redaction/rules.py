@@ -1,0 +1,388 @@
+"""Our own redaction rules for numbers and contacts: pure functions from text to
+items, no I/O and no deduce.
+
+deduce is built for Dutch clinical notes. Chat messages carry things it does not
+know (social-media handles, IBANs, licence plates, IP addresses, English dates) and
+write phone numbers in more ways than its pattern allows. Each rule returns `Item`s
+with offsets into the text it was given; `chat.redaction` merges them with the
+rules for names and places (`chat.redaction.names`) and deduce's annotations.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Container
+from dataclasses import dataclass
+
+import phonenumbers
+
+from chat.redaction.words import (
+    COMMON,
+    NOT_ACCOUNTS,
+    NOT_POSTCODE_LETTERS,
+)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One piece of personal data: its placeholder type and where it is in the original text."""
+
+    type: str
+    start: int
+    end: int
+
+
+# Letters in any script, for names such as "Chloë" or "Büşra".
+LETTER = r"[^\W\d_]"
+
+
+def items_matching(kind: str, pattern: re.Pattern[str], text: str, group: int = 0) -> list[Item]:
+    """Every match of `pattern` (or of its `group`) as an item of type `kind`."""
+    return [Item(kind, m.start(group), m.end(group)) for m in pattern.finditer(text)]
+
+
+def sentence_start(text: str, pos: int) -> bool:
+    """Whether `pos` begins a sentence: start of text or after . ! ? or a newline."""
+    before = text[:pos].rstrip(" \t\"'“‘(")
+    return not before or before[-1] in ".!?\n:"
+
+
+# --- Safety resources that must survive --------------------------------------------
+
+# Public helplines counselors send (SPEC "Safety resources to seed"), plus the EU
+# child-helpline numbers. Long ones are distinctive enough to match anywhere.
+_HELPLINE_LONG = re.compile(r"(?<![\d+])(?:0800\s?[-.]?\s?(?:2000|0432|0113|7000|1113)|0900\s?[-.]?\s?8844)(?!\d)")
+# Short ones only when they stand alone, so that "113" inside "06 113 45678" stays a phone.
+_HELPLINE_SHORT = re.compile(r"(?<![\d+])(?<!\d[ .-])(?:112|113|116\s?111|116\s?123)(?![ .-]?\d)")
+
+RESOURCE_DOMAINS = frozenset(
+    {
+        "113.nl",
+        "kindertelefoon.nl",
+        "veiligthuis.nl",
+        "fier.nl",
+        "chatmetfier.nl",
+        "politie.nl",
+        "meldmisdaadanoniem.nl",
+        "helpwanted.nl",
+        "slachtofferhulp.nl",
+        "centrumseksueelgeweld.nl",
+        "rijksoverheid.nl",
+        "government.nl",
+        "112.nl",
+        "watwerktbijdepressie.nl",
+        "mindkorrelatie.nl",
+        "jouwggd.nl",
+        "ggd.nl",
+    }
+)
+
+_RESOURCE_NAMES = re.compile(
+    r"\b(?:Veilig\s+Thuis|(?:De\s+)?Kindertelefoon|Jeugdzorg|Meld\s+Misdaad\s+Anoniem|Slachtofferhulp"
+    r"(?:\s+Nederland)?|Centrum\s+Seksueel\s+Geweld|Helpwanted|Fier|GGD|Politie|Zelfmoordpreventie"
+    r"|Zorg-\s+en\s+Veiligheidshuis)\b",
+    re.IGNORECASE,
+)
+
+
+# Shops and car makes that deduce knows as surnames or first names ("Albert Heijn",
+# "een zwarte Mercedes"): where a loverboy waits or what he drives is not who he is.
+_BRANDS = re.compile(
+    r"\b(?:Albert\s+Heijn|McDonald'?s|Burger\s+King|Kruidvat|Jumbo|Hema|HEMA|Lidl|Aldi|Primark|Action"
+    r"|Coolblue|Zalando|Etos|Bijenkorf|Mediamarkt|MediaMarkt|Snapchat|Instagram|TikTok|Tiktok|WhatsApp"
+    r"|Whatsapp|Facebook|Telegram|Discord|Roblox|Fortnite|YouTube|Youtube|Google|Netflix|Tinder)\b"
+)
+_CAR = re.compile(
+    r"(?i:\b(?:een|zijn|haar|a|his|her|zwarte|witte|grijze|blauwe|rode|zilveren|black|white|grey|gray|blue"
+    r"|red|silver)\s+)(?P<make>Mercedes|Audi|BMW|Opel|Volkswagen|Toyota|Tesla|Peugeot|Renault|Ford|Kia|Seat"
+    r"|Skoda|Fiat|Volvo|Mini|Porsche|Range\s+Rover)\b"
+)
+
+
+def protected_spans(text: str) -> list[tuple[int, int]]:
+    """Spans that are public safety resources, never personal data: helpline numbers,
+    the helplines' web sites and names. Anything found wholly inside one is kept."""
+    spans = [m.span() for m in _HELPLINE_LONG.finditer(text)]
+    masked = _mask(text, spans)
+    spans += [m.span() for m in _HELPLINE_SHORT.finditer(masked)]
+    spans += [m.span() for m in _RESOURCE_NAMES.finditer(text)]
+    spans += [m.span() for m in _BRANDS.finditer(text)]
+    spans += [m.span("make") for m in _CAR.finditer(text)]
+    for m in _URL.finditer(text):
+        start, end = m.start(), _trim_url_end(text, m.start(), m.end())
+        if _url_host(text[start:end]) in RESOURCE_DOMAINS:
+            spans.append((start, end))
+    return spans
+
+
+def _mask(text: str, spans: list[tuple[int, int]]) -> str:
+    """Blank out spans while keeping every offset in place."""
+    if not spans:
+        return text
+    chars = list(text)
+    for start, end in spans:
+        chars[start:end] = "_" * (end - start)
+    return "".join(chars)
+
+
+# --- Phone numbers ---------------------------------------------------------------
+
+_PHONE_CUE = re.compile(
+    r"(?i)\b(?:nummer|telefoon|tel|mobiel|gsm|bel|bellen|app|whatsapp|sms|number|phone|call|text|mobile)"
+    r"\W{0,3}(?:\w+\W+){0,3}$"
+)
+_DATE_LIKE = re.compile(r"\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}")
+_IPV4_LIKE = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
+
+
+def find_phones(text: str) -> list[Item]:
+    """Phone numbers in any Dutch or international notation, found and checked by
+    `phonenumbers`. Helpline numbers are masked first so that a list such as
+    "bel 113 of 0800-0113" is not read as one long number."""
+    if sum(c.isdigit() for c in text) < 7:
+        return []
+    masked = _mask(text, protected_spans(text))
+    found: list[Item] = []
+    for region in ("NL", "GB"):
+        for match in phonenumbers.PhoneNumberMatcher(masked, region, leniency=phonenumbers.Leniency.POSSIBLE):
+            raw: str = match.raw_string
+            if _DATE_LIKE.fullmatch(raw) or _IPV4_LIKE.fullmatch(raw):
+                continue
+            if region == "GB" and not raw.startswith("07"):
+                # UK mobiles are the one national notation a visitor is likely to use here.
+                continue
+            prefixed = raw[0] in "+0("
+            cued = bool(_PHONE_CUE.search(masked[max(0, match.start - 40) : match.start]))
+            if prefixed or (cued and phonenumbers.is_valid_number(match.number)):
+                found.append(Item("TELEFOON", match.start, match.end))
+    return found
+
+
+# --- E-mail, URLs, accounts -------------------------------------------------------
+
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+(?:@|\s?[(\[](?:at|@)[)\]]\s?)[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}(?![\w-])")
+
+_TLDS = (
+    "nl|com|net|org|be|eu|de|uk|co|io|me|tv|app|info|biz|xyz|ly|gg|to|fm|site|online|shop|live|link"
+    "|club|nu|fr|es|it|ch|at|pl|tr|ma|sr|cc|ru|dev|page|social|chat|fans|vip|sex|xxx|porn|cam"
+)
+_URL = re.compile(
+    r"(?i)(?:\b(?:https?://|www\.)[^\s<>\"']+"
+    rf"|(?<![\w@.-])(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+(?:{_TLDS})(?::\d+)?(?![\w-])(?:/[^\s<>\"']*)?)"
+)
+
+
+def _trim_url_end(text: str, start: int, end: int) -> int:
+    while end > start and text[end - 1] in ".,;:!?)]}'\"":
+        end -= 1
+    return end
+
+
+def _url_host(url: str) -> str:
+    host = re.sub(r"(?i)^https?://", "", url).split("/", 1)[0].split(":", 1)[0].lower()
+    return host.removeprefix("www.")
+
+
+def find_emails(text: str) -> list[Item]:
+    """E-mail addresses, also the "naam (at) gmail.com" way of writing them."""
+    return items_matching("EMAIL", _EMAIL, text)
+
+
+def find_urls(text: str) -> list[Item]:
+    """Web addresses with or without scheme ("www.x.nl", "instagram.com/naam")."""
+    found = []
+    for m in _URL.finditer(text):
+        end = _trim_url_end(text, m.start(), m.end())
+        if end > m.start():
+            found.append(Item("URL", m.start(), end))
+    return found
+
+
+_PLATFORMS = (
+    r"snap|snapchat|sc|insta|instagram|ig|tiktok|tt|twitter|telegram|discord|facebook|fb|kik|wickr"
+    r"|signal|threads|youtube|twitch|roblox|fortnite|steam|psn|xbox|gamertag|onlyfans|linkedin"
+    r"|pinterest|reddit|bereal|wechat|skype|account|accountnaam|gebruikersnaam|username|user\s?name|handle"
+)
+_HANDLE = r"@?[\w](?:[\w.]*[\w])?(?:#\d{4})?"
+_AT_HANDLE = re.compile(r"(?<![\w.@/])@[A-Za-z0-9_](?:[A-Za-z0-9_.]{0,28}[A-Za-z0-9_])?")
+_PLATFORM_HANDLE = re.compile(
+    rf"(?i)\b(?:{_PLATFORMS})\b,?(?:\s+(?:account|naam|name|id|username|gebruikersnaam))?"
+    r"(?P<sep>\s*(?::|=|-|\bis\b|\bheet\b|\bwas\b|\bnamed\b|\bcalled\b|\bals\b|\bas\b)|,?\s+(?:naam|name):)?"
+    rf"\s*(?P<handle>{_HANDLE})"
+)
+_NOT_ACCOUNT = re.compile(r"(?i)(?:iphone|ipad|galaxy|pixel|ps|xbox|fifa|gta|windows|win|covid|mp|h)\d+")
+_USERNAME = re.compile(
+    r"(?<![\w@./-])(?=\w*[^\W\d_]\w*[^\W\d_]\w*[^\W\d_])[^\W\d_][\w.]*(?:_\w*|\d{2,})(?:#\d{4})?(?![\w@/-])"
+)
+
+
+def _handle_like(token: str) -> bool:
+    return token.startswith("@") or any(c.isdigit() or c in "_.#" for c in token)
+
+
+def find_accounts(text: str, common: Container[str] = COMMON) -> list[Item]:
+    """Social-media handles: "@naam", "mijn snap is lisa2009", "insta: jaydenn.x",
+    and user-name-looking tokens such as "xXdragonXx2011" wherever they stand."""
+    found = items_matching("ACCOUNT", _AT_HANDLE, text)
+    for m in _PLATFORM_HANDLE.finditer(text):
+        handle = m.group("handle").rstrip(".")
+        lowered = handle.lower().lstrip("@")
+        if lowered in common or lowered.isdigit() or re.fullmatch(_PLATFORMS, lowered, re.IGNORECASE):
+            continue
+        if _handle_like(handle) or (m.group("sep") and len(lowered) >= 3):
+            found.append(Item("ACCOUNT", m.start("handle"), m.start("handle") + len(handle)))
+    for m in _USERNAME.finditer(text):
+        token = m.group().rstrip(".")
+        if token.lower() not in NOT_ACCOUNTS and not _NOT_ACCOUNT.fullmatch(token) and len(token) >= 6:
+            found.append(Item("ACCOUNT", m.start(), m.start() + len(token)))
+    return found
+
+
+# --- Numbers with a checksum or a fixed shape -------------------------------------
+
+_NINE_DIGITS = re.compile(r"(?<![\w.,+-])\d(?:[ .-]?\d){8}(?![\w]|[.,-]\d)")
+_BSN_CUE = re.compile(
+    r"(?i)\b(?:bsn|burgerservicenummer|burger\s?service\s?nummer|sofi-?nummer|sofi|citizen service number"
+    r"|social security)\b"
+)
+
+
+def eleven_test(digits: str) -> bool:
+    """The BSN "elfproef": 9a + 8b + ... + 2h - i is divisible by 11."""
+    if len(digits) != 9 or not digits.isdigit() or digits == "000000000":
+        return False
+    total = sum(int(d) * w for d, w in zip(digits[:8], range(9, 1, -1), strict=True))
+    return (total - int(digits[8])) % 11 == 0
+
+
+def find_bsns(text: str) -> list[Item]:
+    """Nine-digit numbers that pass the eleven-test, and any nine-digit number that is
+    called a BSN (a mistyped one still identifies the person to whoever holds it)."""
+    found = []
+    for m in _NINE_DIGITS.finditer(text):
+        digits = re.sub(r"\D", "", m.group())
+        if len(digits) != 9:
+            continue
+        if eleven_test(digits) or _BSN_CUE.search(text[max(0, m.start() - 40) : m.start()]):
+            found.append(Item("BSN", m.start(), m.end()))
+    return found
+
+
+# Groups of four, so that "NL91ABNA0417164300 op naam" does not run on into the next words.
+_IBAN = re.compile(r"(?i)(?<![\w])[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?(?![\w])")
+_NL_IBAN_SHAPE = re.compile(r"NL\d{2}[A-Z]{4}\d{10}")
+
+
+def iban_valid(iban: str) -> bool:
+    """ISO 13616 check: move the first four characters to the end, read letters as
+    10..35, and the number must leave 1 when divided by 97."""
+    compact = re.sub(r"\s", "", iban).upper()
+    if not re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}", compact):
+        return False
+    rearranged = compact[4:] + compact[:4]
+    return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
+
+
+def find_ibans(text: str) -> list[Item]:
+    """IBANs that pass mod-97, and Dutch-shaped ones that do not (a typo is still an account)."""
+    found = []
+    for m in _IBAN.finditer(text):
+        raw = m.group()
+        # The match may have run on into a short next word ("BE68 5390 0754 7034 op"):
+        # drop trailing chunks until the checksum holds.
+        while len(raw) >= 15:
+            compact = re.sub(r"\s", "", raw).upper()
+            if iban_valid(compact) or _NL_IBAN_SHAPE.fullmatch(compact):
+                found.append(Item("IBAN", m.start(), m.start() + len(raw)))
+                break
+            if " " not in raw:
+                break
+            raw = raw.rsplit(" ", 1)[0]
+    return found
+
+
+_POSTCODE = re.compile(r"(?<![\w-])[1-9]\d{3}(?:\s?(?P<upper>[A-Z]{2})|(?P<lower>[a-z]{2}))(?![\w])")
+
+
+def find_postcodes(text: str) -> list[Item]:
+    """Dutch postcodes: "1234 AB", "1234AB", "1234ab" (but not "1000mg" or "2019 en")."""
+    found = []
+    for m in _POSTCODE.finditer(text):
+        letters = m.group("upper") or m.group("lower")
+        if letters.upper() in {"SA", "SD", "SS"} or letters.lower() in NOT_POSTCODE_LETTERS:
+            continue
+        found.append(Item("POSTCODE", m.start(), m.end()))
+    return found
+
+
+# The Dutch "sidecodes" 1-14: X letter, 9 digit.
+_SIDECODES = (
+    "XX-99-99 99-99-XX 99-XX-99 XX-99-XX XX-XX-99 99-XX-XX 99-XXX-9 9-XXX-99 XX-999-X X-999-XX "
+    "XXX-99-X X-99-XXX 9-XX-999 999-XX-9"
+).split()
+
+
+def _sidecode_regex(sep: str) -> str:
+    def part(group: str) -> str:
+        kind = "[A-Z]" if group[0] == "X" else r"\d"
+        return f"{kind}{{{len(group)}}}"
+
+    return "|".join(sep.join(part(g) for g in code.split("-")) for code in _SIDECODES)
+
+
+_PLATE_DASHED = re.compile(rf"(?i)(?<![\w-])(?:{_sidecode_regex('-')})(?![\w-])")
+# Without dashes only in capitals, where a six-character mix of letters and digits is rarely anything else.
+_PLATE_BARE = re.compile(rf"(?<![\w-])(?:{_sidecode_regex('')})(?![\w-])")
+
+
+def find_plates(text: str) -> list[Item]:
+    """Dutch licence plates in any sidecode: "12-ABC-3", "XX-99-99", "1-ABC-23"."""
+    return items_matching("KENTEKEN", _PLATE_DASHED, text) + items_matching("KENTEKEN", _PLATE_BARE, text)
+
+
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_IPV4 = re.compile(rf"(?<![\w.])(?:{_OCTET}\.){{3}}{_OCTET}(?![\w]|\.\d)")
+_IPV6_CANDIDATE = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
+
+
+def find_ips(text: str) -> list[Item]:
+    """IPv4 and IPv6 addresses (IPv6 candidates are checked with `ipaddress`, so "12:30:45" is not one)."""
+    found = items_matching("IP", _IPV4, text)
+    for m in _IPV6_CANDIDATE.finditer(text):
+        try:
+            ipaddress.IPv6Address(m.group())
+        except ValueError:
+            continue
+        found.append(Item("IP", m.start(), m.end()))
+    return found
+
+
+# --- Dates ------------------------------------------------------------------------
+
+_MONTHS_FULL = (
+    "januari|februari|maart|april|mei|juni|juli|augustus|september|oktober|november|december"
+    "|january|february|march|may|june|july|august|october"
+)
+_MONTHS_ABBR = r"jan|feb|mrt|mar|apr|jun|jul|aug|sep|sept|okt|oct|nov|dec"
+_DAY = r"(?:0?[1-9]|[12]\d|3[01])"
+_YEAR = r"(?:(?:19|20)\d{2}|['’]\d{2})"
+_MONTH_NUMBER = r"(?:0?[1-9]|1[0-2])"
+_DATES = [
+    # "12-03-2009", "05/11/2008", "1.2.09"
+    re.compile(rf"(?<![\d.,/-]){_DAY}([-/.]){_MONTH_NUMBER}\1(?:(?:19|20)?\d{{2}}|['’]\d{{2}})(?![\d/-]|\.\d)"),
+    re.compile(r"(?<![\d.,/-])(?:19|20)\d{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])(?!\d)"),
+    # "12 maart 2009", "3 mei", "24 december", "12th of March 2009", "3 mrt. 2009"
+    re.compile(
+        rf"(?i)(?<![\d.,])\b{_DAY}(?:e|ste|de|st|nd|rd|th)?\s*(?:of\s+)?"
+        rf"(?:(?:{_MONTHS_FULL})\b(?:,?\s+{_YEAR})?|(?:{_MONTHS_ABBR})\.?,?\s+{_YEAR})(?!\d)"
+    ),
+    # "March 12, 2009", "May 5th"
+    re.compile(rf"(?i)\b(?:{_MONTHS_FULL}|(?:{_MONTHS_ABBR})\.?)\s+{_DAY}(?:st|nd|rd|th)?\b(?:,?\s+{_YEAR})?(?!\d)"),
+]
+
+
+def find_dates(text: str) -> list[Item]:
+    """Calendar dates, numeric or with a Dutch or English month. A bare year or a
+    weekday is left alone: it does not point at a person the way a birthday does."""
+    return [item for pattern in _DATES for item in items_matching("DATUM", pattern, text)]

@@ -1,0 +1,100 @@
+"""The FastAPI application: HTTP routes, the two websockets, and the background work."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import func, select
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from chat.api import admin, console, health, public, rating, supervisor, widget
+from chat.api import auth as auth_routes
+from chat.api import snippets as snippet_routes
+from chat.services import intake
+from chat.services.runtime import Runtime
+from chat.settings import Settings
+from chat.store.sql import Snippet
+from chat.ws.counselor import counselor_endpoint
+from chat.ws.visitor import visitor_endpoint
+from chat.ws.watcher import Watcher
+
+log = logging.getLogger("chat.server.app")
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def seed_snippets(rt: Runtime) -> int:
+    """Fill an empty snippets table from the seed file; an operator reviews it afterwards."""
+    from chat.snippets import load_seed
+
+    async with rt.db() as db:
+        count = (await db.execute(select(func.count()).select_from(Snippet))).scalar_one()
+        if count:
+            return 0
+        rows = load_seed()
+        for row in rows:
+            db.add(Snippet(slug=row.id, language=row.language, audience=row.audience, category=row.category,
+                           title=row.title, body=row.body, phone=row.phone, url=row.url,
+                           sort_order=row.sort_order, active=row.active))
+        await db.commit()
+        return len(rows)
+
+
+def create_app(settings: Settings, redis_url: str, *, clock: Callable[[], int] | None = None) -> FastAPI:
+    """Build the app. ``clock`` (milliseconds) lets a test hold the time."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        rt = Runtime.build(settings, redis_url)
+        if clock is not None:
+            rt.clock = clock
+        rt.extras["started"] = time.time()
+        await rt.hub.start()
+        watcher = Watcher(rt)
+        rt.extras["watcher"] = watcher
+        rt.extras["snippet_lookup"] = snippet_routes.make_lookup(rt)
+        intake.install(rt)
+        await seed_snippets(rt)
+        await watcher.start()
+        app.state.rt = rt
+        try:
+            yield
+        finally:
+            await watcher.stop()
+            await rt.close()
+
+    app = FastAPI(title="Helpline chat", version="1", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.include_router(health.router)
+    app.include_router(public.router)
+    app.include_router(auth_routes.router)
+    app.include_router(snippet_routes.router)
+    app.include_router(supervisor.router)
+    app.include_router(admin.router)
+    app.include_router(rating.router)
+    app.include_router(widget.api)
+    app.include_router(widget.router)
+    app.include_router(console.router)
+    app.add_api_websocket_route("/ws/visitor", visitor_endpoint)
+    app.add_api_websocket_route("/ws/counselor", counselor_endpoint)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        response: Response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        if request.url.path.startswith("/api/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    return app
+

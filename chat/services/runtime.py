@@ -1,0 +1,76 @@
+"""What one server process holds: settings, Redis, SQL, the relay hub, the clock."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from chat.services.auth import Hasher, RateLimiter, TokenStore
+from chat.settings import Settings
+from chat.store.keys import Keys
+from chat.store.pubsub import Hub
+from chat.store.redis import RedisStore
+from chat.store.sql import make_engine, make_sessionmaker
+
+
+def wall_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    redis: Redis
+    engine: AsyncEngine
+    db: async_sessionmaker  # type: ignore[type-arg]
+    keys: Keys
+    store: RedisStore
+    hub: Hub
+    tokens: TokenStore
+    hasher: Hasher
+    limiter: RateLimiter
+    clock: Callable[[], int] = wall_ms
+    # This process's open websockets (``chat.ws.connection.Connection`` objects, which
+    # add and remove themselves). Typed loosely so that the services never import
+    # the websocket side; only ``chat.ws`` looks inside them.
+    connections: set[Any] = field(default_factory=set)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def now_ms(self) -> int:
+        return self.clock()
+
+    @classmethod
+    def build(cls, settings: Settings, redis_url: str) -> Runtime:
+        # A burst of requests waits for a free connection instead of failing.
+        options: dict[str, Any] = {"max_connections": settings.redis_max_connections, "timeout": 10,
+                                   "health_check_interval": 30}
+        if not redis_url.startswith("unix:"):
+            options["socket_keepalive"] = True  # TCP only; a unix socket connection refuses the option
+        pool = BlockingConnectionPool.from_url(redis_url, **options)
+        redis = Redis.from_pool(pool)  # the client owns the pool and closes it
+        keys = Keys(settings.redis_prefix)
+        engine = make_engine(settings.sqlalchemy_url)
+        return cls(
+            settings=settings,
+            redis=redis,
+            engine=engine,
+            db=make_sessionmaker(engine),
+            keys=keys,
+            store=RedisStore(redis, keys, session_ttl=settings.session_ttl_seconds,
+                             ended_ttl=settings.ended_ttl_seconds,
+                             wrapup_wait_ms=int(settings.wrapup_wait_seconds * 1000)),
+            hub=Hub(redis),
+            tokens=TokenStore(redis, keys, settings.token_ttl_seconds),
+            hasher=Hasher(redis, keys),
+            limiter=RateLimiter(redis, keys),
+        )
+
+    async def close(self) -> None:
+        await self.hub.stop()
+        await self.redis.aclose()
+        await self.engine.dispose()

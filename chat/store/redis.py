@@ -1,0 +1,536 @@
+"""The Redis adapter: sessions, queues, events, claims and timers.
+
+Every change that touches more than one key is one Lua script, so that two
+instances never see half a change. Times come in from the caller (``now_ms``)
+so that tests can hold the clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Any, cast
+
+from redis.asyncio import Redis
+
+from chat.events import Event, stream_id
+from chat.queue import NORMAL_OFFSET, URGENT_OFFSET, head_score, is_urgent_score, queue_score
+from chat.sessions import Audience, EndReason, Language, SessionStatus
+from chat.store.keys import Keys
+
+# Returned by the append script when it refuses.
+UNKNOWN = -1
+WRONG_STATE = -2
+NOT_OWNER = -3
+
+_APPEND = """
+-- KEYS: meta, events, cids   ARGV: event json without seq, client_id, owner, allowed states, now_ms, ttl, channel
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return {-1, 0} end
+if not string.find(ARGV[4], '|' .. status .. '|', 1, true) then return {-2, 0} end
+if ARGV[3] ~= '' and redis.call('HGET', KEYS[1], 'counselor') ~= ARGV[3] then return {-3, 0} end
+if ARGV[2] ~= '' then
+  local existing = redis.call('HGET', KEYS[3], ARGV[2])
+  if existing then return {0, tonumber(existing)} end
+end
+local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+local event = '{"seq":' .. seq .. ',' .. string.sub(ARGV[1], 2)
+redis.call('XADD', KEYS[2], seq .. '-1', 'e', event)
+if ARGV[2] ~= '' then
+  redis.call('HSET', KEYS[3], ARGV[2], seq)
+  redis.call('EXPIRE', KEYS[3], ARGV[6])
+end
+redis.call('HSET', KEYS[1], 'last_activity', ARGV[5])
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+redis.call('EXPIRE', KEYS[2], ARGV[6])
+redis.call('PUBLISH', ARGV[7], event)
+return {1, seq}
+"""
+
+_CLAIM = """
+-- KEYS: counselor sessions set, recent waits, queue keys...
+-- ARGV: prefix, counselor id, counselor name, now_ms, capacity, queue channel, window_ms, random tag
+if tonumber(ARGV[5]) > 0 and redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[5]) then return {'full'} end
+local best_key, best_sid, best_score = nil, nil, nil
+for i = 3, #KEYS do
+  local head = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
+  if head[1] then
+    local score = tonumber(head[2])
+    if best_score == nil or score < best_score or (score == best_score and KEYS[i] < best_key) then
+      best_key, best_sid, best_score = KEYS[i], head[1], score
+    end
+  end
+end
+if best_key == nil then return {'empty'} end
+redis.call('ZREM', best_key, best_sid)
+local meta = ARGV[1] .. ':{' .. best_sid .. '}:meta'
+if redis.call('HGET', meta, 'status') ~= 'queued' then return {'retry'} end
+redis.call('HSET', meta, 'status', 'active', 'counselor', ARGV[2], 'counselor_name', ARGV[3],
+  'paired_at', ARGV[4], 'last_activity', ARGV[4])
+redis.call('SADD', KEYS[1], best_sid)
+local wait = tonumber(ARGV[4]) - tonumber(redis.call('HGET', meta, 'enqueued_at'))
+-- A random tag, not the session id: the statistics must not outlive the session as a link to it.
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[8] .. ':' .. wait)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tonumber(ARGV[4]) - tonumber(ARGV[7]))
+redis.call('PUBLISH', ARGV[6], 'claimed')
+return {'ok', best_sid}
+"""
+
+_END = """
+-- KEYS: meta, events, cids, archive queue, grace timers, idle timers
+-- ARGV: ended event json without seq, now_ms, ended ttl, prefix, queue channel, sid, require_offline, wrap-up wait ms
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return {-1, 0} end
+if status == 'ended' then return {0, tonumber(redis.call('HGET', KEYS[1], 'seq'))} end
+if ARGV[7] == '1' and tonumber(redis.call('HGET', KEYS[1], 'visitor_conns') or '0') > 0 then return {-2, 0} end
+local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+local event = '{"seq":' .. seq .. ',' .. string.sub(ARGV[1], 2)
+redis.call('XADD', KEYS[2], seq .. '-1', 'e', event)
+redis.call('HSET', KEYS[1], 'status', 'ended', 'ended_at', ARGV[2])
+local fields = redis.call('HMGET', KEYS[1], 'audience', 'language', 'counselor')
+if status == 'queued' then
+  redis.call('ZREM', ARGV[4] .. ':queue:' .. fields[1] .. ':' .. fields[2], ARGV[6])
+  redis.call('PUBLISH', ARGV[5], 'ended')
+end
+if fields[3] then
+  redis.call('SREM', ARGV[4] .. ':counselor:' .. fields[3] .. ':sessions', ARGV[6])
+  if not redis.call('HGET', KEYS[1], 'wrapup') then
+    -- The counselor's console finds it again after a reload, to fill in the wrap-up.
+    local pending = ARGV[4] .. ':counselor:' .. fields[3] .. ':wrapups'
+    redis.call('SADD', pending, ARGV[6])
+    redis.call('EXPIRE', pending, ARGV[3])
+  end
+end
+redis.call('ZREM', KEYS[5], ARGV[6])
+redis.call('ZREM', KEYS[6], ARGV[6])
+-- A chat a counselor had waits for the wrap-up (or the wait runs out) before it is archived.
+local ready = tonumber(ARGV[2])
+if fields[3] and not redis.call('HGET', KEYS[1], 'wrapup') then ready = ready + tonumber(ARGV[8]) end
+redis.call('ZADD', KEYS[4], ready, ARGV[6])
+for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[3]) end
+local vtoken = redis.call('HGET', KEYS[1], 'vtoken')
+if vtoken then redis.call('EXPIRE', ARGV[4] .. ':vtoken:' .. vtoken, ARGV[3]) end
+redis.call('PUBLISH', ARGV[4] .. ':{' .. ARGV[6] .. '}:ch', event)
+return {1, seq}
+"""
+
+_TRANSFER = """
+-- KEYS: meta, events, cids, from set, to set
+-- ARGV: handover event json without seq, from id, to id ('' = back to the queue), to name, now_ms, ttl,
+--       session channel, prefix, sid, head score, queue channel
+if redis.call('HGET', KEYS[1], 'status') ~= 'active' then return {-2, 0} end
+if redis.call('HGET', KEYS[1], 'counselor') ~= ARGV[2] then return {-3, 0} end
+redis.call('SREM', KEYS[4], ARGV[9])
+if ARGV[3] ~= '' then
+  redis.call('HSET', KEYS[1], 'counselor', ARGV[3], 'counselor_name', ARGV[4])
+  redis.call('SADD', KEYS[5], ARGV[9])
+  redis.call('EXPIRE', KEYS[5], ARGV[6])
+else
+  local fields = redis.call('HMGET', KEYS[1], 'audience', 'language')
+  redis.call('HSET', KEYS[1], 'status', 'queued', 'enqueued_at', ARGV[5])
+  redis.call('HDEL', KEYS[1], 'counselor', 'counselor_name', 'paired_at')
+  redis.call('ZADD', ARGV[8] .. ':queue:' .. fields[1] .. ':' .. fields[2], ARGV[10], ARGV[9])
+  redis.call('PUBLISH', ARGV[11], 'requeued')
+end
+local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+local event = '{"seq":' .. seq .. ',' .. string.sub(ARGV[1], 2)
+redis.call('XADD', KEYS[2], seq .. '-1', 'e', event)
+redis.call('HSET', KEYS[1], 'last_activity', ARGV[5])
+redis.call('PUBLISH', ARGV[7], event)
+return {1, seq}
+"""
+
+_PRESENCE = """
+-- KEYS: meta, grace timers   ARGV: delta, now_ms, grace deadline_ms, sid
+if not redis.call('HGET', KEYS[1], 'status') then return -1 end
+local n = redis.call('HINCRBY', KEYS[1], 'visitor_conns', tonumber(ARGV[1]))
+if n < 0 then redis.call('HSET', KEYS[1], 'visitor_conns', 0); n = 0 end
+if n == 0 then
+  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+else
+  redis.call('ZREM', KEYS[2], ARGV[4])
+end
+return n
+"""
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_session_id() -> str:
+    return "s_" + secrets.token_urlsafe(12)
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    sid: str
+    status: SessionStatus
+    audience: str
+    language: str
+    topic: str | None
+    urgent: bool
+    counselor: str | None
+    counselor_name: str | None
+    seq: int
+    enqueued_at: int
+    paired_at: int | None
+    visitor_online: bool
+    categories: tuple[str, ...]
+
+    @property
+    def category(self) -> str | None:
+        """The first matched triage category, if any."""
+        return self.categories[0] if self.categories else None
+
+    @classmethod
+    def from_hash(cls, sid: str, raw: dict[str, str]) -> SessionInfo:
+        return cls(
+            sid=sid,
+            status=SessionStatus(raw["status"]),
+            audience=raw.get("audience", ""),
+            language=raw.get("language", ""),
+            topic=raw.get("topic") or None,
+            urgent=raw.get("urgent") == "1",
+            counselor=raw.get("counselor") or None,
+            counselor_name=raw.get("counselor_name") or None,
+            seq=int(raw.get("seq", "0")),
+            enqueued_at=int(raw.get("enqueued_at", "0")),
+            paired_at=int(raw["paired_at"]) if raw.get("paired_at") else None,
+            visitor_online=int(raw.get("visitor_conns", "0")) > 0,
+            categories=tuple(c for c in raw.get("category", "").split(",") if c),
+        )
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    code: int  # 1 stored, 0 duplicate client_id, negative: refused
+    seq: int
+
+
+@dataclass(frozen=True)
+class QueueStat:
+    audience: str
+    language: str
+    waiting: int
+    urgent: int
+    oldest_ms: int | None
+    urgent_categories: tuple[str, ...] = ()
+
+
+class RedisStore:
+    """Everything live, in Redis. One instance per process, shared by all connections."""
+
+    def __init__(self, redis: Redis, keys: Keys, *, session_ttl: int, ended_ttl: int,
+                 wrapup_wait_ms: int = 600_000) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.session_ttl = session_ttl
+        self.ended_ttl = ended_ttl
+        self.wrapup_wait_ms = wrapup_wait_ms
+        self._append = redis.register_script(_APPEND)
+        self._claim = redis.register_script(_CLAIM)
+        self._end = redis.register_script(_END)
+        self._presence = redis.register_script(_PRESENCE)
+        self._transfer = redis.register_script(_TRANSFER)
+
+    # -- sessions ---------------------------------------------------------------
+    async def create_session(
+        self,
+        *,
+        audience: Audience,
+        language: Language,
+        topic: str | None,
+        urgent: bool,
+        category: str | None,
+        now_ms: int,
+    ) -> tuple[str, str]:
+        """Create a queued session; returns (session id, visitor token)."""
+        sid = new_session_id()
+        token = secrets.token_urlsafe(32)  # 256 bits
+        k = self.keys
+        arrival = int(await self.redis.incr(k.arrivals))
+        meta = {
+            "status": SessionStatus.QUEUED.value,
+            "audience": audience.value,
+            "language": language.value,
+            "topic": topic or "",
+            "urgent": "1" if urgent else "0",
+            "category": category or "",
+            "seq": 0,
+            "enqueued_at": now_ms,
+            "arrival": arrival,
+            "opened_at": now_ms,
+            "last_activity": now_ms,
+            "visitor_conns": 0,
+            # The hash of the resume token, so that the archiver can delete its key.
+            "vtoken": token_hash(token),
+        }
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(k.session(sid), mapping=cast(Any, meta))
+            pipe.expire(k.session(sid), self.session_ttl)
+            pipe.set(k.visitor_token(token_hash(token)), sid, ex=self.session_ttl)
+            pipe.zadd(k.queue(audience.value, language.value), {sid: queue_score(arrival, urgent)})
+            pipe.publish(k.queue_channel, "enqueued")
+            await pipe.execute()
+        return sid, token
+
+    async def session_of_token(self, token: str) -> str | None:
+        sid = await self.redis.get(self.keys.visitor_token(token_hash(token)))
+        return sid.decode() if isinstance(sid, bytes) else sid
+
+    async def get_session(self, sid: str) -> SessionInfo | None:
+        raw = await self.redis.hgetall(self.keys.session(sid))
+        if not raw:
+            return None
+        return SessionInfo.from_hash(sid, {_s(a): _s(b) for a, b in raw.items()})
+
+    async def mark_urgent(self, sid: str, category: str, now_ms: int) -> bool:
+        """Move a queued session ahead of the normal ones, keeping its arrival time."""
+        info = await self.get_session(sid)
+        if info is None or info.status is not SessionStatus.QUEUED or info.urgent:
+            return False
+        arrival = int(await self.redis.hget(self.keys.session(sid), "arrival") or 0)
+        qkey = self.keys.queue(info.audience, info.language)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self.keys.session(sid), mapping={"urgent": "1", "category": category})
+            pipe.zadd(qkey, {sid: queue_score(arrival, True)}, xx=True)
+            pipe.publish(self.keys.queue_channel, "urgent")
+            await pipe.execute()
+        return True
+
+    async def append(
+        self,
+        sid: str,
+        event: Event,
+        *,
+        client_id: str | None,
+        owner: str | None,
+        allowed: tuple[SessionStatus, ...],
+        now_ms: int,
+    ) -> AppendResult:
+        """Store one event with the next seq and publish it; a known client_id is not stored twice."""
+        payload = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+        allowed_s = "|" + "|".join(s.value for s in allowed) + "|"
+        code, seq = await self._append(
+            keys=self.keys.session_keys(sid),
+            args=[payload, client_id or "", owner or "", allowed_s, now_ms, self.session_ttl,
+                  self.keys.session_channel(sid)],
+        )
+        return AppendResult(int(code), int(seq))
+
+    async def end(self, sid: str, reason: EndReason, ts: str, now_ms: int,
+                  *, require_offline: bool = False) -> AppendResult:
+        """End a session: the ``ended`` event, out of every queue and set, handed to the archiver."""
+        event = {"type": "ended", "session_id": sid, "ts": ts, "reason": reason.value}
+        payload = json.dumps(event, separators=(",", ":"))
+        k = self.keys
+        code, seq = await self._end(
+            keys=[*k.session_keys(sid), k.archive_queue, k.grace_timers, k.idle_timers],
+            args=[payload, now_ms, self.ended_ttl, k.prefix, k.queue_channel, sid,
+                  "1" if require_offline else "0", self.wrapup_wait_ms],
+        )
+        if int(code) == 1:
+            await self.redis.hset(k.session(sid), "end_reason", reason.value)
+        return AppendResult(int(code), int(seq))
+
+    async def save_wrapup(self, sid: str, counselor_id: int, wrapup: dict[str, str], now_ms: int) -> bool:
+        """Keep the counselor's wrap-up with the session; an ended session is then archived at once."""
+        meta = self.keys.session(sid)
+        owner = await self.redis.hget(meta, "counselor")
+        if owner is None or _s(owner) != str(counselor_id):
+            return False
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(meta, "wrapup", json.dumps(wrapup, separators=(",", ":")))
+            pipe.zadd(self.keys.archive_queue, {sid: now_ms}, xx=True)
+            pipe.srem(self.keys.counselor_wrapups(counselor_id), sid)
+            await pipe.execute()
+        return True
+
+    async def awaiting_wrapup(self, counselor_id: int) -> list[str]:
+        """The counselor's ended chats that still wait for a wrap-up (and are not archived yet)."""
+        return sorted(_s(x) for x in await self.redis.smembers(self.keys.counselor_wrapups(counselor_id)))
+
+    async def events_after(self, sid: str, last_seq: int, *, count: int | None = None) -> list[Event]:
+        """Events with seq > last_seq, in order, from the stream."""
+        entries = await self.redis.xrange(self.keys.events(sid), min=f"({stream_id(last_seq)}",
+                                          max="+", count=count)
+        return decode_entries(entries)
+
+    async def publish_control(self, sid: str, frame: dict[str, Any]) -> None:
+        """Typing, presence, paired: relayed to the other side, never stored."""
+        await self.redis.publish(self.keys.session_channel(sid), json.dumps(frame, ensure_ascii=False))
+
+    async def visitor_presence(self, sid: str, delta: int, now_ms: int, grace_ms: int) -> int:
+        """Count the visitor's connections; at zero the grace timer starts."""
+        n = await self._presence(
+            keys=[self.keys.session(sid), self.keys.grace_timers],
+            args=[delta, now_ms, now_ms + grace_ms, sid],
+        )
+        return int(n)
+
+    async def touch_idle(self, sid: str, deadline_ms: int) -> None:
+        await self.redis.zadd(self.keys.idle_timers, {sid: deadline_ms})
+
+    async def due_timers(self, key: str, now_ms: int, limit: int = 100) -> list[str]:
+        raw = await self.redis.zrangebyscore(key, "-inf", now_ms, start=0, num=limit)
+        return [_s(x) for x in raw]
+
+    # -- queues and claims ----------------------------------------------------------
+    def queue_keys(self, audience: str | None = None, language: str | None = None) -> list[str]:
+        return [
+            self.keys.queue(a.value, lang.value)
+            for a in Audience
+            for lang in Language
+            if (audience is None or a.value == audience) and (language is None or lang.value == language)
+        ]
+
+    async def claim(self, counselor_id: int, counselor_name: str, now_ms: int, *, capacity: int = 0,
+                    audience: str | None = None, language: str | None = None) -> str | None:
+        """Take the next visitor atomically: urgent first, then oldest. None when nobody waits.
+
+        Raises :class:`AtCapacity` when the counselor already has ``capacity`` chats.
+        """
+        k = self.keys
+        while True:
+            result = await self._claim(
+                keys=[k.counselor_sessions(counselor_id), k.recent_waits, *self.queue_keys(audience, language)],
+                args=[k.prefix, str(counselor_id), counselor_name, now_ms, capacity, k.queue_channel,
+                      3600 * 1000, secrets.token_hex(6)],
+            )
+            verdict = _s(result[0])
+            if verdict == "ok":
+                sid = _s(result[1])
+                await self.redis.expire(k.counselor_sessions(counselor_id), self.session_ttl)
+                return sid
+            if verdict == "empty":
+                return None
+            if verdict == "full":
+                raise AtCapacity()
+            # 'retry': a stale queue entry (the session ended meanwhile) was dropped; try the next.
+
+    async def queue_stats(self) -> list[QueueStat]:
+        """Per queue: how many wait, the urgent ones and their categories, and the earliest arrival time.
+
+        Each band (handed back, urgent, normal) keeps arrival order, so the
+        earliest arrival is the head of one of the three.
+        """
+        keys = self.queue_keys()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.zcard(key)
+                pipe.zrangebyscore(key, URGENT_OFFSET, f"({NORMAL_OFFSET}")
+                pipe.zrangebyscore(key, "-inf", f"({URGENT_OFFSET}", start=0, num=1)
+                pipe.zrangebyscore(key, NORMAL_OFFSET, "+inf", start=0, num=1)
+            raw = await pipe.execute()
+        urgent_ids = [[_s(m) for m in raw[4 * i + 1]] for i in range(len(keys))]
+        heads = [[_s(m) for m in raw[4 * i + 2]] + u[:1] + [_s(m) for m in raw[4 * i + 3]]
+                 for i, u in enumerate(urgent_ids)]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for i in range(len(keys)):
+                for sid in heads[i]:
+                    pipe.hget(self.keys.session(sid), "enqueued_at")
+                for sid in urgent_ids[i]:
+                    pipe.hget(self.keys.session(sid), "category")
+            answers = iter(await pipe.execute())
+        stats = []
+        for i, key in enumerate(keys):
+            _, _, audience, language = key.rsplit(":", 3)
+            times = [int(t) for t in (next(answers) for _ in heads[i]) if t is not None]
+            categories: set[str] = set()
+            for _ in urgent_ids[i]:
+                categories.update(c for c in _s(next(answers) or "").split(",") if c)
+            stats.append(QueueStat(audience, language, int(raw[4 * i]), len(urgent_ids[i]), min(times, default=None),
+                                   tuple(sorted(categories))))
+        return stats
+
+    # -- counselor state and transfers -------------------------------------------------
+    async def counselor_status(self, counselor_id: int, default_capacity: int) -> tuple[bool, int]:
+        raw = await self.redis.hgetall(self.keys.counselor_state(counselor_id))
+        state = {_s(a): _s(b) for a, b in raw.items()}
+        return state.get("available", "1") == "1", int(state.get("capacity", default_capacity))
+
+    async def set_counselor_status(self, counselor_id: int, available: bool, capacity: int, ttl: int) -> None:
+        key = self.keys.counselor_state(counselor_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping={"available": "1" if available else "0", "capacity": capacity})
+            pipe.expire(key, ttl)
+            await pipe.execute()
+
+    async def active_count(self, counselor_id: int) -> int:
+        return int(await self.redis.scard(self.keys.counselor_sessions(counselor_id)))
+
+    async def transfer(self, sid: str, from_id: int, to_id: int | None, to_name: str | None, now_ms: int,
+                       ts: str) -> AppendResult:
+        """Move an active chat to another counselor, or back to the head of its queue (``to_id`` None).
+
+        One script: ownership, the move and the ``handover`` event happen together.
+        """
+        k = self.keys
+        event = {"type": "handover", "session_id": sid, "sender": "system", "ts": ts, "counselor_name": to_name}
+        payload = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+        code, seq = await self._transfer(
+            keys=[*k.session_keys(sid), k.counselor_sessions(from_id),
+                  k.counselor_sessions(to_id) if to_id is not None else k.counselor_sessions(from_id)],
+            args=[payload, str(from_id), str(to_id) if to_id is not None else "", to_name or "", now_ms,
+                  self.session_ttl, k.session_channel(sid), k.prefix, sid, head_score(now_ms), k.queue_channel],
+        )
+        return AppendResult(int(code), int(seq))
+
+    async def positions(self, sids: list[tuple[str, str, str]]) -> dict[str, int | None]:
+        """Queue position (1-based) of each (sid, audience, language); None when not queued."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for sid, audience, language in sids:
+                pipe.zrank(self.keys.queue(audience, language), sid)
+            ranks = await pipe.execute()
+        return {sid: (int(r) + 1 if r is not None else None) for (sid, _a, _l), r in zip(sids, ranks, strict=True)}
+
+    async def recent_waits(self, now_ms: int, window_ms: int = 3600 * 1000) -> list[tuple[float, float]]:
+        """(pairing time in s, wait in s) for pairings in the last window."""
+        raw = await self.redis.zrangebyscore(self.keys.recent_waits, now_ms - window_ms, "+inf", withscores=True)
+        out = []
+        for member, score in cast(list[tuple[bytes, float]], raw):
+            wait_ms = _s(member).rsplit(":", 1)[1]
+            out.append((float(score) / 1000, float(wait_ms) / 1000))
+        return out
+
+    async def counselor_session_ids(self, counselor_id: int) -> list[str]:
+        return sorted(_s(x) for x in await self.redis.smembers(self.keys.counselor_sessions(counselor_id)))
+
+    async def counselors_online(self, now_ms: int, horizon_ms: int = 60_000) -> int:
+        return int(await self.redis.zcount(self.keys.counselors_online, now_ms - horizon_ms, "+inf"))
+
+    async def heartbeat_counselor(self, counselor_id: int, now_ms: int) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(self.keys.counselors_online, {str(counselor_id): now_ms})
+            pipe.zremrangebyscore(self.keys.counselors_online, "-inf", now_ms - 3600_000)
+            pipe.expire(self.keys.counselors_online, 3600)
+            await pipe.execute()
+
+    async def counselor_offline(self, counselor_id: int) -> None:
+        await self.redis.zrem(self.keys.counselors_online, str(counselor_id))
+
+    async def active_sessions(self) -> int:
+        total = 0
+        async for _ in self.redis.scan_iter(match=f"{self.keys.prefix}:counselor:*:sessions", count=500):
+            total += int(await self.redis.scard(_s(_)))
+        return total
+
+
+class AtCapacity(Exception):
+    """The counselor already has as many chats as their capacity allows."""
+
+
+def decode_entries(entries: Any) -> list[Event]:
+    """Stream entries (id, {"e": json}) as events, in stream order."""
+    return [json.loads(_s(fields.get(b"e", fields.get("e")))) for _id, fields in entries or []]
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def urgent_of(score: float) -> bool:
+    return is_urgent_score(score)

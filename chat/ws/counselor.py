@@ -1,0 +1,378 @@
+"""The counselor endpoint, ``/ws/counselor``: auth, then queues, accept and chats."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from starlette.websockets import WebSocket
+
+from chat.events import Event, utc_now_iso
+from chat.protocol import (
+    Accept,
+    Auth,
+    CounselorEnd,
+    CounselorMessage,
+    CounselorResource,
+    CounselorTyping,
+    ErrorCode,
+    Monitor,
+    Ping,
+    Status,
+    Transfer,
+    Unmonitor,
+    Wrapup,
+    error_frame,
+    parse_counselor,
+)
+from chat.services import accounts
+from chat.services.auth import Principal, Role, TokenBucket
+from chat.services.runtime import Runtime
+from chat.sessions import EndReason, SessionStatus
+from chat.store.redis import NOT_OWNER, AtCapacity, SessionInfo
+from chat.store.sql import AuditEntry, Counselor
+from chat.ws.connection import Connection, origin_allowed
+from chat.ws.frames import Disconnected, FrameReader
+
+log = logging.getLogger("chat.counselor")
+
+
+class CounselorConnection(Connection):
+    role = "counselor"
+
+    def __init__(self, ws: WebSocket, rt: Runtime) -> None:
+        super().__init__(ws, rt)
+        self.principal: Principal | None = None
+        self.last_queues: list[dict[str, Any]] | None = None
+        self.monitoring: set[str] = set()
+        # Per queue, when this (supervisor's) console was last alerted about a long wait.
+        self.alerted: dict[tuple[str, str], int] = {}
+
+    async def on_event(self, sid: str, event: Event) -> None:
+        if event.get("type") == "ended":
+            self.monitoring.discard(sid)
+            await self.unfollow(sid)
+
+    async def on_control(self, channel: str, sid: str, frame: dict[str, Any]) -> None:
+        kind = frame.get("type")
+        if kind == "typing" and frame.get("sender") == "visitor" and sid in self.cursors:
+            await self.send({"type": "typing", "session_id": sid, "sender": "visitor",
+                             "active": bool(frame.get("active"))})
+        elif kind == "presence" and sid in self.cursors:
+            await self.send({"type": "presence", "session_id": sid, "visitor": frame.get("visitor")})
+        elif kind == "transfer_in" and self.principal is not None:
+            info = await self.rt.store.get_session(str(frame.get("session_id")))
+            if info is not None and info.counselor == str(self.principal.counselor_id):
+                await self.send_assigned(info, transfer={"from": frame.get("from"), "note": frame.get("note", "")})
+                await self.follow(info.sid, 0)
+        elif kind == "transfer_out":
+            moved = str(frame.get("session_id"))
+            if moved in self.cursors and moved not in self.monitoring:
+                await self.unfollow(moved)
+                await self.send({"type": "transferred", "session_id": moved, "to": frame.get("to")})
+        elif kind == "status":
+            await self.send({k: frame[k] for k in ("type", "available", "capacity", "active") if k in frame})
+        elif kind == "revoked" and self.principal is not None:
+            if frame.get("token_hash") in ("*", self.principal.token_hash):
+                await self.send(error_frame(ErrorCode.UNAUTHORIZED, "your login was revoked"))
+                await self.close(1008, "revoked")
+
+    async def send_queues(self, queues: list[dict[str, Any]]) -> None:
+        if queues != self.last_queues:
+            self.last_queues = queues
+            await self.send({"type": "queues", "queues": queues})
+
+    async def send_assigned(self, info: SessionInfo, kind: str = "assigned", **extra: Any) -> None:
+        await self.send({
+            "type": kind, "session_id": info.sid, "audience": info.audience, "language": info.language,
+            "topic": info.topic, "urgent": info.urgent, "category": info.category,
+            "waited_seconds": max(0, ((info.paired_at or info.enqueued_at) - info.enqueued_at) // 1000),
+            "visitor": "online" if info.visitor_online else "offline", "status": info.status.value, **extra,
+        })
+
+    @property
+    def is_supervisor(self) -> bool:
+        return self.principal is not None and self.principal.role in (Role.SUPERVISOR, Role.ADMIN)
+
+
+async def counselor_endpoint(ws: WebSocket) -> None:
+    rt: Runtime = ws.app.state.rt
+    if not origin_allowed(ws, rt.settings.allowed_origins):
+        await ws.close(1008, "origin not allowed")
+        return
+    await ws.accept()
+    conn = CounselorConnection(ws, rt)
+    reader = FrameReader(conn, parse_counselor)
+    conn.start()
+    try:
+        await _serve(conn, reader)
+    except Disconnected:
+        pass
+    except Exception:
+        log.exception("counselor: unexpected failure")
+        await conn.send(error_frame(ErrorCode.INTERNAL, "internal error"))
+        await conn.close(1011)
+    finally:
+        watcher = rt.extras.get("watcher")
+        if watcher is not None:
+            watcher.counselor_left(conn)
+        if conn.principal is not None:
+            await rt.hub.unsubscribe(rt.keys.counselor_channel(conn.principal.counselor_id), conn._listener)
+            if not any(isinstance(c, CounselorConnection) and c.principal
+                       and c.principal.counselor_id == conn.principal.counselor_id for c in rt.connections
+                       if c is not conn):
+                await rt.store.counselor_offline(conn.principal.counselor_id)
+        await conn.stop()
+
+
+async def _authenticate(conn: CounselorConnection, reader: FrameReader) -> Principal:
+    rt = conn.rt
+    try:
+        frame = await reader.next(timeout=rt.settings.first_frame_timeout)
+    except TimeoutError:
+        await conn.send(error_frame(ErrorCode.UNAUTHORIZED, "expected auth within "
+                                    f"{rt.settings.first_frame_timeout:g} s"))
+        await conn.close(1008, "no auth")
+        raise Disconnected() from None
+    principal = await rt.tokens.check(frame.token) if isinstance(frame, Auth) else None
+    if principal is None:
+        await conn.send(error_frame(ErrorCode.UNAUTHORIZED, "a valid auth token is required"))
+        await conn.close(1008, "unauthorized")
+        raise Disconnected()
+    return principal
+
+
+async def _serve(conn: CounselorConnection, reader: FrameReader) -> None:
+    rt = conn.rt
+    principal = await _authenticate(conn, reader)
+    conn.principal = principal
+    await rt.hub.subscribe(rt.keys.counselor_channel(principal.counselor_id), conn._listener)
+    # A token revoked between the check and the subscription is caught here.
+    if not await rt.tokens.is_valid_hash(principal.token_hash):
+        await conn.send(error_frame(ErrorCode.UNAUTHORIZED, "your login was revoked"))
+        await conn.close(1008, "revoked")
+        return
+    await rt.store.heartbeat_counselor(principal.counselor_id, rt.now_ms())
+    await conn.send({"type": "welcome", "counselor": principal.public()})
+    await _publish_status(conn)
+    watcher = rt.extras.get("watcher")
+    if watcher is not None:
+        await watcher.counselor_joined(conn)
+    for sid in await rt.store.counselor_session_ids(principal.counselor_id):
+        info = await rt.store.get_session(sid)
+        if info is not None and info.status is SessionStatus.ACTIVE:
+            await conn.send_assigned(info)
+            await conn.follow(sid, 0)
+    # Ended chats whose wrap-up is still open come back too, with their events up to `ended`.
+    for sid in await rt.store.awaiting_wrapup(principal.counselor_id):
+        info = await rt.store.get_session(sid)
+        if info is not None and info.status is SessionStatus.ENDED and info.counselor == str(principal.counselor_id):
+            await conn.send_assigned(info)
+            await conn.follow(sid, 0)
+    bucket = TokenBucket(rt.settings.messages_per_second * 4, rt.settings.message_burst * 2)
+    last_beat = rt.now_ms()
+    while not conn.closing:
+        frame = await reader.next()
+        # Any frame shows the counselor is there; the watcher's heartbeat covers quiet times.
+        if rt.now_ms() - last_beat > 10_000:
+            last_beat = rt.now_ms()
+            await rt.store.heartbeat_counselor(principal.counselor_id, last_beat)
+        if isinstance(frame, Ping):
+            await conn.send({"type": "pong"})
+            continue
+        if not bucket.take():
+            await reader.strike(ErrorCode.RATE_LIMITED, "too many frames; slow down")
+            continue
+        if isinstance(frame, Accept):
+            await _accept(conn, frame)
+        elif isinstance(frame, CounselorMessage | CounselorResource):
+            await _say(conn, reader, frame)
+        elif isinstance(frame, CounselorTyping):
+            if await _owns(conn, frame.session_id):
+                await rt.store.publish_control(frame.session_id, {
+                    "type": "typing", "session_id": frame.session_id, "sender": "counselor", "active": frame.active})
+        elif isinstance(frame, CounselorEnd):
+            if await _owns(conn, frame.session_id):
+                await rt.store.end(frame.session_id, EndReason.COUNSELOR, utc_now_iso(), rt.now_ms())
+        elif isinstance(frame, Wrapup):
+            wrapup = {"category": frame.category.value, "risk": frame.risk.value, "referral": frame.referral.value}
+            if await rt.store.save_wrapup(frame.session_id, principal.counselor_id, wrapup, rt.now_ms()):
+                await conn.send({"type": "wrapup_saved", "session_id": frame.session_id})
+            else:
+                await conn.send(error_frame(ErrorCode.NOT_IN_SESSION, "this session is not yours (or is archived)",
+                                            session_id=frame.session_id))
+        elif isinstance(frame, Status):
+            await rt.store.set_counselor_status(principal.counselor_id, frame.available, frame.capacity,
+                                                rt.settings.token_ttl_seconds)
+            await _publish_status(conn)
+        elif isinstance(frame, Transfer):
+            await _transfer(conn, frame)
+        elif isinstance(frame, Monitor):
+            await _monitor(conn, frame.session_id)
+        elif isinstance(frame, Unmonitor):
+            if frame.session_id in conn.monitoring:
+                conn.monitoring.discard(frame.session_id)
+                await conn.unfollow(frame.session_id)
+        elif isinstance(frame, Auth):
+            await reader.strike(ErrorCode.BAD_REQUEST, "already authenticated")
+
+
+async def _owns(conn: CounselorConnection, sid: str, **extra: Any) -> bool:
+    assert conn.principal is not None
+    info = await conn.rt.store.get_session(sid)
+    if info is None or info.counselor != str(conn.principal.counselor_id) or info.status is not SessionStatus.ACTIVE:
+        await conn.send(error_frame(ErrorCode.NOT_IN_SESSION, "this session is not yours", session_id=sid, **extra))
+        return False
+    return True
+
+
+async def _accept(conn: CounselorConnection, frame: Accept) -> None:
+    rt = conn.rt
+    assert conn.principal is not None
+    available, capacity = await rt.store.counselor_status(conn.principal.counselor_id, rt.settings.default_capacity)
+    if not available:
+        await conn.send(error_frame(ErrorCode.FORBIDDEN, "set yourself available to accept chats",
+                                    reason="unavailable", **{"for": "accept"}))
+        return
+    try:
+        sid = await rt.store.claim(
+            conn.principal.counselor_id, conn.principal.display_name, rt.now_ms(), capacity=capacity,
+            audience=frame.audience.value if frame.audience else None,
+            language=frame.language.value if frame.language else None,
+        )
+    except AtCapacity:
+        await conn.send(error_frame(ErrorCode.FORBIDDEN, "you are at your capacity", reason="at_capacity",
+                                    **{"for": "accept"}))
+        return
+    if sid is None:
+        await conn.send(error_frame(ErrorCode.QUEUE_EMPTY, "nobody is waiting", **{"for": "accept"}))
+        return
+    info = await rt.store.get_session(sid)
+    assert info is not None
+    await rt.store.touch_idle(sid, rt.now_ms() + int(rt.settings.idle_timeout_seconds * 1000))
+    await conn.send_assigned(info)
+    await conn.follow(sid, 0)
+    await rt.store.publish_control(sid, {"type": "paired", "session_id": sid,
+                                         "counselor_name": conn.principal.display_name})
+    await _publish_status(conn)
+
+
+async def _publish_status(conn: CounselorConnection) -> None:
+    """Tell every console of this counselor their availability, capacity and load."""
+    rt = conn.rt
+    assert conn.principal is not None
+    cid = conn.principal.counselor_id
+    available, capacity = await rt.store.counselor_status(cid, rt.settings.default_capacity)
+    frame = {"type": "status", "available": available, "capacity": capacity, "active": await rt.store.active_count(cid)}
+    await rt.redis.publish(rt.keys.counselor_channel(cid), json.dumps(frame))
+
+
+async def _transfer(conn: CounselorConnection, frame: Transfer) -> None:
+    rt = conn.rt
+    assert conn.principal is not None
+    me = conn.principal
+    target: Counselor | None = None
+    if frame.to is not None:
+        async with rt.db() as db:
+            target = await accounts.find(db, frame.to)
+        if target is None or not target.active or target.id == me.counselor_id:
+            await conn.send(error_frame(ErrorCode.FORBIDDEN, "no such colleague", session_id=frame.session_id))
+            return
+        now = rt.now_ms()
+        available, capacity = await rt.store.counselor_status(target.id, rt.settings.default_capacity)
+        online = await rt.redis.zscore(rt.keys.counselors_online, str(target.id))
+        if not available or online is None or float(online) < now - 60_000 \
+                or await rt.store.active_count(target.id) >= capacity:
+            await conn.send(error_frame(ErrorCode.FORBIDDEN, "that colleague is not available",
+                                        session_id=frame.session_id))
+            return
+    result = await rt.store.transfer(frame.session_id, me.counselor_id, target.id if target else None,
+                                     target.display_name if target else None, rt.now_ms(), utc_now_iso())
+    if result.code < 0:
+        await conn.send(error_frame(ErrorCode.NOT_IN_SESSION, "this session is not yours", session_id=frame.session_id))
+        return
+    to = target.username if target else None
+    # Every console of the sender lets go of the chat; the colleague's consoles take it up.
+    await rt.redis.publish(rt.keys.counselor_channel(me.counselor_id), json.dumps(
+        {"type": "transfer_out", "session_id": frame.session_id, "to": to}))
+    if target is not None:
+        await rt.redis.publish(rt.keys.counselor_channel(target.id), json.dumps(
+            {"type": "transfer_in", "session_id": frame.session_id, "from": me.display_name, "note": frame.note}))
+        await rt.store.publish_control(frame.session_id, {"type": "paired", "session_id": frame.session_id,
+                                                          "counselor_name": target.display_name, "handover": True})
+    await _publish_status(conn)
+
+
+async def _monitor(conn: CounselorConnection, sid: str) -> None:
+    rt = conn.rt
+    assert conn.principal is not None
+    if not conn.is_supervisor:
+        await conn.send(error_frame(ErrorCode.FORBIDDEN, "only supervisors may monitor chats", session_id=sid))
+        return
+    info = await rt.store.get_session(sid)
+    if info is None or info.status is SessionStatus.ENDED:
+        await conn.send(error_frame(ErrorCode.UNKNOWN_SESSION, "no such active chat", session_id=sid))
+        return
+    async with rt.db() as db:
+        # A console that reconnects opens the same chat again: one entry per opening within ten minutes.
+        recent = (await db.execute(select(AuditEntry.id).where(
+            AuditEntry.actor == conn.principal.username, AuditEntry.action == "monitor",
+            AuditEntry.session_id == sid,
+            AuditEntry.at > datetime.now(UTC) - timedelta(minutes=10)))).first()
+        if recent is None:
+            db.add(AuditEntry(actor=conn.principal.username, action="monitor", session_id=sid))
+            await db.commit()
+    conn.monitoring.add(sid)
+    await conn.send_assigned(info, kind="monitoring", counselor_name=info.counselor_name)
+    await conn.follow(sid, 0)
+
+
+async def _say(conn: CounselorConnection, reader: FrameReader, frame: CounselorMessage | CounselorResource) -> None:
+    rt = conn.rt
+    assert conn.principal is not None
+    event: dict[str, Any]
+    if isinstance(frame, CounselorMessage):
+        if len(frame.text) > rt.settings.max_text_chars:
+            await reader.strike(ErrorCode.TOO_LARGE, f"text is longer than {rt.settings.max_text_chars} characters",
+                                client_id=frame.client_id)
+            return
+        if not frame.text.strip():
+            await reader.strike(ErrorCode.BAD_REQUEST, "text is empty", client_id=frame.client_id)
+            return
+        event = {"type": "message", "session_id": frame.session_id, "sender": "counselor",
+                 "text": frame.text.strip(), "ts": utc_now_iso(), "client_id": frame.client_id}
+    else:
+        # Someone else's session is not_in_session whatever the snippet_id (the append checks again).
+        if not await _owns(conn, frame.session_id, client_id=frame.client_id):
+            return
+        snippet = await _snippet(rt, frame.snippet_id)
+        if snippet is None:
+            await reader.strike(ErrorCode.BAD_REQUEST, "unknown or inactive snippet_id", client_id=frame.client_id)
+            return
+        event = {"type": "resource", "session_id": frame.session_id, "sender": "counselor", "ts": utc_now_iso(),
+                 "client_id": frame.client_id, "snippet": snippet}
+    now = rt.now_ms()
+    result = await rt.store.append(frame.session_id, event, client_id=frame.client_id,
+                                   owner=str(conn.principal.counselor_id), allowed=(SessionStatus.ACTIVE,),
+                                   now_ms=now)
+    if result.code < 0:
+        await conn.send(error_frame(ErrorCode.NOT_IN_SESSION, "this session is not yours"
+                                    if result.code == NOT_OWNER else "this session is not active",
+                                    session_id=frame.session_id, client_id=frame.client_id))
+        return
+    await conn.send({"type": "ack", "session_id": frame.session_id, "client_id": frame.client_id,
+                     "seq": result.seq})
+    await rt.store.touch_idle(frame.session_id, now + int(rt.settings.idle_timeout_seconds * 1000))
+
+
+async def _snippet(rt: Runtime, snippet_id: str) -> dict[str, Any] | None:
+    lookup = rt.extras.get("snippet_lookup")
+    if lookup is None:
+        return None
+    result: dict[str, Any] | None = await lookup(snippet_id)
+    return result
+
+

@@ -1,0 +1,70 @@
+"""What both websocket endpoints share: reading frames with limits and answers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from chat.protocol import ErrorCode, ProtocolError, error_frame
+from chat.ws.connection import Connection
+
+T = TypeVar("T")
+
+# After this many bad frames in a row a connection is closed with 1008.
+MAX_STRIKES = 20
+
+
+class Disconnected(Exception):
+    pass
+
+
+async def receive_text(ws: WebSocket, timeout: float | None = None) -> str | None:
+    """The next text frame; None for a binary frame; raises Disconnected when the socket is gone."""
+    try:
+        message = await asyncio.wait_for(ws.receive(), timeout) if timeout else await ws.receive()
+    except WebSocketDisconnect as exc:
+        raise Disconnected() from exc
+    if message["type"] == "websocket.disconnect":
+        raise Disconnected()
+    if message.get("text") is not None:
+        return str(message["text"])
+    return None
+
+
+class FrameReader:
+    """Parses frames, answers bad ones with ``bad_request`` and counts strikes."""
+
+    def __init__(self, conn: Connection, parse: Callable[[str], T]) -> None:
+        self.conn = conn
+        self.parse = parse
+        self.strikes = 0
+        # Strikes when the last frame was handed out: a frame its handler also refused
+        # (rate_limited, too_large...) keeps the count going instead of resetting it.
+        self._strikes_at_handout: int | None = None
+
+    async def next(self, timeout: float | None = None) -> Any:
+        """The next valid frame; bad frames are answered here. Raises Disconnected."""
+        if self._strikes_at_handout == self.strikes:
+            self.strikes = 0
+        while True:
+            raw = await receive_text(self.conn.ws, timeout)
+            if raw is None:
+                await self.strike(ErrorCode.BAD_REQUEST, "binary frames are not supported")
+                continue
+            try:
+                frame = self.parse(raw)
+            except ProtocolError as exc:
+                await self.strike(exc.code, exc.message)
+                continue
+            self._strikes_at_handout = self.strikes
+            return frame
+
+    async def strike(self, code: ErrorCode, message: str, **extra: Any) -> None:
+        await self.conn.send(error_frame(code, message, **extra))
+        self.strikes += 1
+        if self.strikes >= MAX_STRIKES:
+            await self.conn.close(1008, "too many bad frames")
+            raise Disconnected()

@@ -1,0 +1,309 @@
+"""The visitor endpoint, ``/ws/visitor``: hello or resume, then chat until the end."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from starlette.websockets import WebSocket
+
+from chat.events import Event, utc_now_iso
+from chat.protocol import (
+    ErrorCode,
+    Hello,
+    Ping,
+    QuickExit,
+    Resume,
+    VisitorEnd,
+    VisitorMessage,
+    VisitorTyping,
+    error_frame,
+    parse_visitor,
+)
+from chat.services.addresses import http_client_address
+from chat.services.auth import TokenBucket
+from chat.services.runtime import Runtime
+from chat.sessions import EndReason, Sender, SessionStatus
+from chat.ws.connection import Connection, origin_allowed
+from chat.ws.frames import Disconnected, FrameReader
+
+log = logging.getLogger("chat.visitor")
+
+
+class VisitorConnection(Connection):
+    role = "visitor"
+
+    def __init__(self, ws: WebSocket, rt: Runtime) -> None:
+        super().__init__(ws, rt)
+        self.sid: str | None = None
+        self.status: SessionStatus | None = None
+        self.audience = ""
+        self.language = ""
+        self.last_queue: tuple[int | None, int | None, bool] | None = None
+        self.ended = asyncio.Event()
+
+    async def on_event(self, sid: str, event: Event) -> None:
+        if event.get("type") == "ended":
+            self.status = SessionStatus.ENDED
+            self.ended.set()
+        elif event.get("type") == "handover" and event.get("counselor_name") is None:
+            # Back in the queue: position updates resume until a counselor accepts.
+            self.status = SessionStatus.QUEUED
+            self.last_queue = None
+            watcher = self.rt.extras.get("watcher")
+            if watcher is not None:
+                await watcher.visitor_joined(self)
+
+    async def on_control(self, channel: str, sid: str, frame: dict[str, Any]) -> None:
+        kind = frame.get("type")
+        if kind == "typing" and frame.get("sender") == Sender.COUNSELOR.value:
+            await self.send({"type": "typing", "sender": "counselor", "active": bool(frame.get("active"))})
+        elif kind == "paired" and (self.status is SessionStatus.QUEUED or frame.get("handover")):
+            self.status = SessionStatus.ACTIVE
+            await self.send({"type": "paired", "counselor_name": frame.get("counselor_name")})
+
+    async def check_paired(self) -> None:
+        """Send ``paired`` if a counselor claimed the session before this socket was subscribed.
+
+        The ``paired`` notice is not stored; one published between reading the status and
+        subscribing to the session's channel would otherwise never reach the visitor.
+        """
+        if self.sid is None or self.status is not SessionStatus.QUEUED:
+            return
+        info = await self.rt.store.get_session(self.sid)
+        if info is not None and info.status is SessionStatus.ACTIVE and self.status is SessionStatus.QUEUED:
+            self.status = SessionStatus.ACTIVE
+            await self.send({"type": "paired", "counselor_name": info.counselor_name})
+
+    async def send_queue(self, position: int | None, eta: int | None, nobody_online: bool = False) -> None:
+        """Send ``queue`` when any value changed since the last one sent."""
+        if self.status is not SessionStatus.QUEUED or position is None:
+            return
+        if self.last_queue != (position, eta, nobody_online):
+            self.last_queue = (position, eta, nobody_online)
+            await self.send({"type": "queue", "position": position, "eta_seconds": eta,
+                             "nobody_online": nobody_online})
+
+
+async def visitor_endpoint(ws: WebSocket) -> None:
+    rt: Runtime = ws.app.state.rt
+    if not origin_allowed(ws, rt.settings.allowed_origins):
+        await ws.close(1008, "origin not allowed")
+        return
+    await ws.accept()
+    conn = VisitorConnection(ws, rt)
+    reader = FrameReader(conn, parse_visitor)
+    conn.start()
+    try:
+        await _serve(conn, reader)
+    except Disconnected:
+        pass
+    except Exception:
+        log.exception("visitor: unexpected failure")
+        await conn.send(error_frame(ErrorCode.INTERNAL, "internal error"))
+        await conn.close(1011)
+    finally:
+        await conn.stop()
+        if conn.sid and conn.status is not SessionStatus.ENDED:
+            grace_ms = int(rt.settings.visitor_grace_seconds * 1000)
+            if await rt.store.visitor_presence(conn.sid, -1, rt.now_ms(), grace_ms) == 0:
+                await rt.store.publish_control(conn.sid, {"type": "presence", "session_id": conn.sid,
+                                                          "visitor": "offline"})
+
+
+async def _first_frame(conn: VisitorConnection, reader: FrameReader) -> Hello | Resume:
+    settings = conn.rt.settings
+    deadline = asyncio.get_running_loop().time() + settings.first_frame_timeout
+    while True:
+        remaining = deadline - asyncio.get_running_loop().time()
+        try:
+            if remaining <= 0:
+                raise TimeoutError
+            frame = await reader.next(timeout=remaining)
+        except TimeoutError:
+            await conn.send(error_frame(ErrorCode.BAD_REQUEST, "expected hello or resume within "
+                                        f"{settings.first_frame_timeout:g} s"))
+            await conn.close(1008, "no hello")
+            raise Disconnected() from None
+        if isinstance(frame, Hello | Resume):
+            return frame
+        if isinstance(frame, Ping):
+            await conn.send({"type": "pong"})
+            continue
+        await reader.strike(ErrorCode.BAD_REQUEST, "the first frame must be hello or resume")
+
+
+async def _serve(conn: VisitorConnection, reader: FrameReader) -> None:
+    rt = conn.rt
+    first = await _first_frame(conn, reader)
+    if isinstance(first, Hello):
+        if not await _hello(conn, first):
+            return
+    elif not await _resume(conn, first):
+        return
+    assert conn.sid is not None
+    bucket = TokenBucket(rt.settings.messages_per_second, rt.settings.message_burst)
+    while conn.status is not SessionStatus.ENDED:
+        frame = await _next_or_end(conn, reader)
+        if frame is None:
+            break
+        if isinstance(frame, VisitorMessage):
+            if not bucket.take():
+                await reader.strike(ErrorCode.RATE_LIMITED, "too many messages; slow down",
+                                    client_id=frame.client_id)
+                continue
+            await _message(conn, reader, frame)
+        elif isinstance(frame, VisitorTyping):
+            if bucket.take():
+                await rt.store.publish_control(conn.sid, {"type": "typing", "session_id": conn.sid,
+                                                          "sender": "visitor", "active": frame.active})
+        elif isinstance(frame, VisitorEnd | QuickExit):
+            reason = EndReason.QUICK_EXIT if isinstance(frame, QuickExit) else EndReason.VISITOR
+            await _end(conn, reason)
+        elif isinstance(frame, Ping):
+            await conn.send({"type": "pong"})
+        else:
+            await reader.strike(ErrorCode.BAD_REQUEST, f"{frame.type} is only allowed as the first frame")
+    # The ended event has been delivered; a normal close.
+    await conn.close(1000)
+
+
+async def _next_or_end(conn: VisitorConnection, reader: FrameReader) -> Any:
+    """The next frame, or None once the session ended (by the counselor or a timer)."""
+    receive = asyncio.create_task(reader.next())
+    ended = asyncio.create_task(conn.ended.wait())
+    try:
+        done, _ = await asyncio.wait({receive, ended}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        ended.cancel()
+    if receive in done:
+        return receive.result()
+    receive.cancel()
+    try:
+        await receive
+    except (asyncio.CancelledError, Disconnected):
+        pass
+    return None
+
+
+async def _hello(conn: VisitorConnection, hello: Hello) -> bool:
+    rt = conn.rt
+    settings = rt.settings
+    subject = await rt.hasher.digest("addr", http_client_address(conn.ws, settings.trusted_proxies) or "unknown")
+    if await rt.limiter.hit("hello", subject, 60) > settings.hellos_per_minute:
+        await conn.send(error_frame(ErrorCode.RATE_LIMITED, "too many new chats from here; try again later"))
+        await conn.close(1008, "rate limited")
+        return False
+    gate = rt.extras.get("hello_gate")
+    if gate is not None:
+        refusal = await gate(hello)
+        if refusal is not None:
+            await conn.send(refusal)
+            await conn.close(1000)
+            return False
+    first_message = (hello.first_message or "").strip()
+    if len(first_message) > settings.max_text_chars:
+        await conn.send(error_frame(ErrorCode.TOO_LARGE, f"first_message is longer than {settings.max_text_chars} "
+                                    "characters"))
+        await conn.close(1008, "too large")
+        return False
+    urgent, category = False, None
+    triage = rt.extras.get("triage")
+    if triage is not None and first_message:
+        urgent, category = triage(first_message, hello.language.value)
+    now = rt.now_ms()
+    sid, token = await rt.store.create_session(
+        audience=hello.audience, language=hello.language, topic=(hello.topic or "").strip() or None,
+        urgent=urgent, category=category, now_ms=now,
+    )
+    conn.sid, conn.status = sid, SessionStatus.QUEUED
+    conn.audience, conn.language = hello.audience.value, hello.language.value
+    if first_message:
+        event = {"type": "message", "session_id": sid, "sender": "visitor", "text": first_message,
+                 "ts": utc_now_iso()}
+        await rt.store.append(sid, event, client_id=None, owner=None,
+                              allowed=(SessionStatus.QUEUED,), now_ms=now)
+    await rt.store.visitor_presence(sid, +1, now, 0)
+    await conn.send({"type": "session", "session_id": sid, "token": token, "status": "queued", "resumed": False})
+    watcher = rt.extras.get("watcher")
+    if watcher is not None:
+        await watcher.visitor_joined(conn)
+    await conn.follow(sid, 0)
+    await conn.check_paired()
+    return True
+
+
+async def _resume(conn: VisitorConnection, resume: Resume) -> bool:
+    rt = conn.rt
+    sid = await rt.store.session_of_token(resume.token)
+    info = await rt.store.get_session(sid) if sid else None
+    if sid is None or info is None:
+        await conn.send(error_frame(ErrorCode.UNKNOWN_SESSION, "unknown or expired session"))
+        await conn.close(1008, "unknown session")
+        return False
+    conn.sid, conn.status = sid, info.status
+    conn.audience, conn.language = info.audience, info.language
+    last_seq = min(resume.last_seq, info.seq)
+    # resumed is false when the stream no longer holds everything after last_seq.
+    events = await rt.store.events_after(sid, last_seq, count=1)
+    complete = info.seq == last_seq or (bool(events) and int(events[0]["seq"]) == last_seq + 1)
+    frame: dict[str, Any] = {"type": "session", "session_id": sid, "token": resume.token,
+                             "status": info.status.value, "resumed": complete}
+    if info.counselor_name and info.status is SessionStatus.ACTIVE:
+        frame["counselor_name"] = info.counselor_name
+    await conn.send(frame)
+    if info.status is not SessionStatus.ENDED:
+        n = await rt.store.visitor_presence(sid, +1, rt.now_ms(), 0)
+        if n == 1 and info.status is SessionStatus.ACTIVE:
+            await rt.store.publish_control(sid, {"type": "presence", "session_id": sid, "visitor": "online"})
+        if info.status is SessionStatus.QUEUED:
+            watcher = rt.extras.get("watcher")
+            if watcher is not None:
+                await watcher.visitor_joined(conn)
+    await conn.follow(sid, last_seq)
+    await conn.check_paired()
+    if info.status is SessionStatus.ENDED:
+        conn.ended.set()
+    return True
+
+
+async def _message(conn: VisitorConnection, reader: FrameReader, frame: VisitorMessage) -> None:
+    rt = conn.rt
+    assert conn.sid is not None
+    text = frame.text.strip()
+    if len(frame.text) > rt.settings.max_text_chars:
+        await reader.strike(ErrorCode.TOO_LARGE, f"text is longer than {rt.settings.max_text_chars} characters",
+                            client_id=frame.client_id)
+        return
+    if not text:
+        await reader.strike(ErrorCode.BAD_REQUEST, "text is empty", client_id=frame.client_id)
+        return
+    now = rt.now_ms()
+    event = {"type": "message", "session_id": conn.sid, "sender": "visitor", "text": text,
+             "ts": utc_now_iso(), "client_id": frame.client_id}
+    result = await rt.store.append(conn.sid, event, client_id=frame.client_id, owner=None,
+                                   allowed=(SessionStatus.QUEUED, SessionStatus.ACTIVE), now_ms=now)
+    if result.code < 0:
+        await conn.send(error_frame(ErrorCode.NOT_IN_SESSION, "the session has ended", client_id=frame.client_id))
+        return
+    await conn.send({"type": "ack", "client_id": frame.client_id, "seq": result.seq})
+    if result.code == 1:
+        if conn.status is SessionStatus.ACTIVE:
+            await rt.store.touch_idle(conn.sid, now + int(rt.settings.idle_timeout_seconds * 1000))
+        elif conn.status is SessionStatus.QUEUED:
+            triage = rt.extras.get("triage")
+            if triage is not None:
+                urgent, category = triage(text, conn.language)
+                if urgent and category:
+                    await rt.store.mark_urgent(conn.sid, category, now)
+
+
+async def _end(conn: VisitorConnection, reason: EndReason) -> None:
+    rt = conn.rt
+    assert conn.sid is not None
+    await rt.store.end(conn.sid, reason, utc_now_iso(), rt.now_ms())
+    # Deliver the ended event (and anything before it) before the loop closes the socket.
+    await conn.catch_up(conn.sid)
+    conn.status = SessionStatus.ENDED
+    conn.ended.set()

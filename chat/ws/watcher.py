@@ -1,0 +1,201 @@
+"""Background work of each server instance: queue updates and the timers.
+
+The queue watcher listens for "the queues changed" and sends each local
+queued visitor its position and ETA, and each local counselor the overview,
+only when the numbers changed. The sweeper ends sessions whose grace period
+or idle time ran out; every instance sweeps, and a ZREM decides which one
+acts on a timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from chat.events import utc_now_iso
+from chat.services.auth import Principal
+from chat.services.runtime import Runtime
+from chat.sessions import EndReason, SessionStatus
+
+log = logging.getLogger("chat.ws.watcher")
+
+
+# What the watcher needs of the endpoints' connections, so that it does not
+# import the endpoints (which import it).
+class VisitorConnection(Protocol):
+    sid: str | None
+    status: SessionStatus | None
+    audience: str
+    language: str
+    closing: bool
+
+    async def send_queue(self, position: int | None, eta: int | None, nobody_online: bool = False) -> None: ...
+
+
+class CounselorConnection(Protocol):
+    principal: Principal | None
+    alerted: dict[tuple[str, str], int]
+    closing: bool
+
+    @property
+    def is_supervisor(self) -> bool: ...
+
+    async def send(self, frame: dict[str, Any]) -> None: ...
+
+    async def send_queues(self, queues: list[dict[str, Any]]) -> None: ...
+
+REFRESH_SECONDS = 5.0
+HEARTBEAT_SECONDS = 20.0
+ALERT_REPEAT_MS = 60_000
+
+
+class Watcher:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.visitors: dict[str, VisitorConnection] = {}
+        self.counselors: set[CounselorConnection] = set()
+        self._changed = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        await self.rt.hub.subscribe(self.rt.keys.queue_channel, self._on_change)
+        self._tasks = [
+            asyncio.create_task(self._queue_loop(), name="queue-watcher"),
+            asyncio.create_task(self._sweep_loop(), name="sweeper"),
+            asyncio.create_task(self._heartbeat_loop(), name="heartbeat"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    def _on_change(self, channel: str, data: bytes) -> None:
+        self._changed.set()
+
+    async def visitor_joined(self, conn: VisitorConnection) -> None:
+        assert conn.sid is not None
+        self.visitors[conn.sid] = conn
+        await self.update_visitors([conn])
+
+    async def counselor_joined(self, conn: CounselorConnection) -> None:
+        self.counselors.add(conn)
+        await conn.send_queues(await self.queues_frame())
+
+    def counselor_left(self, conn: CounselorConnection) -> None:
+        self.counselors.discard(conn)
+
+    # -- queues ----------------------------------------------------------------------
+    async def queues_frame(self) -> list[dict[str, Any]]:
+        now = self.rt.now_ms()
+        return [
+            {"audience": s.audience, "language": s.language, "waiting": s.waiting, "urgent": s.urgent,
+             "urgent_categories": list(s.urgent_categories),
+             "longest_wait_seconds": (max(0, (now - s.oldest_ms) // 1000) if s.oldest_ms is not None else 0)}
+            for s in await self.rt.store.queue_stats()
+        ]
+
+    async def estimator(self) -> Callable[[int], int | None]:
+        """Wait estimates for this round of updates: the recent pairings are read once, not per visitor."""
+        make = self.rt.extras.get("wait_estimator")
+        if make is None:
+            return lambda position: None
+        result: Callable[[int], int | None] = await make()
+        return result
+
+    async def update_visitors(self, conns: list[VisitorConnection]) -> None:
+        live = [c for c in conns if c.sid and c.status is SessionStatus.QUEUED and not c.closing]
+        for conn in conns:
+            if conn not in live and conn.sid:
+                self.visitors.pop(conn.sid, None)
+        if not live:
+            return
+        positions = await self.rt.store.positions([(c.sid or "", c.audience, c.language) for c in live])
+        nobody_online = await self.rt.store.counselors_online(self.rt.now_ms()) == 0
+        eta = await self.estimator()
+        for conn in live:
+            position = positions.get(conn.sid or "")
+            if position is None:
+                continue
+            await conn.send_queue(position, eta(position), nobody_online)
+
+    async def _queue_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), REFRESH_SECONDS)
+            self._changed.clear()
+            # Many changes close together make one update.
+            await asyncio.sleep(0.05)
+            try:
+                await self.update_visitors(list(self.visitors.values()))
+                if self.counselors:
+                    frame = await self.queues_frame()
+                    for conn in list(self.counselors):
+                        await conn.send_queues(frame)
+                    await self.alert_supervisors(frame)
+            except Exception:
+                log.exception("queue watcher: update failed")
+                await asyncio.sleep(1)
+
+    async def alert_supervisors(self, queues: list[dict[str, Any]]) -> None:
+        """Tell supervisors about a wait past the threshold, once a minute while it lasts."""
+        threshold = self.rt.settings.alert_after_seconds
+        now = self.rt.now_ms()
+        for conn in list(self.counselors):
+            if not conn.is_supervisor:
+                continue
+            for q in queues:
+                key = (q["audience"], q["language"])
+                if q["waiting"] and q["longest_wait_seconds"] >= threshold:
+                    if now - conn.alerted.get(key, 0) >= ALERT_REPEAT_MS:
+                        conn.alerted[key] = now
+                        await conn.send({"type": "alert", "audience": q["audience"], "language": q["language"],
+                                         "longest_wait_seconds": q["longest_wait_seconds"]})
+                else:
+                    conn.alerted.pop(key, None)
+
+    # -- timers ----------------------------------------------------------------------------
+    async def sweep_once(self) -> int:
+        """End sessions whose grace period or idle time ran out. Returns how many ended."""
+        rt = self.rt
+        now = rt.now_ms()
+        ended = 0
+        for sid in await rt.store.due_timers(rt.keys.grace_timers, now):
+            if await rt.redis.zrem(rt.keys.grace_timers, sid):
+                result = await rt.store.end(sid, EndReason.TIMEOUT, utc_now_iso(), now, require_offline=True)
+                ended += result.code == 1
+        idle_ms = int(rt.settings.idle_timeout_seconds * 1000)
+        for sid in await rt.store.due_timers(rt.keys.idle_timers, now):
+            if not await rt.redis.zrem(rt.keys.idle_timers, sid):
+                continue
+            raw = await rt.redis.hget(rt.keys.session(sid), "last_activity")
+            if raw is None:
+                continue
+            deadline = int(raw) + idle_ms
+            if deadline > now:
+                await rt.store.touch_idle(sid, deadline)
+                continue
+            result = await rt.store.end(sid, EndReason.TIMEOUT, utc_now_iso(), now)
+            ended += result.code == 1
+        return ended
+
+    async def _sweep_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.rt.settings.sweep_interval)
+            try:
+                await self.sweep_once()
+            except Exception:
+                log.exception("sweeper: failed")
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            ids = {c.principal.counselor_id for c in self.counselors if c.principal is not None}
+            for counselor_id in ids:
+                with contextlib.suppress(Exception):
+                    await self.rt.store.heartbeat_counselor(counselor_id, self.rt.now_ms())
