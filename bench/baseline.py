@@ -56,6 +56,7 @@ def _dumps(frame: dict[str, Any]) -> str:
 # The baseline server
 # ---------------------------------------------------------------------------------------------
 
+
 class _Session:
     __slots__ = ("sid", "visitor", "counselor", "seq", "ended")
 
@@ -79,12 +80,20 @@ class BaselineRelay:
             with contextlib.suppress(Exception):
                 await ws.send(_dumps(frame))
 
-    async def _event(self, s: _Session, sender: str, text: str, client_id: str, origin: Any,
-                     ack: dict[str, Any]) -> None:
+    async def _event(
+        self, s: _Session, sender: str, text: str, client_id: str, origin: Any, ack: dict[str, Any]
+    ) -> None:
         s.seq += 1
         ack["seq"] = s.seq
-        event = {"type": "message", "session_id": s.sid, "seq": s.seq, "sender": sender, "text": text,
-                 "ts": f"{time.time():.3f}", "client_id": client_id}
+        event = {
+            "type": "message",
+            "session_id": s.sid,
+            "seq": s.seq,
+            "sender": sender,
+            "text": text,
+            "ts": f"{time.time():.3f}",
+            "client_id": client_id,
+        }
         await self._send(origin, ack)
         await self._send(s.visitor, event)
         await self._send(s.counselor, event)
@@ -117,17 +126,32 @@ class BaselineRelay:
         s = _Session(sid, ws)
         self.sessions[sid] = s
         self.queue.append(sid)
-        await self._send(ws, {"type": "session", "session_id": sid, "token": secrets.token_urlsafe(32),
-                              "status": "queued", "resumed": False})
-        await self._send(ws, {"type": "queue", "position": len(self.queue), "eta_seconds": None,
-                              "nobody_online": False})
+        await self._send(
+            ws,
+            {
+                "type": "session",
+                "session_id": sid,
+                "token": secrets.token_urlsafe(32),
+                "status": "queued",
+                "resumed": False,
+            },
+        )
+        await self._send(
+            ws, {"type": "queue", "position": len(self.queue), "eta_seconds": None, "nobody_online": False}
+        )
         try:
             async for raw in ws:
                 frame = json.loads(raw)
                 kind = frame.get("type")
                 if kind == "message" and not s.ended:
-                    await self._event(s, "visitor", frame["text"], frame["client_id"], ws,
-                                      {"type": "ack", "client_id": frame["client_id"]})
+                    await self._event(
+                        s,
+                        "visitor",
+                        frame["text"],
+                        frame["client_id"],
+                        ws,
+                        {"type": "ack", "client_id": frame["client_id"]},
+                    )
                 elif kind in ("end", "quick_exit") and not s.ended:
                     await self._end(s, "visitor")
                     await ws.close(1000)
@@ -144,16 +168,16 @@ class BaselineRelay:
             await ws.close(1008, "unauthorized")
             return
         capacity, mine = 3, set[str]()
-        await self._send(ws, {"type": "welcome", "counselor": {"name": "Bench", "role": "counselor",
-                                                                "username": "bench"}})
+        await self._send(
+            ws, {"type": "welcome", "counselor": {"name": "Bench", "role": "counselor", "username": "bench"}}
+        )
         await self._send(ws, {"type": "status", "available": True, "capacity": capacity, "active": 0})
         async for raw in ws:
             frame = json.loads(raw)
             kind = frame.get("type")
             if kind == "status":
                 capacity = int(frame.get("capacity", capacity))
-                await self._send(ws, {"type": "status", "available": True, "capacity": capacity,
-                                      "active": len(mine)})
+                await self._send(ws, {"type": "status", "available": True, "capacity": capacity, "active": len(mine)})
             elif kind == "accept":
                 if len(mine) >= capacity:
                     await self._send(ws, {"type": "error", "code": "forbidden", "message": "at capacity"})
@@ -169,17 +193,34 @@ class BaselineRelay:
                     continue
                 s.counselor = ws
                 mine.add(s.sid)
-                await self._send(ws, {"type": "assigned", "session_id": s.sid, "audience": "parent",
-                                      "language": "nl", "topic": None, "urgent": False, "category": None,
-                                      "waited_seconds": 0, "visitor": "online"})
+                await self._send(
+                    ws,
+                    {
+                        "type": "assigned",
+                        "session_id": s.sid,
+                        "audience": "parent",
+                        "language": "nl",
+                        "topic": None,
+                        "urgent": False,
+                        "category": None,
+                        "waited_seconds": 0,
+                        "visitor": "online",
+                    },
+                )
                 await self._send(s.visitor, {"type": "paired", "counselor_name": "Bench"})
             elif kind == "message":
                 s = self.sessions.get(frame.get("session_id", ""))
                 if s is None or s.counselor is not ws or s.ended:
                     await self._send(ws, {"type": "error", "code": "not_in_session", "message": "not yours"})
                     continue
-                await self._event(s, "counselor", frame["text"], frame["client_id"], ws,
-                                  {"type": "ack", "session_id": s.sid, "client_id": frame["client_id"]})
+                await self._event(
+                    s,
+                    "counselor",
+                    frame["text"],
+                    frame["client_id"],
+                    ws,
+                    {"type": "ack", "session_id": s.sid, "client_id": frame["client_id"]},
+                )
             elif kind == "end":
                 s = self.sessions.get(frame.get("session_id", ""))
                 if s is not None and s.counselor is ws and not s.ended:
@@ -202,6 +243,7 @@ async def serve_baseline(host: str, port: int) -> None:
 # ---------------------------------------------------------------------------------------------
 # The harness
 # ---------------------------------------------------------------------------------------------
+
 
 def raise_nofile(want: int = 1 << 20) -> int:
     """Raise this process's open-file limit as far as allowed (children inherit it)."""
@@ -241,8 +283,9 @@ class ServerUnderTest:
         self.port = 0
 
     def start(self, timeout: float = 60) -> ServerUnderTest:
-        self.proc = subprocess.Popen(self.cmd, env=self.env, cwd=REPO, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True, bufsize=1)
+        self.proc = subprocess.Popen(
+            self.cmd, env=self.env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+        )
         assert self.proc.stdout is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -305,7 +348,7 @@ class ServerUnderTest:
 
 
 def summarize(complaints: list[str]) -> str:
-    """"N lines; the commonest: message (count)" for a server's warnings and errors."""
+    """ "N lines; the commonest: message (count)" for a server's warnings and errors."""
     import collections
 
     def message(line: str) -> str:
@@ -406,7 +449,7 @@ def prepare_chat_db(data_dir: Path, prefix: str, counselors: int, **overrides: A
     from chat.store.sql import make_engine, make_sessionmaker
 
     env = chat_env(data_dir, prefix, **overrides)
-    settings = Settings(**{k[len("CHAT_"):].lower(): v for k, v in env.items()})
+    settings = Settings(**{k[len("CHAT_") :].lower(): v for k, v in env.items()})
     upgrade(settings)
     configure_hasher(time_cost=1, memory_kib=8192, parallelism=1)
     names = [f"{prefix}-{i:04d}" for i in range(counselors)]  # unique per run, also in a reused database
@@ -428,9 +471,12 @@ PASSWORD = "correct horse battery staple"
 
 
 def login(base: str, username: str) -> str:
-    request = urllib.request.Request(base + "/api/auth/login", method="POST",
-                                     data=json.dumps({"username": username, "password": PASSWORD}).encode(),
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        base + "/api/auth/login",
+        method="POST",
+        data=json.dumps({"username": username, "password": PASSWORD}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         token: str = json.loads(response.read())["token"]
         return token
@@ -443,6 +489,7 @@ def tokens_for(server: ServerUnderTest, names: list[str]) -> list[str]:
 
 
 # -- clients ------------------------------------------------------------------------------------
+
 
 async def connect(url: str, **kwargs: Any) -> Any:
     import websockets

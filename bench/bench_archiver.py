@@ -50,8 +50,9 @@ def _texts() -> list[str]:
         return [json.loads(line)["text"] for line in f if line.strip()]
 
 
-async def _one_chat(server: h.ServerUnderTest, counselor: Any, lock: asyncio.Lock, texts: list[str],
-                    start: int, messages: int) -> int:
+async def _one_chat(
+    server: h.ServerUnderTest, counselor: Any, lock: asyncio.Lock, texts: list[str], start: int, messages: int
+) -> int:
     async with lock:  # one hello + accept at a time, so that the accept takes this visitor
         visitor, session = await h.visitor_hello(server, topic="zorgen om mijn dochter")
         await h.send(counselor.ws, {"type": "accept"})
@@ -97,8 +98,12 @@ class _Counselor:
 
 
 def create_sessions(args: argparse.Namespace, data_dir: Path, prefix: str) -> tuple[int, float]:
-    overrides: dict[str, Any] = {"messages_per_second": 1_000_000, "message_burst": 1_000_000,
-                                 "hellos_per_minute": 1_000_000, "wrapup_wait_seconds": 0}
+    overrides: dict[str, Any] = {
+        "messages_per_second": 1_000_000,
+        "message_burst": 1_000_000,
+        "hellos_per_minute": 1_000_000,
+        "wrapup_wait_seconds": 0,
+    }
     if args.database_url:
         overrides["database_url"] = args.database_url
     names = h.prepare_chat_db(data_dir, prefix, math.ceil(args.sessions / 10), **overrides)
@@ -111,8 +116,10 @@ def create_sessions(args: argparse.Namespace, data_dir: Path, prefix: str) -> tu
         async def go() -> int:
             counselors = [_Counselor(await h.counselor_ready(server, t, capacity=10)) for t in tokens]
             lock = asyncio.Lock()
-            jobs = [_one_chat(server, counselors[i % len(counselors)], lock, texts,
-                              i * args.messages, args.messages) for i in range(args.sessions)]
+            jobs = [
+                _one_chat(server, counselors[i % len(counselors)], lock, texts, i * args.messages, args.messages)
+                for i in range(args.sessions)
+            ]
             done: int = sum(await h.gather_limited(jobs, len(counselors) * 5))
             for c in counselors:
                 c.task.cancel()
@@ -136,7 +143,7 @@ def _child(args: argparse.Namespace) -> dict[str, Any]:
     from chat.store.sql import make_engine
 
     env = json.loads(args.child)
-    settings = Settings(**{k[len("CHAT_"):].lower(): v for k, v in env.items()})
+    settings = Settings(**{k[len("CHAT_") :].lower(): v for k, v in env.items()})
     rss_start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     redactor = Redactor(args.cache_dir)
     started = time.perf_counter()
@@ -175,9 +182,16 @@ def _child(args: argparse.Namespace) -> dict[str, Any]:
             await engine.dispose()
 
     archived, elapsed = asyncio.run(go())
-    return {"warm_s": warm_s, "archived": archived, "elapsed": elapsed, "redact_s": spent[0],
-            "redact_calls": spent[1], "rss_start_mb": rss_start, "rss_warm_mb": rss_warm,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "warm_s": warm_s,
+        "archived": archived,
+        "elapsed": elapsed,
+        "redact_s": spent[0],
+        "redact_calls": spent[1],
+        "rss_start_mb": rss_start,
+        "rss_warm_mb": rss_warm,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def main() -> int:
@@ -185,8 +199,9 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, default=500)
     parser.add_argument("--messages", type=int, default=10, help="messages per session")
     parser.add_argument("--cache-dir", type=Path, default=h.REPO / ".cache" / "deduce")
-    parser.add_argument("--database-url",
-                        help="an empty database, e.g. postgresql://postgres@127.0.0.1:5432/NAME (default: SQLite)")
+    parser.add_argument(
+        "--database-url", help="an empty database, e.g. postgresql://postgres@127.0.0.1:5432/NAME (default: SQLite)"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -199,14 +214,20 @@ def main() -> int:
         print(f"note: {args.cache_dir} holds no deduce cache yet: the warm-up below builds it (a minute or two)")
     prefix = h.new_prefix("arch")
     data_dir = Path(tempfile.mkdtemp(prefix="bench-archiver-"))
-    print(f"archiver: {args.sessions} ended sessions of {args.messages} messages; {h.machine()}; "
-          f"load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"archiver: {args.sessions} ended sessions of {args.messages} messages; {h.machine()}; "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
     try:
         messages, create_s = create_sessions(args, data_dir, prefix)
         print(f"created {args.sessions} sessions ({messages} messages) through the server in {create_s:.1f} s")
         env = h.chat_env(data_dir, prefix, **({"database_url": args.database_url} if args.database_url else {}))
-        done = subprocess.run([sys.executable, __file__, "--child", json.dumps(env), "--cache-dir",
-                               str(args.cache_dir)], capture_output=True, text=True, cwd=h.REPO)
+        done = subprocess.run(
+            [sys.executable, __file__, "--child", json.dumps(env), "--cache-dir", str(args.cache_dir)],
+            capture_output=True,
+            text=True,
+            cwd=h.REPO,
+        )
         if done.returncode != 0:
             print(done.stdout + done.stderr, file=sys.stderr)
             return 1
@@ -217,9 +238,11 @@ def main() -> int:
         shutil.rmtree(data_dir, ignore_errors=True)
     el = r["elapsed"]
     print(f"redactor warm-up from the cache: {r['warm_s']:.1f} s")
-    print(f"archived {r['archived']}/{args.sessions} sessions in {el:.2f} s = {r['archived'] / el:.1f} sessions/s, "
-          f"{messages / el:.0f} messages redacted/s ({r['redact_calls']} redact() calls, topics included); "
-          f"{100 * r['redact_s'] / el:.0f}% of the time inside Redactor.redact")
+    print(
+        f"archived {r['archived']}/{args.sessions} sessions in {el:.2f} s = {r['archived'] / el:.1f} sessions/s, "
+        f"{messages / el:.0f} messages redacted/s ({r['redact_calls']} redact() calls, topics included); "
+        f"{100 * r['redact_s'] / el:.0f}% of the time inside Redactor.redact"
+    )
     print(f"archiver process peak RSS {r['peak_rss_mb']:.0f} MB (after warm-up {r['rss_warm_mb']:.0f} MB)")
     if failures:
         print(f"archiver complaints ({len(failures)}), first: {failures[0][:300]}")

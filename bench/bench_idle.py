@@ -60,6 +60,7 @@ def run_one(kind: str, args: Any, data_dir: Path, prefix: str) -> dict[str, Any]
     server = h.ServerUnderTest(kind, env).start()
     held: list[Any] = []
     try:
+
         async def go() -> dict[str, Any]:
             warm, _ = await _open(server, WARM, WARM)
             held.extend(warm)
@@ -74,9 +75,17 @@ def run_one(kind: str, args: Any, data_dir: Path, prefix: str) -> dict[str, Any]
                 await asyncio.sleep(args.idle_seconds)
             alive = sum(1 for ws in held if ws.state.name == "OPEN")
             rss = server.rss_kb()
-            return {"rss0_kb": rss0, "rss_kb": rss, "hwm_kb": server.hwm_kb(), "opened": len(sockets),
-                    "failures": failures, "open_s": opened, "alive": alive, "idle_cpu": idle_cpu.server_pct,
-                    "idle_redis": idle_cpu.redis_pct}
+            return {
+                "rss0_kb": rss0,
+                "rss_kb": rss,
+                "hwm_kb": server.hwm_kb(),
+                "opened": len(sockets),
+                "failures": failures,
+                "open_s": opened,
+                "alive": alive,
+                "idle_cpu": idle_cpu.server_pct,
+                "idle_redis": idle_cpu.redis_pct,
+            }
 
         async def main() -> dict[str, Any]:
             result = await go()
@@ -103,8 +112,12 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=200, help="handshakes in flight at once")
     parser.add_argument("--settle", type=float, default=1.0, help="seconds after the last hello before measuring")
-    parser.add_argument("--idle-seconds", type=float, default=6.0,
-                        help="idle CPU is measured over this long (the queue refresh runs every 5 s)")
+    parser.add_argument(
+        "--idle-seconds",
+        type=float,
+        default=6.0,
+        help="idle CPU is measured over this long (the queue refresh runs every 5 s)",
+    )
     parser.add_argument("--servers", default="chat,baseline")
     args = parser.parse_args()
 
@@ -114,21 +127,28 @@ def main() -> int:
         return 2
     prefix = h.new_prefix("idle")
     data_dir = Path(tempfile.mkdtemp(prefix="bench-idle-"))
-    print(f"idle: {args.connections} visitor sockets (hello, queued) on one server process; {h.machine()}; "
-          f"load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"idle: {args.connections} visitor sockets (hello, queued) on one server process; {h.machine()}; "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
     results: dict[str, dict[str, Any]] = {}
     try:
         h.prepare_chat_db(data_dir, prefix, 0)
         for kind in args.servers.split(","):
             r = results[kind] = run_one(kind, args, data_dir, prefix)
             r["per_conn_kb"] = (r["rss_kb"] - r["rss0_kb"]) / max(1, r["opened"])
-            print(f"[{kind}] {r['opened']} opened in {r['open_s']:.1f} s ({r['opened'] / r['open_s']:.0f} hellos/s, "
-                  f"{r['failures']} failed), {r['alive']} still open {args.settle + args.idle_seconds:.0f} s later; "
-                  f"RSS {r['rss_kb'] / 1024:.0f} MB (peak {r['hwm_kb'] / 1024:.0f} MB, "
-                  f"{r['rss0_kb'] / 1024:.0f} MB before) = {r['per_conn_kb']:.1f} kB per connection; "
-                  f"idle CPU server {r['idle_cpu']:.0f}%, redis {r['idle_redis']:.0f}%; "
-                  + (f"SIGTERM to exit {r['stop_s']:.1f} s" if r["exited"]
-                     else f"no exit within {r['stop_s']:.0f} s of SIGTERM: killed"))
+            print(
+                f"[{kind}] {r['opened']} opened in {r['open_s']:.1f} s ({r['opened'] / r['open_s']:.0f} hellos/s, "
+                f"{r['failures']} failed), {r['alive']} still open {args.settle + args.idle_seconds:.0f} s later; "
+                f"RSS {r['rss_kb'] / 1024:.0f} MB (peak {r['hwm_kb'] / 1024:.0f} MB, "
+                f"{r['rss0_kb'] / 1024:.0f} MB before) = {r['per_conn_kb']:.1f} kB per connection; "
+                f"idle CPU server {r['idle_cpu']:.0f}%, redis {r['idle_redis']:.0f}%; "
+                + (
+                    f"SIGTERM to exit {r['stop_s']:.1f} s"
+                    if r["exited"]
+                    else f"no exit within {r['stop_s']:.0f} s of SIGTERM: killed"
+                )
+            )
             if r["complaints"]:
                 print(f"[{kind}] server log: {h.summarize(r['complaints'])}")
     finally:
@@ -137,13 +157,17 @@ def main() -> int:
     if "chat" in results and "baseline" in results:
         c, b = results["chat"], results["baseline"]
         hello_ratio = (c["opened"] / c["open_s"]) / (b["opened"] / b["open_s"])
-        print(f"ratio chat/baseline: RSS {c['rss_kb'] / b['rss_kb']:.1f}x, per connection "
-              f"{c['per_conn_kb'] / b['per_conn_kb']:.1f}x, hello rate {hello_ratio:.2f}")
+        print(
+            f"ratio chat/baseline: RSS {c['rss_kb'] / b['rss_kb']:.1f}x, per connection "
+            f"{c['per_conn_kb'] / b['per_conn_kb']:.1f}x, hello rate {hello_ratio:.2f}"
+        )
     if "chat" in results:
         c = results["chat"]
-        print(f"bar: {args.connections} idle visitors under 1 GB: "
-              f"{'met' if c['rss_kb'] < 1024 * 1024 and c['alive'] >= args.connections else 'MISSED'} "
-              f"({c['rss_kb'] / 1024:.0f} MB, {c['alive']} open)")
+        print(
+            f"bar: {args.connections} idle visitors under 1 GB: "
+            f"{'met' if c['rss_kb'] < 1024 * 1024 and c['alive'] >= args.connections else 'MISSED'} "
+            f"({c['rss_kb'] / 1024:.0f} MB, {c['alive']} open)"
+        )
     print(f"(removed {removed} Redis keys of prefix {prefix})")
     return 0
 

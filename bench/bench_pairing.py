@@ -66,8 +66,9 @@ async def _accept_until_empty(ws: Any, capacity: int, rtts: list[float], assigne
 
 
 def run_one(kind: str, args: argparse.Namespace, names: list[str], data_dir: Path, prefix: str) -> dict[str, Any]:
-    env = h.chat_env(data_dir, prefix, messages_per_second=1_000_000, message_burst=1_000_000,
-                     hellos_per_minute=1_000_000)
+    env = h.chat_env(
+        data_dir, prefix, messages_per_second=1_000_000, message_burst=1_000_000, hellos_per_minute=1_000_000
+    )
     server = h.ServerUnderTest(kind, env).start()
     try:
         tokens = h.tokens_for(server, names)
@@ -101,9 +102,16 @@ def run_one(kind: str, args: argparse.Namespace, names: list[str], data_dir: Pat
             await asyncio.gather(*readers, return_exceptions=True)
             await asyncio.gather(*(ws.close() for ws in visitors + counselors), return_exceptions=True)
             ms = sorted(x * 1000 for x in rtts)
-            return {"queued_s": queued_s, "pairings": sum(got), "assigned_s": t_assigned,
-                    "per_s": sum(got) / t_assigned, "visitors_paired": len(paired_at), "paired_s": t_paired,
-                    "rtt": {p: h.percentile(ms, p) for p in (50, 90, 99)}, "cpu": str(cpu)}
+            return {
+                "queued_s": queued_s,
+                "pairings": sum(got),
+                "assigned_s": t_assigned,
+                "per_s": sum(got) / t_assigned,
+                "visitors_paired": len(paired_at),
+                "paired_s": t_paired,
+                "rtt": {p: h.percentile(ms, p) for p in (50, 90, 99)},
+                "cpu": str(cpu),
+            }
 
         result = asyncio.run(go())
         result["complaints"] = server.complaints()
@@ -124,17 +132,21 @@ def main() -> int:
     h.raise_nofile()
     prefix = h.new_prefix("pair")
     data_dir = Path(tempfile.mkdtemp(prefix="bench-pairing-"))
-    print(f"pairing: {args.visitors} queued visitors, {args.counselors} counselors accepting at once; "
-          f"{h.machine()}; load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"pairing: {args.visitors} queued visitors, {args.counselors} counselors accepting at once; "
+        f"{h.machine()}; load average {os.getloadavg()[0]:.1f}"
+    )
     results: dict[str, dict[str, Any]] = {}
     try:
         names = h.prepare_chat_db(data_dir, prefix, args.counselors)
         for kind in args.servers.split(","):
             r = results[kind] = run_one(kind, args, names, data_dir, prefix)
             rtt = ", ".join(f"p{k} {v:.0f} ms" for k, v in r["rtt"].items())
-            print(f"[{kind}] {args.visitors} queued in {r['queued_s']:.1f} s; {r['pairings']} pairings in "
-                  f"{r['assigned_s']:.2f} s = {r['per_s']:.0f} pairings/s; all {r['visitors_paired']} visitors "
-                  f"told 'paired' after {r['paired_s']:.2f} s; accept round trip {rtt}; {r['cpu']}")
+            print(
+                f"[{kind}] {args.visitors} queued in {r['queued_s']:.1f} s; {r['pairings']} pairings in "
+                f"{r['assigned_s']:.2f} s = {r['per_s']:.0f} pairings/s; all {r['visitors_paired']} visitors "
+                f"told 'paired' after {r['paired_s']:.2f} s; accept round trip {rtt}; {r['cpu']}"
+            )
             if r["complaints"]:
                 print(f"[{kind}] server log: {h.summarize(r['complaints'])}")
     finally:

@@ -120,7 +120,8 @@ async def pair_up(server: h.ServerUnderTest, tokens: list[str], pairs: int) -> P
 def _latency_line(lat_ns: list[int]) -> dict[str, float]:
     ms = sorted(x / 1e6 for x in lat_ns)
     return {p: h.percentile(ms, q) for p, q in (("p50", 50), ("p90", 90), ("p99", 99), ("p99.9", 99.9))} | {
-        "max": ms[-1] if ms else float("nan")}
+        "max": ms[-1] if ms else float("nan")
+    }
 
 
 async def fixed_rate(p: Pairs, rate: float, seconds: float) -> dict[str, Any]:
@@ -154,8 +155,13 @@ async def fixed_rate(p: Pairs, rate: float, seconds: float) -> dict[str, Any]:
     await p.settle(sent[0], 60)
     p.recording = False
     lag = sorted(x / 1e6 for x in lag_ns)
-    return {"sent": sent[0], "received": p.received, "elapsed": seconds, "latency": _latency_line(p.latencies_ns),
-            "send_lag_p99": h.percentile(lag, 99)}
+    return {
+        "sent": sent[0],
+        "received": p.received,
+        "elapsed": seconds,
+        "latency": _latency_line(p.latencies_ns),
+        "send_lag_p99": h.percentile(lag, 99),
+    }
 
 
 async def saturate(p: Pairs, window: int, seconds: float, skip: float = 1.0) -> dict[str, Any]:
@@ -172,8 +178,7 @@ async def saturate(p: Pairs, window: int, seconds: float, skip: float = 1.0) -> 
             await gate.acquire()
             if stop.is_set():
                 return
-            await h.send(ws, {"type": "message", "client_id": f"b:{phase}:{i}:{n}:{time.monotonic_ns()}",
-                              "text": TEXT})
+            await h.send(ws, {"type": "message", "client_id": f"b:{phase}:{i}:{n}:{time.monotonic_ns()}", "text": TEXT})
             sent[0] += 1
             n += 1
 
@@ -195,8 +200,13 @@ async def saturate(p: Pairs, window: int, seconds: float, skip: float = 1.0) -> 
     await p.settle(sent[0], 60)  # what is in flight arrives before the next phase
     p.recording = False
     p.windows = None
-    return {"sent": sent[0], "received": received, "elapsed": elapsed, "per_s": received / elapsed,
-            "latency": _latency_line(steady)}
+    return {
+        "sent": sent[0],
+        "received": received,
+        "elapsed": elapsed,
+        "per_s": received / elapsed,
+        "latency": _latency_line(steady),
+    }
 
 
 def _fmt_lat(lat: dict[str, float]) -> str:
@@ -204,8 +214,9 @@ def _fmt_lat(lat: dict[str, float]) -> str:
 
 
 def run_one(kind: str, args: argparse.Namespace, names: list[str], data_dir: Path, prefix: str) -> dict[str, Any]:
-    env = h.chat_env(data_dir, prefix, messages_per_second=1_000_000, message_burst=1_000_000,
-                     hellos_per_minute=1_000_000)
+    env = h.chat_env(
+        data_dir, prefix, messages_per_second=1_000_000, message_burst=1_000_000, hellos_per_minute=1_000_000
+    )
     server = h.ServerUnderTest(kind, env).start()
     try:
         tokens = h.tokens_for(server, names)
@@ -241,8 +252,9 @@ def main() -> int:
     parser.add_argument("--pairs", type=int, default=100)
     parser.add_argument("--rate", type=float, default=1000.0, help="messages/s, all visitors together")
     parser.add_argument("--rate-seconds", type=float, default=15.0)
-    parser.add_argument("--windows", default="1,4,16",
-                        help="messages in flight per visitor in the maximum runs; the best run counts")
+    parser.add_argument(
+        "--windows", default="1,4,16", help="messages in flight per visitor in the maximum runs; the best run counts"
+    )
     parser.add_argument("--max-seconds", type=float, default=6.0, help="per maximum run")
     parser.add_argument("--servers", default="chat,baseline")
     args = parser.parse_args()
@@ -252,20 +264,23 @@ def main() -> int:
     prefix = h.new_prefix("relay")
     data_dir = Path(tempfile.mkdtemp(prefix="bench-relay-"))
     results: dict[str, dict[str, Any]] = {}
-    print(f"relay: {args.pairs} pairs on one server process; {h.machine()}; "
-          f"load average {os.getloadavg()[0]:.1f}")
+    print(f"relay: {args.pairs} pairs on one server process; {h.machine()}; load average {os.getloadavg()[0]:.1f}")
     try:
         names = h.prepare_chat_db(data_dir, prefix, math.ceil(args.pairs / 10))
         for kind in args.servers.split(","):
             r = results[kind] = run_one(kind, args, names, data_dir, prefix)
             rated = r["rate"]
-            print(f"[{kind}] fixed {args.rate:.0f} msg/s for {args.rate_seconds:.0f} s: "
-                  f"{rated['received']}/{rated['sent']} received; latency {_fmt_lat(rated['latency'])}; "
-                  f"client send lag p99 {rated['send_lag_p99']:.1f} ms; {rated['cpu']}")
+            print(
+                f"[{kind}] fixed {args.rate:.0f} msg/s for {args.rate_seconds:.0f} s: "
+                f"{rated['received']}/{rated['sent']} received; latency {_fmt_lat(rated['latency'])}; "
+                f"client send lag p99 {rated['send_lag_p99']:.1f} ms; {rated['cpu']}"
+            )
             for top in r["tops"]:
-                print(f"[{kind}] maximum, {top['window']} in flight per visitor: {top['per_s']:.0f} msg/s "
-                      f"({top['received']} in {top['elapsed']:.1f} s); latency {_fmt_lat(top['latency'])}; "
-                      f"{top['cpu']}")
+                print(
+                    f"[{kind}] maximum, {top['window']} in flight per visitor: {top['per_s']:.0f} msg/s "
+                    f"({top['received']} in {top['elapsed']:.1f} s); latency {_fmt_lat(top['latency'])}; "
+                    f"{top['cpu']}"
+                )
             if r["complaints"]:
                 print(f"[{kind}] server log: {h.summarize(r['complaints'])}")
     finally:
@@ -273,13 +288,17 @@ def main() -> int:
         shutil.rmtree(data_dir, ignore_errors=True)
     if "chat" in results and "baseline" in results:
         c, b = results["chat"], results["baseline"]
-        print(f"ratio chat/baseline: maximum throughput {c['max']['per_s'] / b['max']['per_s']:.2f}; "
-              f"p99 at {args.rate:.0f} msg/s {c['rate']['latency']['p99'] / b['rate']['latency']['p99']:.1f}x")
+        print(
+            f"ratio chat/baseline: maximum throughput {c['max']['per_s'] / b['max']['per_s']:.2f}; "
+            f"p99 at {args.rate:.0f} msg/s {c['rate']['latency']['p99'] / b['rate']['latency']['p99']:.1f}x"
+        )
     if "chat" in results:
         c = results["chat"]
-        print(f"bars: 2,000 msg/s per process: {'met' if c['max']['per_s'] >= 2000 else 'MISSED'} "
-              f"({c['max']['per_s']:.0f}); p99 < 50 ms at {args.rate:.0f} msg/s: "
-              f"{'met' if c['rate']['latency']['p99'] < 50 else 'MISSED'} ({c['rate']['latency']['p99']:.1f} ms)")
+        print(
+            f"bars: 2,000 msg/s per process: {'met' if c['max']['per_s'] >= 2000 else 'MISSED'} "
+            f"({c['max']['per_s']:.0f}); p99 < 50 ms at {args.rate:.0f} msg/s: "
+            f"{'met' if c['rate']['latency']['p99'] < 50 else 'MISSED'} ({c['rate']['latency']['p99']:.1f} ms)"
+        )
     print(f"(removed {removed} Redis keys of prefix {prefix})")
     return 0
 

@@ -24,9 +24,18 @@ def serve_config(settings: Settings, app: Any, host: str, port: int) -> Any:
     import uvicorn
 
     return uvicorn.Config(
-        app, host=host, port=port, ws="websockets-sansio", ws_max_size=settings.max_frame_bytes,
-        ws_per_message_deflate=False, access_log=False, log_config=logs.uvicorn_log_config(),
-        proxy_headers=False, server_header=False, timeout_graceful_shutdown=5, lifespan="on",
+        app,
+        host=host,
+        port=port,
+        ws="websockets-sansio",
+        ws_max_size=settings.max_frame_bytes,
+        ws_per_message_deflate=False,
+        access_log=False,
+        log_config=logs.uvicorn_log_config(),
+        proxy_headers=False,
+        server_header=False,
+        timeout_graceful_shutdown=5,
+        lifespan="on",
     )
 
 
@@ -76,9 +85,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if embedded is not None and settings.embedded_archiver:
             # The one command runs everything: an archiver beside the server on the same embedded Redis.
-            archiver = subprocess.Popen([sys.executable, "-m", "chat", "archiver"],
-                                        env={**os.environ, "CHAT_REDIS_URL": redis_url,
-                                             "CHAT_DATA_DIR": str(settings.data_dir)})
+            archiver = subprocess.Popen(
+                [sys.executable, "-m", "chat", "archiver"],
+                env={**os.environ, "CHAT_REDIS_URL": redis_url, "CHAT_DATA_DIR": str(settings.data_dir)},
+            )
         server = make_server(serve_config(settings, create_app(settings, redis_url), args.host, args.port))
         asyncio.run(_serve_and_announce(server, settings))
     finally:

@@ -169,8 +169,18 @@ class Unmonitor(Frame):
 
 
 CounselorFrame = Annotated[
-    Auth | Accept | CounselorMessage | CounselorResource | CounselorTyping | CounselorEnd | Wrapup | Status
-    | Transfer | Monitor | Unmonitor | Ping,
+    Auth
+    | Accept
+    | CounselorMessage
+    | CounselorResource
+    | CounselorTyping
+    | CounselorEnd
+    | Wrapup
+    | Status
+    | Transfer
+    | Monitor
+    | Unmonitor
+    | Ping,
     Field(discriminator="type"),
 ]
 
@@ -226,8 +236,22 @@ def _parse(adapter: TypeAdapter[Any], raw: str, allowed: frozenset[str]) -> Any:
 
 
 VISITOR_TYPES = frozenset({"hello", "resume", "message", "typing", "end", "quick_exit", "ping"})
-COUNSELOR_TYPES = frozenset({"auth", "accept", "message", "resource", "typing", "end", "wrapup", "status",
-                             "transfer", "monitor", "unmonitor", "ping"})
+COUNSELOR_TYPES = frozenset(
+    {
+        "auth",
+        "accept",
+        "message",
+        "resource",
+        "typing",
+        "end",
+        "wrapup",
+        "status",
+        "transfer",
+        "monitor",
+        "unmonitor",
+        "ping",
+    }
+)
 
 
 def parse_visitor(raw: str) -> VisitorFrame:

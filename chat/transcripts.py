@@ -71,8 +71,9 @@ def redact_events(events: list[dict[str, Any]], redact: Redact) -> list[dict[str
     return out
 
 
-def build(sid: str, meta: dict[str, str], events: list[dict[str, Any]], redact: Redact | None
-          ) -> tuple[SummaryRecord, TranscriptRecord | None]:
+def build(
+    sid: str, meta: dict[str, str], events: list[dict[str, Any]], redact: Redact | None
+) -> tuple[SummaryRecord, TranscriptRecord | None]:
     """The summary, and the transcript unless ``redact`` is None (transcripts switched off)."""
     opened = int(meta.get("opened_at") or meta.get("enqueued_at") or 0)
     enqueued = int(meta.get("enqueued_at") or opened)
@@ -80,7 +81,8 @@ def build(sid: str, meta: dict[str, str], events: list[dict[str, Any]], redact: 
     ended = int(meta.get("ended_at") or opened)
     wrapup = json.loads(meta["wrapup"]) if meta.get("wrapup") else {}
     reason = meta.get("end_reason") or next(
-        (str(e.get("reason")) for e in reversed(events) if e.get("type") == "ended"), "expired")
+        (str(e.get("reason")) for e in reversed(events) if e.get("type") == "ended"), "expired"
+    )
     summary = SummaryRecord(
         session_id=sid,
         day=to_minute(opened).date(),

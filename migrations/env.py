@@ -19,15 +19,15 @@ def _url() -> str:
 
 
 def run_migrations_offline() -> None:
-    context.configure(url=_url(), target_metadata=target_metadata, compare_type=True,
-                      render_as_batch=True, literal_binds=True)
+    context.configure(
+        url=_url(), target_metadata=target_metadata, compare_type=True, render_as_batch=True, literal_binds=True
+    )
     with context.begin_transaction():
         context.run_migrations()
 
 
 def _do_run(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=target_metadata, compare_type=True,
-                      render_as_batch=True)
+    context.configure(connection=connection, target_metadata=target_metadata, compare_type=True, render_as_batch=True)
     with context.begin_transaction():
         context.run_migrations()
 

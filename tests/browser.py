@@ -33,8 +33,12 @@ def load_axe() -> tuple[str | None, str]:
             return None, "npm is not installed, so axe-core could not be fetched"
         folder.mkdir(parents=True, exist_ok=True)
         try:
-            done = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--prefix", str(folder),
-                                   f"axe-core@{AXE_VERSION}"], capture_output=True, text=True, timeout=180)
+            done = subprocess.run(
+                [npm, "install", "--no-audit", "--no-fund", "--prefix", str(folder), f"axe-core@{AXE_VERSION}"],
+                capture_output=True,
+                text=True,
+                timeout=180,
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
             return None, f"npm install axe-core failed: {exc}"
         if done.returncode != 0 or not script.exists():
@@ -48,13 +52,16 @@ async def assert_no_serious_axe_violations(target: Any, axe: str | None, state: 
         return
     if not await target.evaluate("() => typeof window.axe === 'object'"):
         await target.evaluate(axe)
-    result = await target.evaluate("""async (iframes) => {
+    result = await target.evaluate(
+        """async (iframes) => {
         const result = await axe.run(document, { iframes });
         const nodes = (v) => v.nodes.map((n) => n.target.join(' ') + ' :: ' + n.failureSummary);
         const violations = result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help,
                                                            nodes: nodes(v) }));
         return { passes: result.passes.length, violations };
-    }""", iframes)
+    }""",
+        iframes,
+    )
     assert result["passes"] > 10, f"axe-core did not really run on {state!r}"
     bad = [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
     assert not bad, f"axe-core, state {state!r}:\n{json.dumps(bad, indent=1)}"

@@ -81,8 +81,9 @@ async def recv(ws: ClientConnection, timeout: float = 5.0) -> dict[str, Any]:
     return data
 
 
-async def recv_until(ws: ClientConnection, kind: str, timeout: float = 5.0,
-                     seen: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+async def recv_until(
+    ws: ClientConnection, kind: str, timeout: float = 5.0, seen: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """Read frames until one of type ``kind``; the others go into ``seen``."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
@@ -140,8 +141,13 @@ async def no_frame(ws: ClientConnection, wait: float = 0.3) -> None:
     raise AssertionError(f"unexpected frame {frame}")
 
 
-async def add_counselor(settings: Settings, username: str, password: str = "correct horse battery",
-                        role: Role = Role.COUNSELOR, display_name: str | None = None) -> None:
+async def add_counselor(
+    settings: Settings,
+    username: str,
+    password: str = "correct horse battery",
+    role: Role = Role.COUNSELOR,
+    display_name: str | None = None,
+) -> None:
     engine = make_engine(settings.sqlalchemy_url)
     try:
         async with make_sessionmaker(engine)() as db:
@@ -198,8 +204,9 @@ class ChildProcess:
     def start(self, timeout: float = 60) -> Any:
         import subprocess
 
-        self.proc = subprocess.Popen(self.cmd, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True, bufsize=1)
+        self.proc = subprocess.Popen(
+            self.cmd, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             line = self.proc.stdout.readline()

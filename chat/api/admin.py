@@ -66,17 +66,22 @@ async def list_counselors(_: AdminDep, db: DbDep) -> list[dict[str, Any]]:
 async def add_counselor(body: CounselorIn, _: AdminDep, db: DbDep) -> dict[str, Any]:
     if await accounts.find(db, body.username) is not None:
         raise HTTPException(status.HTTP_409_CONFLICT, "this username is taken")
-    row = Counselor(username=accounts.normalise_username(body.username), display_name=body.display_name.strip(),
-                    role=body.role.value, password_hash=await run_in_threadpool(hash_password, body.password),
-                    active=True)
+    row = Counselor(
+        username=accounts.normalise_username(body.username),
+        display_name=body.display_name.strip(),
+        role=body.role.value,
+        password_hash=await run_in_threadpool(hash_password, body.password),
+        active=True,
+    )
     db.add(row)
     await db.commit()
     return counselor_out(row)
 
 
 @router.patch("/counselors/{username}")
-async def edit_counselor(username: str, body: CounselorPatch, admin: AdminDep, rt: RuntimeDep,
-                         db: DbDep) -> dict[str, Any]:
+async def edit_counselor(
+    username: str, body: CounselorPatch, admin: AdminDep, rt: RuntimeDep, db: DbDep
+) -> dict[str, Any]:
     row = await _get(db, username)
     if row.id == admin.counselor_id and (body.active is False or (body.role and body.role is not Role.ADMIN)):
         raise HTTPException(status.HTTP_409_CONFLICT, "you cannot disable yourself or drop your own admin role")
@@ -110,8 +115,9 @@ def _percentile(values: list[int], q: float) -> float | None:
 
 
 @router.get("/stats")
-async def stats(_: AdminDep, rt: RuntimeDep, db: DbDep,
-                days: Annotated[int, Query(ge=1, le=366)] = 30) -> dict[str, Any]:
+async def stats(
+    _: AdminDep, rt: RuntimeDep, db: DbDep, days: Annotated[int, Query(ge=1, le=366)] = 30
+) -> dict[str, Any]:
     since = (datetime.fromtimestamp(rt.now_ms() / 1000, UTC) - timedelta(days=days - 1)).date()
     rows = (await db.execute(select(ChatSummary).where(ChatSummary.day >= since))).scalars().all()
     per_day: dict[str, dict[str, int]] = {}

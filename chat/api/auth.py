@@ -33,10 +33,15 @@ async def login(body: LoginIn, request: Request, rt: RuntimeDep, db: DbDep) -> d
     user_key = await rt.hasher.digest("user", username)
     addr_key = await rt.hasher.digest("addr", http_client_address(request, settings.trusted_proxies) or "unknown")
     window = settings.login_window_seconds
-    if (await rt.limiter.count("login-user", user_key) >= settings.login_max_failures
-            or await rt.limiter.count("login-addr", addr_key) >= settings.login_max_failures * 4):
-        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "too many failed logins; try again later",
-                            headers={"Retry-After": str(window)})
+    if (
+        await rt.limiter.count("login-user", user_key) >= settings.login_max_failures
+        or await rt.limiter.count("login-addr", addr_key) >= settings.login_max_failures * 4
+    ):
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            "too many failed logins; try again later",
+            headers={"Retry-After": str(window)},
+        )
     counselor = (await db.execute(select(Counselor).where(Counselor.username == username))).scalar_one_or_none()
     # argon2 is slow on purpose: keep it off the event loop.
     async with _verifications:
@@ -48,8 +53,11 @@ async def login(body: LoginIn, request: Request, rt: RuntimeDep, db: DbDep) -> d
     await rt.limiter.clear("login-user", user_key)
     role = Role(counselor.role)
     token = await rt.tokens.issue(counselor.id, counselor.username, counselor.display_name, role)
-    return {"token": token, "expires_in": settings.token_ttl_seconds,
-            "counselor": {"name": counselor.display_name, "role": role.value, "username": counselor.username}}
+    return {
+        "token": token,
+        "expires_in": settings.token_ttl_seconds,
+        "counselor": {"name": counselor.display_name, "role": role.value, "username": counselor.username},
+    }
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)

@@ -27,30 +27,51 @@ ASSETS = Assets(ROOT / "counselor_ui")
 
 def page_csp(host: str) -> str:
     """The page's policy: this origin only; websockets to this host only; nobody may frame it."""
-    return "; ".join([
-        "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:",
-        "media-src 'none'", "font-src 'none'", f"connect-src 'self'{socket_sources(host)}", "object-src 'none'",
-        "base-uri 'none'", "form-action 'none'", "frame-src 'none'", "frame-ancestors 'none'",
-        "require-trusted-types-for 'script'", "trusted-types 'none'",
-    ])
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            "media-src 'none'",
+            "font-src 'none'",
+            f"connect-src 'self'{socket_sources(host)}",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'none'",
+            "frame-src 'none'",
+            "frame-ancestors 'none'",
+            "require-trusted-types-for 'script'",
+            "trusted-types 'none'",
+        ]
+    )
 
 
 def serve(request: Request, relative: str, cache_control: str, headers: dict[str, str] | None = None) -> Response:
     """One console file; nobody may frame any of them."""
-    return ASSETS.serve(request, relative, cache_control, {
-        "X-Frame-Options": "DENY", "Cross-Origin-Resource-Policy": "same-origin", **(headers or {})})
+    return ASSETS.serve(
+        request,
+        relative,
+        cache_control,
+        {"X-Frame-Options": "DENY", "Cross-Origin-Resource-Policy": "same-origin", **(headers or {})},
+    )
 
 
 router = APIRouter(include_in_schema=False)
 
 
 def _page(request: Request) -> Response:
-    return serve(request, "index.html", PAGE_CACHE, {
-        "Content-Security-Policy": page_csp(request.headers.get("host", "")),
-        "Permissions-Policy": PERMISSIONS,
-        "Referrer-Policy": "no-referrer",
-        "Cross-Origin-Opener-Policy": "same-origin",
-    })
+    return serve(
+        request,
+        "index.html",
+        PAGE_CACHE,
+        {
+            "Content-Security-Policy": page_csp(request.headers.get("host", "")),
+            "Permissions-Policy": PERMISSIONS,
+            "Referrer-Policy": "no-referrer",
+            "Cross-Origin-Opener-Policy": "same-origin",
+        },
+    )
 
 
 @router.api_route("/console", methods=["GET", "HEAD"])

@@ -40,8 +40,9 @@ async def get_principal(request: Request, rt: RuntimeDep) -> Principal:
     token = bearer_token(request)
     principal = await rt.tokens.check(token) if token else None
     if principal is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a valid bearer token is required",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+        )
     return principal
 
 

@@ -49,8 +49,10 @@ async def metrics(rt: RuntimeDep) -> str:
     lines += ["# HELP chat_queue_urgent Urgent visitors waiting per queue.", "# TYPE chat_queue_urgent gauge"]
     for s in stats:
         lines.append(f'chat_queue_urgent{{audience="{s.audience}",language="{s.language}"}} {s.urgent}')
-    lines += ["# HELP chat_queue_longest_wait_seconds Longest current wait per queue.",
-              "# TYPE chat_queue_longest_wait_seconds gauge"]
+    lines += [
+        "# HELP chat_queue_longest_wait_seconds Longest current wait per queue.",
+        "# TYPE chat_queue_longest_wait_seconds gauge",
+    ]
     for s in stats:
         wait = max(0, (now - s.oldest_ms) / 1000) if s.oldest_ms is not None else 0
         lines.append(f'chat_queue_longest_wait_seconds{{audience="{s.audience}",language="{s.language}"}} {wait:.1f}')
@@ -63,7 +65,8 @@ async def metrics(rt: RuntimeDep) -> str:
     lines.append(f"chat_wait_seconds_sum {sum(waits):.1f}")
     lines.append(f"chat_wait_seconds_count {len(waits)}")
     lines += [
-        "# HELP chat_active_sessions Chats with a counselor right now.", "# TYPE chat_active_sessions gauge",
+        "# HELP chat_active_sessions Chats with a counselor right now.",
+        "# TYPE chat_active_sessions gauge",
         f"chat_active_sessions {await rt.store.active_sessions()}",
         "# HELP chat_counselors_online Counselors connected in the last minute.",
         "# TYPE chat_counselors_online gauge",
@@ -71,7 +74,8 @@ async def metrics(rt: RuntimeDep) -> str:
         "# HELP chat_events_relayed_total Events delivered to sockets by this process.",
         "# TYPE chat_events_relayed_total counter",
         f"chat_events_relayed_total {rt.extras.get('relayed', 0)}",
-        "# HELP chat_connections Open websockets in this process.", "# TYPE chat_connections gauge",
+        "# HELP chat_connections Open websockets in this process.",
+        "# TYPE chat_connections gauge",
         f"chat_connections {len(rt.connections)}",
         "# HELP chat_process_start_time_seconds Start time of this process.",
         "# TYPE chat_process_start_time_seconds gauge",

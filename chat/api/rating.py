@@ -42,8 +42,7 @@ async def count_rating(db: AsyncSession, dialect: str, day: date, language: str,
     """Add one to the count for (day, language, score), creating the row on first use, in one statement."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = insert(Rating).values(day=day, language=language, score=score, count=1)
-    stmt = stmt.on_conflict_do_update(index_elements=["day", "language", "score"],
-                                      set_={"count": Rating.count + 1})
+    stmt = stmt.on_conflict_do_update(index_elements=["day", "language", "score"], set_={"count": Rating.count + 1})
     await db.execute(stmt)
 
 
@@ -53,8 +52,9 @@ async def rate(body: RatingIn, request: Request, rt: RuntimeDep) -> Response:
     address = http_client_address(request, rt.settings.trusted_proxies) or "unknown"
     subject = await rt.hasher.digest("addr", address)
     if await rt.limiter.hit("rating", subject, 3600) > RATINGS_PER_HOUR:
-        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "too many ratings from here; thank you",
-                            headers={"Retry-After": "3600"})
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS, "too many ratings from here; thank you", headers={"Retry-After": "3600"}
+        )
     day = datetime.fromtimestamp(rt.now_ms() / 1000, AMSTERDAM).date()
     async with rt.db() as db:
         await count_rating(db, rt.engine.dialect.name, day, body.language.value, body.score)

@@ -22,8 +22,14 @@ router = APIRouter(prefix="/api/snippets", tags=["snippets"])
 
 
 @router.get("")
-async def list_snippets(principal: PrincipalDep, db: DbDep, language: str | None = None, audience: str | None = None,
-                        q: str | None = None, include_inactive: bool = False) -> list[dict[str, Any]]:
+async def list_snippets(
+    principal: PrincipalDep,
+    db: DbDep,
+    language: str | None = None,
+    audience: str | None = None,
+    q: str | None = None,
+    include_inactive: bool = False,
+) -> list[dict[str, Any]]:
     """Active snippets, filtered by language and audience ("both" always fits), searched by text.
 
     Admins may ask for the inactive ones too, to edit them.
@@ -96,8 +102,9 @@ async def create_snippet(body: SnippetIn, _: AdminDep, db: DbDep) -> dict[str, A
 async def replace_snippet(slug: str, body: SnippetIn, _: AdminDep, db: DbDep) -> dict[str, Any]:
     row = await _get(db, slug)
     if body.id is not None and body.id != slug:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            "the id in the body differs from the one in the path")
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, "the id in the body differs from the one in the path"
+        )
     _apply(row, body)
     await db.commit()
     return row.wire(full=True)

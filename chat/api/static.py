@@ -65,13 +65,18 @@ class Assets:
         if cached is not None and cached[:2] == (stat.st_mtime_ns, stat.st_size):
             return cached[2]
         body = path.read_bytes()
-        asset = Asset(body=body, gzipped=gzip.compress(body, 9, mtime=0),
-                      etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"', media_type=MEDIA_TYPES[path.suffix])
+        asset = Asset(
+            body=body,
+            gzipped=gzip.compress(body, 9, mtime=0),
+            etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"',
+            media_type=MEDIA_TYPES[path.suffix],
+        )
         self._cache[path] = (stat.st_mtime_ns, stat.st_size, asset)
         return asset
 
-    def serve(self, request: Request, relative: str, cache_control: str,
-              headers: dict[str, str] | None = None) -> Response:
+    def serve(
+        self, request: Request, relative: str, cache_control: str, headers: dict[str, str] | None = None
+    ) -> Response:
         """One file with its caching and the given headers; 304 when the browser's copy is current."""
         asset = self.get(relative)
         if asset is None:

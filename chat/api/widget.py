@@ -40,21 +40,40 @@ ASSETS = Assets(ROOT / "client_widget")
 
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?")
 
-PAGE_CSP = "; ".join([
-    "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "frame-src 'self'",
-    "connect-src 'self'", "object-src 'none'", "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'",
-])
+PAGE_CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "frame-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
 QUICK_EXITS_PER_MINUTE = 60
 
 
 def frame_csp(host: str, allowed_origins: list[str]) -> str:
     """The chat frame's policy: our own origin only, embeddable by our origin and the allowed host pages."""
     ancestors = ["'self'", *(o for o in allowed_origins if _ORIGIN.fullmatch(o))]
-    return "; ".join([
-        "default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:",
-        f"connect-src 'self'{socket_sources(host)}", "base-uri 'none'", "form-action 'none'",
-        f"frame-ancestors {' '.join(ancestors)}", "require-trusted-types-for 'script'", "trusted-types 'none'",
-    ])
+    return "; ".join(
+        [
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            f"connect-src 'self'{socket_sources(host)}",
+            "base-uri 'none'",
+            "form-action 'none'",
+            f"frame-ancestors {' '.join(ancestors)}",
+            "require-trusted-types-for 'script'",
+            "trusted-types 'none'",
+        ]
+    )
 
 
 def serve(request: Request, relative: str, cache_control: str, headers: dict[str, str] | None = None) -> Response:
@@ -67,8 +86,9 @@ router = APIRouter(include_in_schema=False)
 @router.api_route("/", methods=["GET", "HEAD"])
 async def demo_page(request: Request) -> Response:
     """A plain host page with the widget, as a helpline's own site would have it."""
-    return serve(request, "demo.html", STATE_CACHE,
-                 {"Content-Security-Policy": PAGE_CSP, "Permissions-Policy": PERMISSIONS})
+    return serve(
+        request, "demo.html", STATE_CACHE, {"Content-Security-Policy": PAGE_CSP, "Permissions-Policy": PERMISSIONS}
+    )
 
 
 @router.api_route("/widget.js", methods=["GET", "HEAD"])
@@ -84,8 +104,9 @@ async def widget_file(request: Request, path: str) -> Response:
         csp = frame_csp(request.headers.get("host", ""), rt.settings.allowed_origins)
         return serve(request, path, STATE_CACHE, {"Content-Security-Policy": csp, "Permissions-Policy": PERMISSIONS})
     if path.endswith(".html"):
-        return serve(request, path, STATE_CACHE,
-                     {"Content-Security-Policy": PAGE_CSP, "Permissions-Policy": PERMISSIONS})
+        return serve(
+            request, path, STATE_CACHE, {"Content-Security-Policy": PAGE_CSP, "Permissions-Policy": PERMISSIONS}
+        )
     return serve(request, path, STATIC_CACHE)
 
 
@@ -130,7 +151,7 @@ async def quick_exit(request: Request, rt: RuntimeDep) -> Response:
         if isinstance(data, dict) and isinstance(data.get("token"), str) and 0 < len(data["token"]) <= 256:
             token = data["token"]
     if token is None:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, "expected {\"token\": …}")
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, 'expected {"token": …}')
     sid = await rt.store.session_of_token(token)
     if sid is not None:
         await rt.store.end(sid, EndReason.QUICK_EXIT, utc_now_iso(), rt.now_ms())

@@ -67,8 +67,10 @@ class Archiver:
         return int(time.time() * 1000)
 
     async def claim(self) -> str | None:
-        sid = await self._claim(keys=[self.keys.archive_queue, self.keys.archive_processing],
-                                args=[self._now_ms(), int(self.settings.archive_lease_seconds * 1000)])
+        sid = await self._claim(
+            keys=[self.keys.archive_queue, self.keys.archive_processing],
+            args=[self._now_ms(), int(self.settings.archive_lease_seconds * 1000)],
+        )
         if sid is None:
             return None
         return sid.decode() if isinstance(sid, bytes) else str(sid)
@@ -143,8 +145,9 @@ class Archiver:
             await db.commit()
         removed = int(getattr(result, "rowcount", 0) or 0)
         if removed:
-            log.info("archiver: purged %d transcripts older than %d days", removed,
-                     self.settings.transcript_retention_days)
+            log.info(
+                "archiver: purged %d transcripts older than %d days", removed, self.settings.transcript_retention_days
+            )
         return removed
 
     async def run(self, stop: asyncio.Event, poll: float = 1.0) -> None:

@@ -39,9 +39,20 @@ async def seed_snippets(rt: Runtime) -> int:
             return 0
         rows = load_seed()
         for row in rows:
-            db.add(Snippet(slug=row.id, language=row.language, audience=row.audience, category=row.category,
-                           title=row.title, body=row.body, phone=row.phone, url=row.url,
-                           sort_order=row.sort_order, active=row.active))
+            db.add(
+                Snippet(
+                    slug=row.id,
+                    language=row.language,
+                    audience=row.audience,
+                    category=row.category,
+                    title=row.title,
+                    body=row.body,
+                    phone=row.phone,
+                    url=row.url,
+                    sort_order=row.sort_order,
+                    active=row.active,
+                )
+            )
         await db.commit()
         return len(rows)
 
@@ -97,4 +108,3 @@ def create_app(settings: Settings, redis_url: str, *, clock: Callable[[], int] |
         return response
 
     return app
-

@@ -32,8 +32,13 @@ async def add(db: AsyncSession, username: str, password: str, role: Role, displa
         raise AccountError(f"a password needs at least {MIN_PASSWORD} characters")
     if await find(db, username) is not None:
         raise AccountError(f"counselor {username} exists already")
-    row = Counselor(username=username, display_name=(display_name or username).strip()[:64], role=role.value,
-                    password_hash=hash_password(password), active=True)
+    row = Counselor(
+        username=username,
+        display_name=(display_name or username).strip()[:64],
+        role=role.value,
+        password_hash=hash_password(password),
+        active=True,
+    )
     db.add(row)
     await db.commit()
     return row

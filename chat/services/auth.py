@@ -75,9 +75,15 @@ class TokenStore:
         token = secrets.token_urlsafe(32)
         th = token_hash(token)
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(self.keys.counselor_token(th), mapping={
-                "id": counselor_id, "username": username, "name": display_name, "role": role.value,
-            })
+            pipe.hset(
+                self.keys.counselor_token(th),
+                mapping={
+                    "id": counselor_id,
+                    "username": username,
+                    "name": display_name,
+                    "role": role.value,
+                },
+            )
             pipe.expire(self.keys.counselor_token(th), self.ttl)
             pipe.sadd(self.keys.counselor_tokens(counselor_id), th)
             pipe.expire(self.keys.counselor_tokens(counselor_id), self.ttl)
@@ -89,8 +95,10 @@ class TokenStore:
         raw = await self.redis.hgetall(self.keys.counselor_token(th))
         if not raw:
             return None
-        d = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
-             for k, v in raw.items()}
+        d = {
+            (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+            for k, v in raw.items()
+        }
         return Principal(int(d["id"]), d["username"], d["name"], Role(d["role"]), th)
 
     async def is_valid_hash(self, th: str) -> bool:
@@ -100,8 +108,10 @@ class TokenStore:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.delete(self.keys.counselor_token(principal.token_hash))
             pipe.srem(self.keys.counselor_tokens(principal.counselor_id), principal.token_hash)
-            pipe.publish(self.keys.counselor_channel(principal.counselor_id),
-                         '{"type":"revoked","token_hash":"' + principal.token_hash + '"}')
+            pipe.publish(
+                self.keys.counselor_channel(principal.counselor_id),
+                '{"type":"revoked","token_hash":"' + principal.token_hash + '"}',
+            )
             await pipe.execute()
 
     async def revoke_all(self, counselor_id: int) -> int:

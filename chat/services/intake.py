@@ -35,10 +35,21 @@ def _now(rt: Runtime) -> datetime:
 
 async def emergency_snippets(rt: Runtime, language: str) -> list[dict[str, Any]]:
     async with rt.db() as db:
-        rows = (await db.execute(
-            select(Snippet).where(Snippet.active.is_(True), Snippet.language == language,
-                                  Snippet.category.in_(EMERGENCY_CATEGORIES))
-            .order_by(Snippet.sort_order, Snippet.id))).scalars().all()
+        rows = (
+            (
+                await db.execute(
+                    select(Snippet)
+                    .where(
+                        Snippet.active.is_(True),
+                        Snippet.language == language,
+                        Snippet.category.in_(EMERGENCY_CATEGORIES),
+                    )
+                    .order_by(Snippet.sort_order, Snippet.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
     return [row.wire() for row in rows]
 
 
@@ -58,9 +69,12 @@ def install(rt: Runtime) -> None:
         if is_open(schedule, now):
             return None
         opening = next_opening(schedule, now)
-        return error_frame(ErrorCode.SERVICE_CLOSED, CLOSED_TEXT.get(hello.language.value, CLOSED_TEXT["nl"]),
-                           next_opening=opening.isoformat() if opening else None,
-                           resources=await emergency_snippets(rt, hello.language.value))
+        return error_frame(
+            ErrorCode.SERVICE_CLOSED,
+            CLOSED_TEXT.get(hello.language.value, CLOSED_TEXT["nl"]),
+            next_opening=opening.isoformat() if opening else None,
+            resources=await emergency_snippets(rt, hello.language.value),
+        )
 
     def check(text: str, language: str) -> tuple[bool, str | None]:
         # Every list, not only the visitor's language: people mix languages.

@@ -47,8 +47,11 @@ class Runtime:
     @classmethod
     def build(cls, settings: Settings, redis_url: str) -> Runtime:
         # A burst of requests waits for a free connection instead of failing.
-        options: dict[str, Any] = {"max_connections": settings.redis_max_connections, "timeout": 10,
-                                   "health_check_interval": 30}
+        options: dict[str, Any] = {
+            "max_connections": settings.redis_max_connections,
+            "timeout": 10,
+            "health_check_interval": 30,
+        }
         if not redis_url.startswith("unix:"):
             options["socket_keepalive"] = True  # TCP only; a unix socket connection refuses the option
         pool = BlockingConnectionPool.from_url(redis_url, **options)
@@ -61,9 +64,13 @@ class Runtime:
             engine=engine,
             db=make_sessionmaker(engine),
             keys=keys,
-            store=RedisStore(redis, keys, session_ttl=settings.session_ttl_seconds,
-                             ended_ttl=settings.ended_ttl_seconds,
-                             wrapup_wait_ms=int(settings.wrapup_wait_seconds * 1000)),
+            store=RedisStore(
+                redis,
+                keys,
+                session_ttl=settings.session_ttl_seconds,
+                ended_ttl=settings.ended_ttl_seconds,
+                wrapup_wait_ms=int(settings.wrapup_wait_seconds * 1000),
+            ),
             hub=Hub(redis),
             tokens=TokenStore(redis, keys, settings.token_ttl_seconds),
             hasher=Hasher(redis, keys),

@@ -223,8 +223,9 @@ class QueueStat:
 class RedisStore:
     """Everything live, in Redis. One instance per process, shared by all connections."""
 
-    def __init__(self, redis: Redis, keys: Keys, *, session_ttl: int, ended_ttl: int,
-                 wrapup_wait_ms: int = 600_000) -> None:
+    def __init__(
+        self, redis: Redis, keys: Keys, *, session_ttl: int, ended_ttl: int, wrapup_wait_ms: int = 600_000
+    ) -> None:
         self.redis = redis
         self.keys = keys
         self.session_ttl = session_ttl
@@ -316,21 +317,37 @@ class RedisStore:
         allowed_s = "|" + "|".join(s.value for s in allowed) + "|"
         code, seq = await self._append(
             keys=self.keys.session_keys(sid),
-            args=[payload, client_id or "", owner or "", allowed_s, now_ms, self.session_ttl,
-                  self.keys.session_channel(sid)],
+            args=[
+                payload,
+                client_id or "",
+                owner or "",
+                allowed_s,
+                now_ms,
+                self.session_ttl,
+                self.keys.session_channel(sid),
+            ],
         )
         return AppendResult(int(code), int(seq))
 
-    async def end(self, sid: str, reason: EndReason, ts: str, now_ms: int,
-                  *, require_offline: bool = False) -> AppendResult:
+    async def end(
+        self, sid: str, reason: EndReason, ts: str, now_ms: int, *, require_offline: bool = False
+    ) -> AppendResult:
         """End a session: the ``ended`` event, out of every queue and set, handed to the archiver."""
         event = {"type": "ended", "session_id": sid, "ts": ts, "reason": reason.value}
         payload = json.dumps(event, separators=(",", ":"))
         k = self.keys
         code, seq = await self._end(
             keys=[*k.session_keys(sid), k.archive_queue, k.grace_timers, k.idle_timers],
-            args=[payload, now_ms, self.ended_ttl, k.prefix, k.queue_channel, sid,
-                  "1" if require_offline else "0", self.wrapup_wait_ms],
+            args=[
+                payload,
+                now_ms,
+                self.ended_ttl,
+                k.prefix,
+                k.queue_channel,
+                sid,
+                "1" if require_offline else "0",
+                self.wrapup_wait_ms,
+            ],
         )
         if int(code) == 1:
             await self.redis.hset(k.session(sid), "end_reason", reason.value)
@@ -355,8 +372,7 @@ class RedisStore:
 
     async def events_after(self, sid: str, last_seq: int, *, count: int | None = None) -> list[Event]:
         """Events with seq > last_seq, in order, from the stream."""
-        entries = await self.redis.xrange(self.keys.events(sid), min=f"({stream_id(last_seq)}",
-                                          max="+", count=count)
+        entries = await self.redis.xrange(self.keys.events(sid), min=f"({stream_id(last_seq)}", max="+", count=count)
         return decode_entries(entries)
 
     async def publish_control(self, sid: str, frame: dict[str, Any]) -> None:
@@ -387,8 +403,16 @@ class RedisStore:
             if (audience is None or a.value == audience) and (language is None or lang.value == language)
         ]
 
-    async def claim(self, counselor_id: int, counselor_name: str, now_ms: int, *, capacity: int = 0,
-                    audience: str | None = None, language: str | None = None) -> str | None:
+    async def claim(
+        self,
+        counselor_id: int,
+        counselor_name: str,
+        now_ms: int,
+        *,
+        capacity: int = 0,
+        audience: str | None = None,
+        language: str | None = None,
+    ) -> str | None:
         """Take the next visitor atomically: urgent first, then oldest. None when nobody waits.
 
         Raises :class:`AtCapacity` when the counselor already has ``capacity`` chats.
@@ -397,8 +421,16 @@ class RedisStore:
         while True:
             result = await self._claim(
                 keys=[k.counselor_sessions(counselor_id), k.recent_waits, *self.queue_keys(audience, language)],
-                args=[k.prefix, str(counselor_id), counselor_name, now_ms, capacity, k.queue_channel,
-                      3600 * 1000, secrets.token_hex(6)],
+                args=[
+                    k.prefix,
+                    str(counselor_id),
+                    counselor_name,
+                    now_ms,
+                    capacity,
+                    k.queue_channel,
+                    3600 * 1000,
+                    secrets.token_hex(6),
+                ],
             )
             verdict = _s(result[0])
             if verdict == "ok":
@@ -426,8 +458,9 @@ class RedisStore:
                 pipe.zrangebyscore(key, NORMAL_OFFSET, "+inf", start=0, num=1)
             raw = await pipe.execute()
         urgent_ids = [[_s(m) for m in raw[4 * i + 1]] for i in range(len(keys))]
-        heads = [[_s(m) for m in raw[4 * i + 2]] + u[:1] + [_s(m) for m in raw[4 * i + 3]]
-                 for i, u in enumerate(urgent_ids)]
+        heads = [
+            [_s(m) for m in raw[4 * i + 2]] + u[:1] + [_s(m) for m in raw[4 * i + 3]] for i, u in enumerate(urgent_ids)
+        ]
         async with self.redis.pipeline(transaction=False) as pipe:
             for i in range(len(keys)):
                 for sid in heads[i]:
@@ -442,8 +475,16 @@ class RedisStore:
             categories: set[str] = set()
             for _ in urgent_ids[i]:
                 categories.update(c for c in _s(next(answers) or "").split(",") if c)
-            stats.append(QueueStat(audience, language, int(raw[4 * i]), len(urgent_ids[i]), min(times, default=None),
-                                   tuple(sorted(categories))))
+            stats.append(
+                QueueStat(
+                    audience,
+                    language,
+                    int(raw[4 * i]),
+                    len(urgent_ids[i]),
+                    min(times, default=None),
+                    tuple(sorted(categories)),
+                )
+            )
         return stats
 
     # -- counselor state and transfers -------------------------------------------------
@@ -462,8 +503,9 @@ class RedisStore:
     async def active_count(self, counselor_id: int) -> int:
         return int(await self.redis.scard(self.keys.counselor_sessions(counselor_id)))
 
-    async def transfer(self, sid: str, from_id: int, to_id: int | None, to_name: str | None, now_ms: int,
-                       ts: str) -> AppendResult:
+    async def transfer(
+        self, sid: str, from_id: int, to_id: int | None, to_name: str | None, now_ms: int, ts: str
+    ) -> AppendResult:
         """Move an active chat to another counselor, or back to the head of its queue (``to_id`` None).
 
         One script: ownership, the move and the ``handover`` event happen together.
@@ -472,10 +514,24 @@ class RedisStore:
         event = {"type": "handover", "session_id": sid, "sender": "system", "ts": ts, "counselor_name": to_name}
         payload = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
         code, seq = await self._transfer(
-            keys=[*k.session_keys(sid), k.counselor_sessions(from_id),
-                  k.counselor_sessions(to_id) if to_id is not None else k.counselor_sessions(from_id)],
-            args=[payload, str(from_id), str(to_id) if to_id is not None else "", to_name or "", now_ms,
-                  self.session_ttl, k.session_channel(sid), k.prefix, sid, head_score(now_ms), k.queue_channel],
+            keys=[
+                *k.session_keys(sid),
+                k.counselor_sessions(from_id),
+                k.counselor_sessions(to_id) if to_id is not None else k.counselor_sessions(from_id),
+            ],
+            args=[
+                payload,
+                str(from_id),
+                str(to_id) if to_id is not None else "",
+                to_name or "",
+                now_ms,
+                self.session_ttl,
+                k.session_channel(sid),
+                k.prefix,
+                sid,
+                head_score(now_ms),
+                k.queue_channel,
+            ],
         )
         return AppendResult(int(code), int(seq))
 

@@ -61,11 +61,21 @@ class Snippet(Base):
 
     def wire(self, *, full: bool = False) -> dict[str, Any]:
         """The shape a visitor receives inside a ``resource`` event; ``full`` adds the console's fields."""
-        out: dict[str, Any] = {"id": self.slug, "title": self.title, "body": self.body, "phone": self.phone,
-                               "url": self.url}
+        out: dict[str, Any] = {
+            "id": self.slug,
+            "title": self.title,
+            "body": self.body,
+            "phone": self.phone,
+            "url": self.url,
+        }
         if full:
-            out.update(language=self.language, audience=self.audience, category=self.category,
-                       sort_order=self.sort_order, active=self.active)
+            out.update(
+                language=self.language,
+                audience=self.audience,
+                category=self.category,
+                sort_order=self.sort_order,
+                active=self.active,
+            )
         return out
 
 

@@ -95,7 +95,7 @@ class Connection:
 
     def _sid_of(self, channel: str) -> str:
         # chat:{s_…}:ch
-        return channel[channel.index("{") + 1: channel.rindex("}")]
+        return channel[channel.index("{") + 1 : channel.rindex("}")]
 
     async def follow(self, sid: str, last_seq: int = 0) -> None:
         """Deliver every event of ``sid`` after ``last_seq``, then live events, in order."""

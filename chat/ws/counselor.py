@@ -59,8 +59,9 @@ class CounselorConnection(Connection):
     async def on_control(self, channel: str, sid: str, frame: dict[str, Any]) -> None:
         kind = frame.get("type")
         if kind == "typing" and frame.get("sender") == "visitor" and sid in self.cursors:
-            await self.send({"type": "typing", "session_id": sid, "sender": "visitor",
-                             "active": bool(frame.get("active"))})
+            await self.send(
+                {"type": "typing", "session_id": sid, "sender": "visitor", "active": bool(frame.get("active"))}
+            )
         elif kind == "presence" and sid in self.cursors:
             await self.send({"type": "presence", "session_id": sid, "visitor": frame.get("visitor")})
         elif kind == "transfer_in" and self.principal is not None:
@@ -86,12 +87,21 @@ class CounselorConnection(Connection):
             await self.send({"type": "queues", "queues": queues})
 
     async def send_assigned(self, info: SessionInfo, kind: str = "assigned", **extra: Any) -> None:
-        await self.send({
-            "type": kind, "session_id": info.sid, "audience": info.audience, "language": info.language,
-            "topic": info.topic, "urgent": info.urgent, "category": info.category,
-            "waited_seconds": max(0, ((info.paired_at or info.enqueued_at) - info.enqueued_at) // 1000),
-            "visitor": "online" if info.visitor_online else "offline", "status": info.status.value, **extra,
-        })
+        await self.send(
+            {
+                "type": kind,
+                "session_id": info.sid,
+                "audience": info.audience,
+                "language": info.language,
+                "topic": info.topic,
+                "urgent": info.urgent,
+                "category": info.category,
+                "waited_seconds": max(0, ((info.paired_at or info.enqueued_at) - info.enqueued_at) // 1000),
+                "visitor": "online" if info.visitor_online else "offline",
+                "status": info.status.value,
+                **extra,
+            }
+        )
 
     @property
     def is_supervisor(self) -> bool:
@@ -121,9 +131,13 @@ async def counselor_endpoint(ws: WebSocket) -> None:
             watcher.counselor_left(conn)
         if conn.principal is not None:
             await rt.hub.unsubscribe(rt.keys.counselor_channel(conn.principal.counselor_id), conn._listener)
-            if not any(isinstance(c, CounselorConnection) and c.principal
-                       and c.principal.counselor_id == conn.principal.counselor_id for c in rt.connections
-                       if c is not conn):
+            if not any(
+                isinstance(c, CounselorConnection)
+                and c.principal
+                and c.principal.counselor_id == conn.principal.counselor_id
+                for c in rt.connections
+                if c is not conn
+            ):
                 await rt.store.counselor_offline(conn.principal.counselor_id)
         await conn.stop()
 
@@ -133,8 +147,9 @@ async def _authenticate(conn: CounselorConnection, reader: FrameReader) -> Princ
     try:
         frame = await reader.next(timeout=rt.settings.first_frame_timeout)
     except TimeoutError:
-        await conn.send(error_frame(ErrorCode.UNAUTHORIZED, "expected auth within "
-                                    f"{rt.settings.first_frame_timeout:g} s"))
+        await conn.send(
+            error_frame(ErrorCode.UNAUTHORIZED, f"expected auth within {rt.settings.first_frame_timeout:g} s")
+        )
         await conn.close(1008, "no auth")
         raise Disconnected() from None
     principal = await rt.tokens.check(frame.token) if isinstance(frame, Auth) else None
@@ -192,8 +207,10 @@ async def _serve(conn: CounselorConnection, reader: FrameReader) -> None:
             await _say(conn, reader, frame)
         elif isinstance(frame, CounselorTyping):
             if await _owns(conn, frame.session_id):
-                await rt.store.publish_control(frame.session_id, {
-                    "type": "typing", "session_id": frame.session_id, "sender": "counselor", "active": frame.active})
+                await rt.store.publish_control(
+                    frame.session_id,
+                    {"type": "typing", "session_id": frame.session_id, "sender": "counselor", "active": frame.active},
+                )
         elif isinstance(frame, CounselorEnd):
             if await _owns(conn, frame.session_id):
                 await rt.store.end(frame.session_id, EndReason.COUNSELOR, utc_now_iso(), rt.now_ms())
@@ -202,11 +219,17 @@ async def _serve(conn: CounselorConnection, reader: FrameReader) -> None:
             if await rt.store.save_wrapup(frame.session_id, principal.counselor_id, wrapup, rt.now_ms()):
                 await conn.send({"type": "wrapup_saved", "session_id": frame.session_id})
             else:
-                await conn.send(error_frame(ErrorCode.NOT_IN_SESSION, "this session is not yours (or is archived)",
-                                            session_id=frame.session_id))
+                await conn.send(
+                    error_frame(
+                        ErrorCode.NOT_IN_SESSION,
+                        "this session is not yours (or is archived)",
+                        session_id=frame.session_id,
+                    )
+                )
         elif isinstance(frame, Status):
-            await rt.store.set_counselor_status(principal.counselor_id, frame.available, frame.capacity,
-                                                rt.settings.token_ttl_seconds)
+            await rt.store.set_counselor_status(
+                principal.counselor_id, frame.available, frame.capacity, rt.settings.token_ttl_seconds
+            )
             await _publish_status(conn)
         elif isinstance(frame, Transfer):
             await _transfer(conn, frame)
@@ -234,18 +257,25 @@ async def _accept(conn: CounselorConnection, frame: Accept) -> None:
     assert conn.principal is not None
     available, capacity = await rt.store.counselor_status(conn.principal.counselor_id, rt.settings.default_capacity)
     if not available:
-        await conn.send(error_frame(ErrorCode.FORBIDDEN, "set yourself available to accept chats",
-                                    reason="unavailable", **{"for": "accept"}))
+        await conn.send(
+            error_frame(
+                ErrorCode.FORBIDDEN, "set yourself available to accept chats", reason="unavailable", **{"for": "accept"}
+            )
+        )
         return
     try:
         sid = await rt.store.claim(
-            conn.principal.counselor_id, conn.principal.display_name, rt.now_ms(), capacity=capacity,
+            conn.principal.counselor_id,
+            conn.principal.display_name,
+            rt.now_ms(),
+            capacity=capacity,
             audience=frame.audience.value if frame.audience else None,
             language=frame.language.value if frame.language else None,
         )
     except AtCapacity:
-        await conn.send(error_frame(ErrorCode.FORBIDDEN, "you are at your capacity", reason="at_capacity",
-                                    **{"for": "accept"}))
+        await conn.send(
+            error_frame(ErrorCode.FORBIDDEN, "you are at your capacity", reason="at_capacity", **{"for": "accept"})
+        )
         return
     if sid is None:
         await conn.send(error_frame(ErrorCode.QUEUE_EMPTY, "nobody is waiting", **{"for": "accept"}))
@@ -255,8 +285,9 @@ async def _accept(conn: CounselorConnection, frame: Accept) -> None:
     await rt.store.touch_idle(sid, rt.now_ms() + int(rt.settings.idle_timeout_seconds * 1000))
     await conn.send_assigned(info)
     await conn.follow(sid, 0)
-    await rt.store.publish_control(sid, {"type": "paired", "session_id": sid,
-                                         "counselor_name": conn.principal.display_name})
+    await rt.store.publish_control(
+        sid, {"type": "paired", "session_id": sid, "counselor_name": conn.principal.display_name}
+    )
     await _publish_status(conn)
 
 
@@ -284,25 +315,44 @@ async def _transfer(conn: CounselorConnection, frame: Transfer) -> None:
         now = rt.now_ms()
         available, capacity = await rt.store.counselor_status(target.id, rt.settings.default_capacity)
         online = await rt.redis.zscore(rt.keys.counselors_online, str(target.id))
-        if not available or online is None or float(online) < now - 60_000 \
-                or await rt.store.active_count(target.id) >= capacity:
-            await conn.send(error_frame(ErrorCode.FORBIDDEN, "that colleague is not available",
-                                        session_id=frame.session_id))
+        if (
+            not available
+            or online is None
+            or float(online) < now - 60_000
+            or await rt.store.active_count(target.id) >= capacity
+        ):
+            await conn.send(
+                error_frame(ErrorCode.FORBIDDEN, "that colleague is not available", session_id=frame.session_id)
+            )
             return
-    result = await rt.store.transfer(frame.session_id, me.counselor_id, target.id if target else None,
-                                     target.display_name if target else None, rt.now_ms(), utc_now_iso())
+    result = await rt.store.transfer(
+        frame.session_id,
+        me.counselor_id,
+        target.id if target else None,
+        target.display_name if target else None,
+        rt.now_ms(),
+        utc_now_iso(),
+    )
     if result.code < 0:
         await conn.send(error_frame(ErrorCode.NOT_IN_SESSION, "this session is not yours", session_id=frame.session_id))
         return
     to = target.username if target else None
     # Every console of the sender lets go of the chat; the colleague's consoles take it up.
-    await rt.redis.publish(rt.keys.counselor_channel(me.counselor_id), json.dumps(
-        {"type": "transfer_out", "session_id": frame.session_id, "to": to}))
+    await rt.redis.publish(
+        rt.keys.counselor_channel(me.counselor_id),
+        json.dumps({"type": "transfer_out", "session_id": frame.session_id, "to": to}),
+    )
     if target is not None:
-        await rt.redis.publish(rt.keys.counselor_channel(target.id), json.dumps(
-            {"type": "transfer_in", "session_id": frame.session_id, "from": me.display_name, "note": frame.note}))
-        await rt.store.publish_control(frame.session_id, {"type": "paired", "session_id": frame.session_id,
-                                                          "counselor_name": target.display_name, "handover": True})
+        await rt.redis.publish(
+            rt.keys.counselor_channel(target.id),
+            json.dumps(
+                {"type": "transfer_in", "session_id": frame.session_id, "from": me.display_name, "note": frame.note}
+            ),
+        )
+        await rt.store.publish_control(
+            frame.session_id,
+            {"type": "paired", "session_id": frame.session_id, "counselor_name": target.display_name, "handover": True},
+        )
     await _publish_status(conn)
 
 
@@ -318,10 +368,16 @@ async def _monitor(conn: CounselorConnection, sid: str) -> None:
         return
     async with rt.db() as db:
         # A console that reconnects opens the same chat again: one entry per opening within ten minutes.
-        recent = (await db.execute(select(AuditEntry.id).where(
-            AuditEntry.actor == conn.principal.username, AuditEntry.action == "monitor",
-            AuditEntry.session_id == sid,
-            AuditEntry.at > datetime.now(UTC) - timedelta(minutes=10)))).first()
+        recent = (
+            await db.execute(
+                select(AuditEntry.id).where(
+                    AuditEntry.actor == conn.principal.username,
+                    AuditEntry.action == "monitor",
+                    AuditEntry.session_id == sid,
+                    AuditEntry.at > datetime.now(UTC) - timedelta(minutes=10),
+                )
+            )
+        ).first()
         if recent is None:
             db.add(AuditEntry(actor=conn.principal.username, action="monitor", session_id=sid))
             await db.commit()
@@ -336,14 +392,23 @@ async def _say(conn: CounselorConnection, reader: FrameReader, frame: CounselorM
     event: dict[str, Any]
     if isinstance(frame, CounselorMessage):
         if len(frame.text) > rt.settings.max_text_chars:
-            await reader.strike(ErrorCode.TOO_LARGE, f"text is longer than {rt.settings.max_text_chars} characters",
-                                client_id=frame.client_id)
+            await reader.strike(
+                ErrorCode.TOO_LARGE,
+                f"text is longer than {rt.settings.max_text_chars} characters",
+                client_id=frame.client_id,
+            )
             return
         if not frame.text.strip():
             await reader.strike(ErrorCode.BAD_REQUEST, "text is empty", client_id=frame.client_id)
             return
-        event = {"type": "message", "session_id": frame.session_id, "sender": "counselor",
-                 "text": frame.text.strip(), "ts": utc_now_iso(), "client_id": frame.client_id}
+        event = {
+            "type": "message",
+            "session_id": frame.session_id,
+            "sender": "counselor",
+            "text": frame.text.strip(),
+            "ts": utc_now_iso(),
+            "client_id": frame.client_id,
+        }
     else:
         # Someone else's session is not_in_session whatever the snippet_id (the append checks again).
         if not await _owns(conn, frame.session_id, client_id=frame.client_id):
@@ -352,19 +417,34 @@ async def _say(conn: CounselorConnection, reader: FrameReader, frame: CounselorM
         if snippet is None:
             await reader.strike(ErrorCode.BAD_REQUEST, "unknown or inactive snippet_id", client_id=frame.client_id)
             return
-        event = {"type": "resource", "session_id": frame.session_id, "sender": "counselor", "ts": utc_now_iso(),
-                 "client_id": frame.client_id, "snippet": snippet}
+        event = {
+            "type": "resource",
+            "session_id": frame.session_id,
+            "sender": "counselor",
+            "ts": utc_now_iso(),
+            "client_id": frame.client_id,
+            "snippet": snippet,
+        }
     now = rt.now_ms()
-    result = await rt.store.append(frame.session_id, event, client_id=frame.client_id,
-                                   owner=str(conn.principal.counselor_id), allowed=(SessionStatus.ACTIVE,),
-                                   now_ms=now)
+    result = await rt.store.append(
+        frame.session_id,
+        event,
+        client_id=frame.client_id,
+        owner=str(conn.principal.counselor_id),
+        allowed=(SessionStatus.ACTIVE,),
+        now_ms=now,
+    )
     if result.code < 0:
-        await conn.send(error_frame(ErrorCode.NOT_IN_SESSION, "this session is not yours"
-                                    if result.code == NOT_OWNER else "this session is not active",
-                                    session_id=frame.session_id, client_id=frame.client_id))
+        await conn.send(
+            error_frame(
+                ErrorCode.NOT_IN_SESSION,
+                "this session is not yours" if result.code == NOT_OWNER else "this session is not active",
+                session_id=frame.session_id,
+                client_id=frame.client_id,
+            )
+        )
         return
-    await conn.send({"type": "ack", "session_id": frame.session_id, "client_id": frame.client_id,
-                     "seq": result.seq})
+    await conn.send({"type": "ack", "session_id": frame.session_id, "client_id": frame.client_id, "seq": result.seq})
     await rt.store.touch_idle(frame.session_id, now + int(rt.settings.idle_timeout_seconds * 1000))
 
 
@@ -374,5 +454,3 @@ async def _snippet(rt: Runtime, snippet_id: str) -> dict[str, Any] | None:
         return None
     result: dict[str, Any] | None = await lookup(snippet_id)
     return result
-
-

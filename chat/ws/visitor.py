@@ -82,8 +82,7 @@ class VisitorConnection(Connection):
             return
         if self.last_queue != (position, eta, nobody_online):
             self.last_queue = (position, eta, nobody_online)
-            await self.send({"type": "queue", "position": position, "eta_seconds": eta,
-                             "nobody_online": nobody_online})
+            await self.send({"type": "queue", "position": position, "eta_seconds": eta, "nobody_online": nobody_online})
 
 
 async def visitor_endpoint(ws: WebSocket) -> None:
@@ -108,8 +107,9 @@ async def visitor_endpoint(ws: WebSocket) -> None:
         if conn.sid and conn.status is not SessionStatus.ENDED:
             grace_ms = int(rt.settings.visitor_grace_seconds * 1000)
             if await rt.store.visitor_presence(conn.sid, -1, rt.now_ms(), grace_ms) == 0:
-                await rt.store.publish_control(conn.sid, {"type": "presence", "session_id": conn.sid,
-                                                          "visitor": "offline"})
+                await rt.store.publish_control(
+                    conn.sid, {"type": "presence", "session_id": conn.sid, "visitor": "offline"}
+                )
 
 
 async def _first_frame(conn: VisitorConnection, reader: FrameReader) -> Hello | Resume:
@@ -122,8 +122,11 @@ async def _first_frame(conn: VisitorConnection, reader: FrameReader) -> Hello | 
                 raise TimeoutError
             frame = await reader.next(timeout=remaining)
         except TimeoutError:
-            await conn.send(error_frame(ErrorCode.BAD_REQUEST, "expected hello or resume within "
-                                        f"{settings.first_frame_timeout:g} s"))
+            await conn.send(
+                error_frame(
+                    ErrorCode.BAD_REQUEST, f"expected hello or resume within {settings.first_frame_timeout:g} s"
+                )
+            )
             await conn.close(1008, "no hello")
             raise Disconnected() from None
         if isinstance(frame, Hello | Resume):
@@ -150,14 +153,14 @@ async def _serve(conn: VisitorConnection, reader: FrameReader) -> None:
             break
         if isinstance(frame, VisitorMessage):
             if not bucket.take():
-                await reader.strike(ErrorCode.RATE_LIMITED, "too many messages; slow down",
-                                    client_id=frame.client_id)
+                await reader.strike(ErrorCode.RATE_LIMITED, "too many messages; slow down", client_id=frame.client_id)
                 continue
             await _message(conn, reader, frame)
         elif isinstance(frame, VisitorTyping):
             if bucket.take():
-                await rt.store.publish_control(conn.sid, {"type": "typing", "session_id": conn.sid,
-                                                          "sender": "visitor", "active": frame.active})
+                await rt.store.publish_control(
+                    conn.sid, {"type": "typing", "session_id": conn.sid, "sender": "visitor", "active": frame.active}
+                )
         elif isinstance(frame, VisitorEnd | QuickExit):
             reason = EndReason.QUICK_EXIT if isinstance(frame, QuickExit) else EndReason.VISITOR
             await _end(conn, reason)
@@ -204,8 +207,9 @@ async def _hello(conn: VisitorConnection, hello: Hello) -> bool:
             return False
     first_message = (hello.first_message or "").strip()
     if len(first_message) > settings.max_text_chars:
-        await conn.send(error_frame(ErrorCode.TOO_LARGE, f"first_message is longer than {settings.max_text_chars} "
-                                    "characters"))
+        await conn.send(
+            error_frame(ErrorCode.TOO_LARGE, f"first_message is longer than {settings.max_text_chars} characters")
+        )
         await conn.close(1008, "too large")
         return False
     urgent, category = False, None
@@ -214,16 +218,18 @@ async def _hello(conn: VisitorConnection, hello: Hello) -> bool:
         urgent, category = triage(first_message, hello.language.value)
     now = rt.now_ms()
     sid, token = await rt.store.create_session(
-        audience=hello.audience, language=hello.language, topic=(hello.topic or "").strip() or None,
-        urgent=urgent, category=category, now_ms=now,
+        audience=hello.audience,
+        language=hello.language,
+        topic=(hello.topic or "").strip() or None,
+        urgent=urgent,
+        category=category,
+        now_ms=now,
     )
     conn.sid, conn.status = sid, SessionStatus.QUEUED
     conn.audience, conn.language = hello.audience.value, hello.language.value
     if first_message:
-        event = {"type": "message", "session_id": sid, "sender": "visitor", "text": first_message,
-                 "ts": utc_now_iso()}
-        await rt.store.append(sid, event, client_id=None, owner=None,
-                              allowed=(SessionStatus.QUEUED,), now_ms=now)
+        event = {"type": "message", "session_id": sid, "sender": "visitor", "text": first_message, "ts": utc_now_iso()}
+        await rt.store.append(sid, event, client_id=None, owner=None, allowed=(SessionStatus.QUEUED,), now_ms=now)
     await rt.store.visitor_presence(sid, +1, now, 0)
     await conn.send({"type": "session", "session_id": sid, "token": token, "status": "queued", "resumed": False})
     watcher = rt.extras.get("watcher")
@@ -248,8 +254,13 @@ async def _resume(conn: VisitorConnection, resume: Resume) -> bool:
     # resumed is false when the stream no longer holds everything after last_seq.
     events = await rt.store.events_after(sid, last_seq, count=1)
     complete = info.seq == last_seq or (bool(events) and int(events[0]["seq"]) == last_seq + 1)
-    frame: dict[str, Any] = {"type": "session", "session_id": sid, "token": resume.token,
-                             "status": info.status.value, "resumed": complete}
+    frame: dict[str, Any] = {
+        "type": "session",
+        "session_id": sid,
+        "token": resume.token,
+        "status": info.status.value,
+        "resumed": complete,
+    }
     if info.counselor_name and info.status is SessionStatus.ACTIVE:
         frame["counselor_name"] = info.counselor_name
     await conn.send(frame)
@@ -273,17 +284,32 @@ async def _message(conn: VisitorConnection, reader: FrameReader, frame: VisitorM
     assert conn.sid is not None
     text = frame.text.strip()
     if len(frame.text) > rt.settings.max_text_chars:
-        await reader.strike(ErrorCode.TOO_LARGE, f"text is longer than {rt.settings.max_text_chars} characters",
-                            client_id=frame.client_id)
+        await reader.strike(
+            ErrorCode.TOO_LARGE,
+            f"text is longer than {rt.settings.max_text_chars} characters",
+            client_id=frame.client_id,
+        )
         return
     if not text:
         await reader.strike(ErrorCode.BAD_REQUEST, "text is empty", client_id=frame.client_id)
         return
     now = rt.now_ms()
-    event = {"type": "message", "session_id": conn.sid, "sender": "visitor", "text": text,
-             "ts": utc_now_iso(), "client_id": frame.client_id}
-    result = await rt.store.append(conn.sid, event, client_id=frame.client_id, owner=None,
-                                   allowed=(SessionStatus.QUEUED, SessionStatus.ACTIVE), now_ms=now)
+    event = {
+        "type": "message",
+        "session_id": conn.sid,
+        "sender": "visitor",
+        "text": text,
+        "ts": utc_now_iso(),
+        "client_id": frame.client_id,
+    }
+    result = await rt.store.append(
+        conn.sid,
+        event,
+        client_id=frame.client_id,
+        owner=None,
+        allowed=(SessionStatus.QUEUED, SessionStatus.ACTIVE),
+        now_ms=now,
+    )
     if result.code < 0:
         await conn.send(error_frame(ErrorCode.NOT_IN_SESSION, "the session has ended", client_id=frame.client_id))
         return

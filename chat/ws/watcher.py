@@ -47,6 +47,7 @@ class CounselorConnection(Protocol):
 
     async def send_queues(self, queues: list[dict[str, Any]]) -> None: ...
 
+
 REFRESH_SECONDS = 5.0
 HEARTBEAT_SECONDS = 20.0
 ALERT_REPEAT_MS = 60_000
@@ -94,9 +95,14 @@ class Watcher:
     async def queues_frame(self) -> list[dict[str, Any]]:
         now = self.rt.now_ms()
         return [
-            {"audience": s.audience, "language": s.language, "waiting": s.waiting, "urgent": s.urgent,
-             "urgent_categories": list(s.urgent_categories),
-             "longest_wait_seconds": (max(0, (now - s.oldest_ms) // 1000) if s.oldest_ms is not None else 0)}
+            {
+                "audience": s.audience,
+                "language": s.language,
+                "waiting": s.waiting,
+                "urgent": s.urgent,
+                "urgent_categories": list(s.urgent_categories),
+                "longest_wait_seconds": (max(0, (now - s.oldest_ms) // 1000) if s.oldest_ms is not None else 0),
+            }
             for s in await self.rt.store.queue_stats()
         ]
 
@@ -154,8 +160,14 @@ class Watcher:
                 if q["waiting"] and q["longest_wait_seconds"] >= threshold:
                     if now - conn.alerted.get(key, 0) >= ALERT_REPEAT_MS:
                         conn.alerted[key] = now
-                        await conn.send({"type": "alert", "audience": q["audience"], "language": q["language"],
-                                         "longest_wait_seconds": q["longest_wait_seconds"]})
+                        await conn.send(
+                            {
+                                "type": "alert",
+                                "audience": q["audience"],
+                                "language": q["language"],
+                                "longest_wait_seconds": q["longest_wait_seconds"],
+                            }
+                        )
                 else:
                     conn.alerted.pop(key, None)
 

@@ -42,8 +42,7 @@ def console_server(tmp_path: Path, prefix: str) -> Iterator[ServerThread]:
 @pytest.fixture
 async def team(console_server: ServerThread) -> AsyncIterator[dict[str, str]]:
     tokens = {}
-    for name, role in (("anna", Role.COUNSELOR), ("bo", Role.COUNSELOR), ("sam", Role.SUPERVISOR),
-                       ("ada", Role.ADMIN)):
+    for name, role in (("anna", Role.COUNSELOR), ("bo", Role.COUNSELOR), ("sam", Role.SUPERVISOR), ("ada", Role.ADMIN)):
         await add_counselor(console_server.settings, name, role=role, display_name=name.capitalize())
         tokens[name] = await login(console_server.http, name)
     yield tokens
@@ -58,8 +57,12 @@ async def test_availability_and_capacity(console_server: ServerThread, team: dic
     visitors = [await visitor_hello(console_server) for _ in range(3)]
 
     await send(anna, {"type": "status", "available": False, "capacity": 1})
-    assert await recv_match(anna, type="status", available=False) == {"type": "status", "available": False,
-                                                                      "capacity": 1, "active": 0}
+    assert await recv_match(anna, type="status", available=False) == {
+        "type": "status",
+        "available": False,
+        "capacity": 1,
+        "active": 0,
+    }
     await send(anna, {"type": "accept"})
     refused = await recv_until(anna, "error")
     assert refused["code"] == "forbidden" and "available" in refused["message"]
@@ -183,8 +186,9 @@ async def test_monitoring_is_read_only_and_audited(console_server: ServerThread,
         entry = audit.json()[0]
         assert entry["actor"] == "sam" and entry["action"] == "monitor" and entry["session_id"] == sid
         assert set(entry) == {"at", "actor", "action", "session_id"}
-        overview = (await client.get("/api/supervisor/overview",
-                                     headers={"Authorization": f"Bearer {team['sam']}"})).json()
+        overview = (
+            await client.get("/api/supervisor/overview", headers={"Authorization": f"Bearer {team['sam']}"})
+        ).json()
         anna_row = next(c for c in overview["counselors"] if c["username"] == "anna")
         assert anna_row["online"] and anna_row["active"] == 1 and anna_row["capacity"] == 3
         assert [c["session_id"] for c in overview["chats"]] == [sid]
@@ -218,11 +222,16 @@ async def test_supervisors_are_alerted_about_long_waits(console_server: ServerTh
 async def test_admin_manages_counselors(console_server: ServerThread, team: dict[str, str]) -> None:
     admin = {"Authorization": f"Bearer {team['ada']}"}
     async with httpx.AsyncClient(base_url=console_server.http, headers=admin, timeout=30) as client:
-        created = await client.post("/api/admin/counselors", json={"username": "Noor", "display_name": "Noor",
-                                                                  "role": "counselor", "password": "lang genoeg 123"})
+        created = await client.post(
+            "/api/admin/counselors",
+            json={"username": "Noor", "display_name": "Noor", "role": "counselor", "password": "lang genoeg 123"},
+        )
         assert created.status_code == 201 and created.json()["username"] == "noor"
-        assert (await client.post("/api/admin/counselors", json={"username": "noor", "display_name": "N",
-                                                                "password": "lang genoeg 123"})).status_code == 409
+        assert (
+            await client.post(
+                "/api/admin/counselors", json={"username": "noor", "display_name": "N", "password": "lang genoeg 123"}
+            )
+        ).status_code == 409
         for bad in ({"password": "kort"}, {"role": "boss"}, {"username": "a b"}, {"extra": 1}):
             body = {"username": "x1", "display_name": "X", "password": "lang genoeg 123", **bad}
             assert (await client.post("/api/admin/counselors", json=body)).status_code == 422, bad
@@ -234,7 +243,7 @@ async def test_admin_manages_counselors(console_server: ServerThread, team: dict
         assert me.status_code == 401
         reset = await client.post("/api/admin/counselors/noor/password", json={"password": "nieuw wachtwoord 1"})
         assert reset.status_code == 204
-        assert (await login(console_server.http, "noor", "nieuw wachtwoord 1"))
+        assert await login(console_server.http, "noor", "nieuw wachtwoord 1")
         disabled = await client.patch("/api/admin/counselors/noor", json={"active": False})
         assert disabled.json()["active"] is False
         refused = await client.post("/api/auth/login", json={"username": "noor", "password": "nieuw wachtwoord 1"})
@@ -260,19 +269,35 @@ async def test_statistics_from_text_free_summaries(console_server: ServerThread,
     ]
     async with make_sessionmaker(engine)() as db:
         for i, (offset, paired, wait, audience, category, risk) in enumerate(rows):
-            db.add(ChatSummary(session_id=f"s_{tag}_{i}", day=today - timedelta(days=offset), audience=audience,
-                               language="nl", urgent=i == 1, triage_categories=None, paired=paired,
-                               wait_seconds=wait, duration_seconds=600 if paired else None,
-                               end_reason="counselor" if paired else "quick_exit", messages=4,
-                               wrapup_category=category, risk_level=risk, referral="none" if paired else None))
+            db.add(
+                ChatSummary(
+                    session_id=f"s_{tag}_{i}",
+                    day=today - timedelta(days=offset),
+                    audience=audience,
+                    language="nl",
+                    urgent=i == 1,
+                    triage_categories=None,
+                    paired=paired,
+                    wait_seconds=wait,
+                    duration_seconds=600 if paired else None,
+                    end_reason="counselor" if paired else "quick_exit",
+                    messages=4,
+                    wrapup_category=category,
+                    risk_level=risk,
+                    referral="none" if paired else None,
+                )
+            )
         await db.commit()
     await engine.dispose()
-    async with httpx.AsyncClient(base_url=console_server.http,
-                                 headers={"Authorization": f"Bearer {team['ada']}"}) as client:
+    async with httpx.AsyncClient(
+        base_url=console_server.http, headers={"Authorization": f"Bearer {team['ada']}"}
+    ) as client:
         stats = (await client.get("/api/admin/stats", params={"days": 30})).json()
     assert stats["total"] == 4
-    assert stats["days"] == [{"day": (today - timedelta(days=1)).isoformat(), "chats": 1, "abandoned": 0},
-                             {"day": today.isoformat(), "chats": 3, "abandoned": 1}]
+    assert stats["days"] == [
+        {"day": (today - timedelta(days=1)).isoformat(), "chats": 1, "abandoned": 0},
+        {"day": today.isoformat(), "chats": 3, "abandoned": 1},
+    ]
     assert stats["abandoned_rate"] == 0.25
     assert stats["wait_seconds"]["p50"] == 90
     assert 90 < stats["wait_seconds"]["p90"] <= 600
@@ -282,8 +307,9 @@ async def test_statistics_from_text_free_summaries(console_server: ServerThread,
     assert stats["urgent"] == 1
 
 
-async def test_ended_chat_awaiting_wrapup_comes_back_after_a_reload(console_server: ServerThread,
-                                                                    team: dict[str, str]) -> None:
+async def test_ended_chat_awaiting_wrapup_comes_back_after_a_reload(
+    console_server: ServerThread, team: dict[str, str]
+) -> None:
     anna = await counselor_ws(console_server, team["anna"])
     visitor, _ = await visitor_hello(console_server, first_message="Hoi")
     await send(anna, {"type": "accept"})
@@ -296,8 +322,9 @@ async def test_ended_chat_awaiting_wrapup_comes_back_after_a_reload(console_serv
     back = await recv_until(anna, "assigned")
     assert back["session_id"] == sid and back["status"] == "ended"
     assert (await recv_match(anna, type="ended"))["reason"] == "visitor"
-    await send(anna, {"type": "wrapup", "session_id": sid, "category": "information", "risk": "none",
-                      "referral": "none"})
+    await send(
+        anna, {"type": "wrapup", "session_id": sid, "category": "information", "risk": "none", "referral": "none"}
+    )
     await recv_until(anna, "wrapup_saved")
     await anna.close()
     # With the wrap-up saved it does not come back again.

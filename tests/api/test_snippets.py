@@ -40,23 +40,39 @@ async def clients(db_server: ServerThread) -> AsyncIterator[tuple[httpx.AsyncCli
     await add_counselor(db_server.settings, f"coun{tag}", role=Role.COUNSELOR)
     admin_token = await login(db_server.http, f"admin{tag}")
     coun_token = await login(db_server.http, f"coun{tag}")
-    async with httpx.AsyncClient(base_url=db_server.http, headers={"Authorization": f"Bearer {admin_token}"},
-                                 timeout=30) as admin, \
-            httpx.AsyncClient(base_url=db_server.http, headers={"Authorization": f"Bearer {coun_token}"},
-                              timeout=30) as counselor:
+    async with (
+        httpx.AsyncClient(
+            base_url=db_server.http, headers={"Authorization": f"Bearer {admin_token}"}, timeout=30
+        ) as admin,
+        httpx.AsyncClient(
+            base_url=db_server.http, headers={"Authorization": f"Bearer {coun_token}"}, timeout=30
+        ) as counselor,
+    ):
         yield admin, counselor, coun_token
 
 
-NEW = {"language": "nl", "audience": "youth", "category": "online_abuse", "title": "Offlimits",
-       "body": "Hulp als er beelden van je online staan.", "phone": None, "url": "https://example.org/hulp"}
+NEW = {
+    "language": "nl",
+    "audience": "youth",
+    "category": "online_abuse",
+    "title": "Offlimits",
+    "body": "Hulp als er beelden van je online staan.",
+    "phone": None,
+    "url": "https://example.org/hulp",
+}
 
 
 async def test_counselor_reads_filters_and_searches(clients: tuple[httpx.AsyncClient, httpx.AsyncClient, str]) -> None:
     _admin, counselor, _ = clients
     everything = (await counselor.get("/api/snippets")).json()
     ids = {s["id"] for s in everything}
-    assert {"emergency-112-nl", "emergency-112-en", "veilig-thuis-nl", "kindertelefoon-nl",
-            "113-suicide-prevention-nl"} <= ids
+    assert {
+        "emergency-112-nl",
+        "emergency-112-en",
+        "veilig-thuis-nl",
+        "kindertelefoon-nl",
+        "113-suicide-prevention-nl",
+    } <= ids
     nl_parent = (await counselor.get("/api/snippets", params={"language": "nl", "audience": "parent"})).json()
     assert nl_parent and all(s["language"] == "nl" and s["audience"] in ("parent", "both") for s in nl_parent)
     assert "kindertelefoon-nl" not in {s["id"] for s in nl_parent}  # for young people only
@@ -79,7 +95,8 @@ async def test_counselor_cannot_write(clients: tuple[httpx.AsyncClient, httpx.As
 
 
 async def test_admin_creates_edits_reorders_deactivates(
-        clients: tuple[httpx.AsyncClient, httpx.AsyncClient, str]) -> None:
+    clients: tuple[httpx.AsyncClient, httpx.AsyncClient, str],
+) -> None:
     admin, counselor, _ = clients
     created = await admin.post("/api/snippets", json=NEW)
     assert created.status_code == 201, created.text
@@ -135,8 +152,9 @@ async def test_bad_payloads_get_422(clients: tuple[httpx.AsyncClient, httpx.Asyn
     assert kept[0]["language"] == "nl" and kept[0]["url"].startswith("https://")
 
 
-async def test_resource_event_reaches_the_visitor(db_server: ServerThread,
-                                                  clients: tuple[httpx.AsyncClient, httpx.AsyncClient, str]) -> None:
+async def test_resource_event_reaches_the_visitor(
+    db_server: ServerThread, clients: tuple[httpx.AsyncClient, httpx.AsyncClient, str]
+) -> None:
     admin, _counselor, token = clients
     counselor = await counselor_ws(db_server, token)
     visitor, _session = await visitor_hello(db_server, audience="youth")
@@ -147,9 +165,13 @@ async def test_resource_event_reaches_the_visitor(db_server: ServerThread,
     assert (await recv_until(counselor, "ack"))["client_id"] == "r1"
     card = await recv_match(visitor, type="resource")
     assert card["sender"] == "counselor" and card["seq"] >= 1
-    assert card["snippet"] == {"id": "veilig-thuis-nl", "title": card["snippet"]["title"],
-                               "body": card["snippet"]["body"], "phone": "0800-2000",
-                               "url": card["snippet"]["url"]}
+    assert card["snippet"] == {
+        "id": "veilig-thuis-nl",
+        "title": card["snippet"]["title"],
+        "body": card["snippet"]["body"],
+        "phone": "0800-2000",
+        "url": card["snippet"]["url"],
+    }
     assert card["snippet"]["title"] and card["snippet"]["body"]
 
     for bad in ("no-such-snippet", "x" * 129):

@@ -24,9 +24,14 @@ def crash_env(tmp_path: Path, prefix: str, deduce_cache: Path) -> Iterator[tuple
     settings = make_settings(tmp_path, prefix, database_url=f"sqlite:///{db}")
     upgrade(settings)
     server = ServerThread(settings, REDIS_URL).start()
-    env = {"CHAT_REDIS_URL": REDIS_URL, "CHAT_REDIS_PREFIX": prefix, "CHAT_DATABASE_URL": f"sqlite:///{db}",
-           "CHAT_DATA_DIR": str(tmp_path), "CHAT_DEDUCE_CACHE_DIR": str(deduce_cache),
-           "CHAT_ARCHIVE_LEASE_SECONDS": "2"}
+    env = {
+        "CHAT_REDIS_URL": REDIS_URL,
+        "CHAT_REDIS_PREFIX": prefix,
+        "CHAT_DATABASE_URL": f"sqlite:///{db}",
+        "CHAT_DATA_DIR": str(tmp_path),
+        "CHAT_DEDUCE_CACHE_DIR": str(deduce_cache),
+        "CHAT_ARCHIVE_LEASE_SECONDS": "2",
+    }
     yield server, env
     server.stop()
 

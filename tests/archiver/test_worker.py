@@ -60,12 +60,14 @@ async def rows(settings: Settings, model: Any, sid: str) -> list[Any]:
 async def chat_and_end(server: ServerThread, name: str) -> tuple[str, Any]:
     await add_counselor(server.settings, name, display_name="Mila")
     counselor = await counselor_ws(server, await login(server.http, name))
-    visitor, session = await visitor_hello(server, topic="mijn dochter Sanne Jansen",
-                                           first_message="Hoi, ik ben de moeder van Sanne Jansen.")
+    visitor, session = await visitor_hello(
+        server, topic="mijn dochter Sanne Jansen", first_message="Hoi, ik ben de moeder van Sanne Jansen."
+    )
     await send(counselor, {"type": "accept"})
     sid = (await recv_until(counselor, "assigned"))["session_id"]
-    await send(visitor, {"type": "message", "client_id": "v1",
-                         "text": "Bel me op 06-12345678 of mail sanne.jansen@gmail.com"})
+    await send(
+        visitor, {"type": "message", "client_id": "v1", "text": "Bel me op 06-12345678 of mail sanne.jansen@gmail.com"}
+    )
     await recv_match(counselor, type="message", seq=2)
     await send(counselor, {"type": "resource", "session_id": sid, "client_id": "k1", "snippet_id": "veilig-thuis-nl"})
     await recv_until(counselor, "ack")
@@ -79,20 +81,33 @@ async def test_archives_redacted_transcript_and_wrapup(arch_server: ServerThread
     sid, counselor = await chat_and_end(arch_server, "mila")
     # It waits for the wrap-up: nothing is ready yet.
     assert await archiver.run_once() == 0
-    await send(counselor, {"type": "wrapup", "session_id": sid, "category": "worry_about_child", "risk": "medium",
-                           "referral": "veilig_thuis"})
+    await send(
+        counselor,
+        {
+            "type": "wrapup",
+            "session_id": sid,
+            "category": "worry_about_child",
+            "risk": "medium",
+            "referral": "veilig_thuis",
+        },
+    )
     assert (await recv_until(counselor, "wrapup_saved"))["session_id"] == sid
     # Free text and unknown choices are refused.
     await send(counselor, {"type": "wrapup", "session_id": sid, "category": "Sanne", "risk": "low", "referral": "none"})
     assert (await recv_until(counselor, "error"))["code"] == "bad_request"
-    await send(counselor, {"type": "wrapup", "session_id": "s_not_mine", "category": "other", "risk": "low",
-                           "referral": "none"})
+    await send(
+        counselor,
+        {"type": "wrapup", "session_id": "s_not_mine", "category": "other", "risk": "low", "referral": "none"},
+    )
     assert (await recv_until(counselor, "error"))["code"] == "not_in_session"
 
     assert await archiver.run_once() == 1
     [summary] = await rows(arch_server.settings, ChatSummary, sid)
-    assert (summary.wrapup_category, summary.risk_level, summary.referral) == ("worry_about_child", "medium",
-                                                                               "veilig_thuis")
+    assert (summary.wrapup_category, summary.risk_level, summary.referral) == (
+        "worry_about_child",
+        "medium",
+        "veilig_thuis",
+    )
     assert summary.paired and summary.end_reason == "counselor" and summary.messages == 2
     assert summary.audience == "parent" and summary.wait_seconds is not None
     [transcript] = await rows(arch_server.settings, Transcript, sid)
@@ -175,8 +190,19 @@ async def test_retention_purges_old_transcripts(arch_server: ServerThread, archi
     tag = datetime.now(UTC).strftime("%H%M%S%f")
     async with make_sessionmaker(engine)() as db:
         for name, when in (("old", old), ("fresh", fresh)):
-            db.add(Transcript(session_id=f"s_{name}_{tag}", audience="parent", language="nl", topic=None,
-                              urgent=False, opened_at=when, paired_at=None, ended_at=when, events="[]"))
+            db.add(
+                Transcript(
+                    session_id=f"s_{name}_{tag}",
+                    audience="parent",
+                    language="nl",
+                    topic=None,
+                    urgent=False,
+                    opened_at=when,
+                    paired_at=None,
+                    ended_at=when,
+                    events="[]",
+                )
+            )
         await db.commit()
     assert await archiver.purge() >= 1
     async with make_sessionmaker(engine)() as db:
@@ -201,18 +227,32 @@ def test_purge_command(tmp_path: Path, prefix: str) -> None:
                 if seed:
                     for name, age in (("old", 8), ("new", 6)):
                         when = datetime.now(UTC) - timedelta(days=age)
-                        db.add(Transcript(session_id=f"s_{name}", audience="youth", language="nl", topic=None,
-                                          urgent=False, opened_at=when, paired_at=None, ended_at=when, events="[]"))
+                        db.add(
+                            Transcript(
+                                session_id=f"s_{name}",
+                                audience="youth",
+                                language="nl",
+                                topic=None,
+                                urgent=False,
+                                opened_at=when,
+                                paired_at=None,
+                                ended_at=when,
+                                events="[]",
+                            )
+                        )
                     await db.commit()
                 return {t.session_id for t in (await db.execute(select(Transcript))).scalars()}
         finally:
             await engine.dispose()
 
     assert asyncio.run(seed_and_count(True)) == {"s_old", "s_new"}
-    env = {"CHAT_DATA_DIR": str(tmp_path), "CHAT_DATABASE_URL": settings.database_url or "",
-           "CHAT_TRANSCRIPT_RETENTION_DAYS": "7", "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([sys.executable, "-m", "chat", "purge"], env=env, capture_output=True, text=True,
-                          timeout=60)
+    env = {
+        "CHAT_DATA_DIR": str(tmp_path),
+        "CHAT_DATABASE_URL": settings.database_url or "",
+        "CHAT_TRANSCRIPT_RETENTION_DAYS": "7",
+        "PATH": "/usr/bin:/bin",
+    }
+    done = subprocess.run([sys.executable, "-m", "chat", "purge"], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "purged 1 transcript(s) older than 7 days" in done.stdout
     assert asyncio.run(seed_and_count(False)) == {"s_new"}

@@ -46,8 +46,11 @@ from tests.helpers import (
 
 CHROMIUM = os.environ.get("CHAT_TEST_CHROMIUM", "/usr/bin/chromium")
 if not Path(CHROMIUM).exists():
-    pytest.skip(f"no Chromium at {CHROMIUM} (CI installs it with apt-get; or set CHAT_TEST_CHROMIUM): "
-                "console browser tests skipped", allow_module_level=True)
+    pytest.skip(
+        f"no Chromium at {CHROMIUM} (CI installs it with apt-get; or set CHAT_TEST_CHROMIUM): "
+        "console browser tests skipped",
+        allow_module_level=True,
+    )
 try:
     from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 except ImportError:  # pragma: no cover
@@ -61,16 +64,18 @@ DESKTOP = {"width": 1280, "height": 800}
 TABLET = {"width": 768, "height": 1024}
 PASSWORD = "correct horse battery"
 # What Chromium logs by itself while a test refuses a login or stops the server; anything else fails.
-EXPECTED_NOISE = re.compile(r"^Failed to load resource: the server responded with a status of 40[13]"
-                            r"|WebSocket connection|ERR_CONNECTION_REFUSED")
+EXPECTED_NOISE = re.compile(
+    r"^Failed to load resource: the server responded with a status of 40[13]"
+    r"|WebSocket connection|ERR_CONNECTION_REFUSED"
+)
 expect.set_options(timeout=10_000)
 
 
 # -- axe-core (as in tests/widget/test_browser.py: one npm install into a shared cache folder) ----------
 
 
-
 # -- the environment ------------------------------------------------------------------------------------
+
 
 @dataclass
 class Env:
@@ -100,10 +105,16 @@ async def env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Env]:
     server = LiveServer(settings).start()
     axe, problem = await asyncio.to_thread(load_axe)
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            # The console beeps after a key press in real use; a test has no user gesture to give.
-            "--autoplay-policy=no-user-gesture-required"])
+        browser = await pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                # The console beeps after a key press in real use; a test has no user gesture to give.
+                "--autoplay-policy=no-user-gesture-required",
+            ],
+        )
         environment = Env(settings, server, browser, axe, problem)
         for name, role in ACCOUNTS.items():
             await add_counselor(settings, name, PASSWORD, role=role, display_name=name.capitalize())
@@ -164,8 +175,9 @@ async def wrap_up_everything(env: Env, name: str) -> None:
         for sid, status in chats.items():
             if status == "active":
                 await send(ws, {"type": "end", "session_id": sid})
-            await send(ws, {"type": "wrapup", "session_id": sid, "category": "other", "risk": "none",
-                            "referral": "none"})
+            await send(
+                ws, {"type": "wrapup", "session_id": sid, "category": "other", "risk": "none", "referral": "none"}
+            )
             await recv_match(ws, type="wrapup_saved", session_id=sid)
     finally:
         await ws.close()
@@ -190,8 +202,14 @@ async def open_console(env: Env) -> AsyncIterator[Callable[..., Any]]:
         problems: list[str] = []
         requests: list[str] = []
         page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-        page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error"
-                and not EXPECTED_NOISE.search(m.text) else None)
+        page.on(
+            "console",
+            lambda m: (
+                problems.append(f"console {m.type}: {m.text}")
+                if m.type == "error" and not EXPECTED_NOISE.search(m.text)
+                else None
+            ),
+        )
         context.on("request", lambda r: requests.append(r.url))
         console = Console(context, page, problems, requests)
         opened.append(console)
@@ -238,6 +256,7 @@ async def shoot(page: Page, name: str, tablet: bool = False) -> None:
 
 
 # -- websocket peers ------------------------------------------------------------------------------------
+
 
 class Peer:
     """A visitor or counselor websocket whose frames a background task collects (so none is missed)."""
@@ -349,13 +368,15 @@ async def seqs_shown(page: Page) -> list[int]:
 
 # -- the tests ------------------------------------------------------------------------------------------
 
+
 async def test_axe_core_is_available(env: Env) -> None:
     if env.axe is None:
         pytest.skip(f"accessibility checks did not run: {env.axe_problem}")
 
 
-async def test_two_chats_snippet_by_keyboard_and_wrapup(env: Env, open_console: Callable[..., Any],
-                                                       redactor: Any) -> None:
+async def test_two_chats_snippet_by_keyboard_and_wrapup(
+    env: Env, open_console: Callable[..., Any], redactor: Any
+) -> None:
     console = await open_console()
     page = console.page
     await expect(page.get_by_role("heading", name="Inloggen")).to_be_visible()
@@ -379,8 +400,9 @@ async def test_two_chats_snippet_by_keyboard_and_wrapup(env: Env, open_console: 
     await axe_check(env, page, "no chats, nobody waiting")
     # Whatever earlier tests left ready for the archiver goes now, so that below only this test's chat is new.
     await archive(env, redactor, until_one=False)
-    async with httpx.AsyncClient(base_url=env.server.http, timeout=10,
-                                 headers={"Authorization": f"Bearer {await token(env, 'root')}"}) as client:
+    async with httpx.AsyncClient(
+        base_url=env.server.http, timeout=10, headers={"Authorization": f"Bearer {await token(env, 'root')}"}
+    ) as client:
         archived_before = (await client.get("/api/admin/stats")).json()["total"]
 
     v1 = await visitor(env, topic="mijn zoon", first_message="Hallo, ik maak me zorgen om mijn zoon")
@@ -401,7 +423,8 @@ async def test_two_chats_snippet_by_keyboard_and_wrapup(env: Env, open_console: 
     await expect(page).to_have_title("Chatconsole")
     await expect(page.locator("#favicon")).to_have_attribute("href", "/console/favicon.svg")
     await expect(chat_panel(page).locator(".msg.from-visitor .text")).to_have_text(
-        ["Hallo, ik maak me zorgen om mijn zoon"])
+        ["Hallo, ik maak me zorgen om mijn zoon"]
+    )
     await expect(chat_panel(page).locator(".topic")).to_have_text("mijn zoon")
     await expect(chat_panel(page).get_by_label("Bericht aan de bezoeker")).to_be_focused()
     await v1.wait(type="paired", counselor_name="Anna")
@@ -596,7 +619,8 @@ async def test_transfer_between_counselors(env: Env, open_console: Callable[...,
     await expect(chat_panel(page).locator(".transfer-note")).to_contain_text("Overgedragen door Bram.")
     await expect(chat_panel(page).locator(".transfer-note")).to_contain_text("Terug naar jou")
     await expect(chat_panel(page).locator(".msg .text")).to_have_text(
-        ["Mijn dochter komt niet meer thuis", "Ik ben Anna. Vertel eens?", "Ze is 15", "Hoi, ik ben Bram."])
+        ["Mijn dochter komt niet meer thuis", "Ik ben Anna. Vertel eens?", "Ze is 15", "Hoi, ik ben Bram."]
+    )
     await v.wait(type="paired", counselor_name="Anna")
     box = chat_panel(page).get_by_label("Bericht aan de bezoeker")
     await box.fill("Ik ben er weer.")
@@ -655,8 +679,9 @@ async def test_supervisor_monitors_and_counselor_is_refused(env: Env, open_conso
     await expect(monitor.locator(".msg .text").last).to_have_text("Bel 112 bij gevaar.")
     # Read-only: no composer, no typing from here.
     await expect(monitor.locator("textarea")).to_have_count(0)
-    async with httpx.AsyncClient(base_url=env.server.http, timeout=10,
-                                 headers={"Authorization": f"Bearer {await token(env, 'sara')}"}) as client:
+    async with httpx.AsyncClient(
+        base_url=env.server.http, timeout=10, headers={"Authorization": f"Bearer {await token(env, 'sara')}"}
+    ) as client:
         entries = (await client.get("/api/audit")).json()
     assert any(e["action"] == "monitor" and e["session_id"] == v.sid and e["actor"] == "sara" for e in entries)
     assert all(set(e) == {"at", "actor", "action", "session_id"} for e in entries)
@@ -670,12 +695,16 @@ async def test_supervisor_monitors_and_counselor_is_refused(env: Env, open_conso
     plain = await open_console("bram")
     await expect(plain.page.get_by_role("button", name="Supervisie")).to_have_count(0)
     await expect(plain.page.get_by_role("button", name="Beheer")).to_have_count(0)
-    async with httpx.AsyncClient(base_url=env.server.http, timeout=10,
-                                 headers={"Authorization": f"Bearer {await token(env, 'bram')}"}) as client:
+    async with httpx.AsyncClient(
+        base_url=env.server.http, timeout=10, headers={"Authorization": f"Bearer {await token(env, 'bram')}"}
+    ) as client:
         for path in ("/api/supervisor/overview", "/api/audit", "/api/admin/counselors", "/api/admin/stats"):
             assert (await client.get(path)).status_code == 403, path
-        assert (await client.post("/api/admin/counselors", json={"username": "x", "display_name": "X",
-                                                                 "password": "y" * 12})).status_code == 403
+        assert (
+            await client.post(
+                "/api/admin/counselors", json={"username": "x", "display_name": "X", "password": "y" * 12}
+            )
+        ).status_code == 403
     status = await plain.page.evaluate("""async () => {
         const token = JSON.parse(sessionStorage.getItem('hlc-console')).token;
         const r = await fetch('/api/supervisor/overview', { headers: { Authorization: 'Bearer ' + token } });
@@ -740,7 +769,8 @@ async def test_reconnect_restores_every_chat(env: Env, open_console: Callable[..
     await expect(tabs).to_have_count(2)
     await expect(tabs.nth(0)).to_contain_text("Parent · NL")
     await expect(chat_panel(page).locator(".msg .text")).to_have_text(
-        [e["text"] for e in v1.events() if e["type"] == "message"])
+        [e["text"] for e in v1.events() if e["type"] == "message"]
+    )
     await expect(chat_panel(page).get_by_label("Message to the visitor")).to_be_visible()
     await axe_check(env, page, "chats in English")
     await shoot(page, "12-restored-en")
@@ -814,7 +844,8 @@ async def test_chat_ended_while_away_comes_back_for_its_wrapup(env: Env, open_co
             break
     await expect(tab1).to_be_focused()
     await expect(panel1.locator(".msg .text")).to_have_text(
-        ["Ik maak me zorgen over mijn zoon", "Ik lees mee. Vertel maar.", "Ben je er nog?"])
+        ["Ik maak me zorgen over mijn zoon", "Ik lees mee. Vertel maar.", "Ben je er nog?"]
+    )
     await expect(panel1.locator(".sys.ended")).to_contain_text("De bezoeker heeft de chat beëindigd.")
     await expect(panel1.locator(".ended-title")).to_have_text("Gesprek beëindigd — rond af")
     await expect(panel1.locator(".composer")).to_be_hidden()
@@ -851,8 +882,13 @@ async def test_chat_ended_while_away_comes_back_for_its_wrapup(env: Env, open_co
     await expect(page.get_by_role("tab")).to_have_count(1)
     await expect(tab1).to_have_count(0)
     await expect(tab2).to_be_focused()
-    assert {"type": "wrapup", "session_id": v1.sid, "category": "abuse_at_home", "risk": "high",
-            "referral": "veilig_thuis"} in sent
+    assert {
+        "type": "wrapup",
+        "session_id": v1.sid,
+        "category": "abuse_at_home",
+        "risk": "high",
+        "referral": "veilig_thuis",
+    } in sent
     assert not [f for f in sent if f.get("type") == "end"], "an ended chat was ended again"
 
     # A further reload: only the chat still without a wrap-up comes back.
@@ -960,12 +996,14 @@ async def test_admin_manages_counselors_and_snippets(env: Env, open_console: Cal
     await expect(page.locator(".admin-view .flash")).to_contain_text("wachtwoord van Cato is gewijzigd")
     await row.get_by_role("button", name="Uitschakelen").click()
     await expect(row.get_by_role("button", name="Inschakelen")).to_be_visible()
-    async with httpx.AsyncClient(base_url=env.server.http, timeout=10,
-                                 headers={"Authorization": f"Bearer {await token(env, 'root')}"}) as client:
+    async with httpx.AsyncClient(
+        base_url=env.server.http, timeout=10, headers={"Authorization": f"Bearer {await token(env, 'root')}"}
+    ) as client:
         cato = [c for c in (await client.get("/api/admin/counselors")).json() if c["username"] == "cato"][0]
         assert cato == {"username": "cato", "display_name": "Cato", "role": "supervisor", "active": False}
-        assert (await client.post("/api/auth/login", json={"username": "cato",
-                                                           "password": "another long password"})).status_code == 401
+        assert (
+            await client.post("/api/auth/login", json={"username": "cato", "password": "another long password"})
+        ).status_code == 401
 
     # Snippets: create, edit, reorder, deactivate.
     await page.get_by_role("button", name="Hulpbronnen").click()
@@ -992,13 +1030,15 @@ async def test_admin_manages_counselors_and_snippets(env: Env, open_console: Cal
     ids_before = await page.locator("tr[data-id]").evaluate_all("(els) => els.map(e => e.dataset.id)")
     await row.get_by_role("button", name="Omlaag: Offlimits").click()
     await expect(page.locator("tr[data-id]").nth(ids_before.index(snippet_id) + 1)).to_have_attribute(
-        "data-id", snippet_id)
+        "data-id", snippet_id
+    )
     await row.get_by_role("button", name="Uitschakelen").click()
     await expect(row.locator(".badge.muted")).to_have_text("uitgeschakeld")
     await axe_check(env, page, "admin snippets")
     await shoot(page, "15-admin-snippets", tablet=True)
-    async with httpx.AsyncClient(base_url=env.server.http, timeout=10,
-                                 headers={"Authorization": f"Bearer {await token(env, 'anna')}"}) as client:
+    async with httpx.AsyncClient(
+        base_url=env.server.http, timeout=10, headers={"Authorization": f"Bearer {await token(env, 'anna')}"}
+    ) as client:
         offered = {s["id"] for s in (await client.get("/api/snippets")).json()}
     assert snippet_id not in offered
 
@@ -1021,6 +1061,7 @@ async def test_admin_manages_counselors_and_snippets(env: Env, open_console: Cal
     await expect(page.get_by_role("heading", name="Inloggen")).to_be_visible()
     await expect(page.locator(".login .flash")).to_have_text("Je bent uitgelogd.")
     assert json.loads(await page.evaluate("() => sessionStorage.getItem('hlc-console') || '{}'")).get("token") is None
-    async with httpx.AsyncClient(base_url=env.server.http, timeout=10,
-                                 headers={"Authorization": f"Bearer {page_token}"}) as client:
+    async with httpx.AsyncClient(
+        base_url=env.server.http, timeout=10, headers={"Authorization": f"Bearer {page_token}"}
+    ) as client:
         assert (await client.get("/api/auth/me")).status_code == 401

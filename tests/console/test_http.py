@@ -47,8 +47,20 @@ def test_no_third_party_and_no_unsafe_sinks() -> None:
         urls = [u for u in re.findall(r"https?://[^\s'\"`)<>]+", text) if u != "http://www.w3.org/2000/svg"]
         # The snippet form's placeholder text is the one exception: it names no host.
         assert all(u == "https://" or u.startswith("https://…") for u in urls), f"{path.name} refers to {urls}"
-        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function",
-                     "localStorage", "indexedDB", "document.cookie", "@import", "url(http", "fonts.googleapis"):
+        for sink in (
+            "innerHTML",
+            "outerHTML",
+            "insertAdjacentHTML",
+            "document.write",
+            "eval(",
+            "new Function",
+            "localStorage",
+            "indexedDB",
+            "document.cookie",
+            "@import",
+            "url(http",
+            "fonts.googleapis",
+        ):
             assert sink not in text, f"{path.name} uses {sink}"
         if path.suffix == ".html":
             assert not re.search(r"\son[a-z]+=", text), f"{path.name} has an inline handler"
@@ -94,8 +106,12 @@ def test_page_headers(server: ServerThread) -> None:
 
 def test_static_files_are_revalidated(server: ServerThread) -> None:
     with httpx.Client(base_url=server.http) as client:
-        for path, kind in (("/console/app.js", "text/javascript"), ("/console/console.css", "text/css"),
-                           ("/console/i18n/en.js", "text/javascript"), ("/console/favicon.svg", "image/svg+xml")):
+        for path, kind in (
+            ("/console/app.js", "text/javascript"),
+            ("/console/console.css", "text/css"),
+            ("/console/i18n/en.js", "text/javascript"),
+            ("/console/favicon.svg", "image/svg+xml"),
+        ):
             first = client.get(path, headers={"Accept-Encoding": "gzip"})
             assert first.status_code == 200, path
             assert first.headers["content-type"].startswith(kind)
@@ -111,7 +127,14 @@ def test_static_files_are_revalidated(server: ServerThread) -> None:
 
 def test_nothing_else_is_served(server: ServerThread) -> None:
     with httpx.Client(base_url=server.http) as client:
-        for path in ("/console/../chat/server/app.py", "/console/..%2Fchat%2Fapp.py", "/console/.hidden.js",
-                     "/console/nope.js", "/console/i18n", "/console/app.py", "/console/other.html",
-                     "/console/%2e%2e/pyproject.toml"):
+        for path in (
+            "/console/../chat/server/app.py",
+            "/console/..%2Fchat%2Fapp.py",
+            "/console/.hidden.js",
+            "/console/nope.js",
+            "/console/i18n",
+            "/console/app.py",
+            "/console/other.html",
+            "/console/%2e%2e/pyproject.toml",
+        ):
             assert client.get(path).status_code == 404, path

@@ -121,20 +121,23 @@ def test_timestamps_are_utc_millis() -> None:
 
 
 # -- the protocol as data -------------------------------------------------------------------
-@pytest.mark.parametrize("raw, fragment", [
-    ("not json", "not valid JSON"),
-    ("[1,2]", "JSON object"),
-    ('{"no":"type"}', "no string 'type'"),
-    ('{"type":7}', "no string 'type'"),
-    ('{"type":"launch"}', "unknown type"),
-    ('{"type":"hello","audience":"kid"}', "audience"),
-    ('{"type":"hello","audience":"parent","language":"de"}', "language"),
-    ('{"type":"message","client_id":1,"text":"x"}', "client_id"),
-    ('{"type":"message","client_id":"c","text":["x"]}', "text"),
-    ('{"type":"typing","active":"yes"}', "active"),
-    ('{"type":"resume","token":"t","last_seq":-1}', "last_seq"),
-    ('{"type":"resume","token":"t","last_seq":"3"}', "last_seq"),
-])
+@pytest.mark.parametrize(
+    "raw, fragment",
+    [
+        ("not json", "not valid JSON"),
+        ("[1,2]", "JSON object"),
+        ('{"no":"type"}', "no string 'type'"),
+        ('{"type":7}', "no string 'type'"),
+        ('{"type":"launch"}', "unknown type"),
+        ('{"type":"hello","audience":"kid"}', "audience"),
+        ('{"type":"hello","audience":"parent","language":"de"}', "language"),
+        ('{"type":"message","client_id":1,"text":"x"}', "client_id"),
+        ('{"type":"message","client_id":"c","text":["x"]}', "text"),
+        ('{"type":"typing","active":"yes"}', "active"),
+        ('{"type":"resume","token":"t","last_seq":-1}', "last_seq"),
+        ('{"type":"resume","token":"t","last_seq":"3"}', "last_seq"),
+    ],
+)
 def test_bad_visitor_frames(raw: str, fragment: str) -> None:
     with pytest.raises(ProtocolError) as info:
         parse_visitor(raw)

@@ -28,8 +28,13 @@ def two_servers(tmp_path: Path, prefix: str) -> Iterator[tuple[ServerProcess, Se
     db = tmp_path / "shared.sqlite3"
     settings = make_settings(tmp_path, prefix, database_url=f"sqlite:///{db}")
     upgrade(settings)
-    env = {"CHAT_REDIS_URL": REDIS_URL, "CHAT_REDIS_PREFIX": prefix, "CHAT_DATABASE_URL": f"sqlite:///{db}",
-           "CHAT_DATA_DIR": str(tmp_path), "CHAT_SECRET_KEY": "s" * 40}
+    env = {
+        "CHAT_REDIS_URL": REDIS_URL,
+        "CHAT_REDIS_PREFIX": prefix,
+        "CHAT_DATABASE_URL": f"sqlite:///{db}",
+        "CHAT_DATA_DIR": str(tmp_path),
+        "CHAT_SECRET_KEY": "s" * 40,
+    }
     a = ServerProcess(env).start()
     b = ServerProcess(env).start()
     a.settings = settings  # type: ignore[attr-defined]

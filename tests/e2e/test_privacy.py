@@ -25,9 +25,23 @@ from tests.conftest import REDIS_URL, make_settings
 from tests.helpers import ArchiverProcess, ServerProcess, add_counselor, recv, recv_match, recv_until, send
 
 PERSONAL = [
-    "Sanne", "Jansen", "06-12345678", "0612345678", "sanne.jansen@gmail.com", "Kerkstraat 12", "1234 AB",
-    "NL91ABNA0417164300", "111222333", "12-ABC-3", "mo_ahmadi2009", "14-03-2010", "192.168.1.34",
-    "Stedelijk Gymnasium", "Kevin", "de Boer", "Amersfoort",
+    "Sanne",
+    "Jansen",
+    "06-12345678",
+    "0612345678",
+    "sanne.jansen@gmail.com",
+    "Kerkstraat 12",
+    "1234 AB",
+    "NL91ABNA0417164300",
+    "111222333",
+    "12-ABC-3",
+    "mo_ahmadi2009",
+    "14-03-2010",
+    "192.168.1.34",
+    "Stedelijk Gymnasium",
+    "Kevin",
+    "de Boer",
+    "Amersfoort",
 ]
 VISITOR_LINES = [
     "Ik woon op de Kerkstraat 12, 1234 AB Amersfoort",
@@ -45,8 +59,14 @@ def processes(tmp_path: Path, prefix: str, deduce_cache: Path) -> Iterator[tuple
     db = tmp_path / "chat.sqlite3"
     settings = make_settings(tmp_path, prefix, database_url=f"sqlite:///{db}")
     upgrade(settings)
-    env = {"CHAT_REDIS_URL": REDIS_URL, "CHAT_REDIS_PREFIX": prefix, "CHAT_DATABASE_URL": f"sqlite:///{db}",
-           "CHAT_DATA_DIR": str(tmp_path), "CHAT_SECRET_KEY": "s" * 40, "CHAT_DEDUCE_CACHE_DIR": str(deduce_cache)}
+    env = {
+        "CHAT_REDIS_URL": REDIS_URL,
+        "CHAT_REDIS_PREFIX": prefix,
+        "CHAT_DATABASE_URL": f"sqlite:///{db}",
+        "CHAT_DATA_DIR": str(tmp_path),
+        "CHAT_SECRET_KEY": "s" * 40,
+        "CHAT_DEDUCE_CACHE_DIR": str(deduce_cache),
+    }
     archiver = ArchiverProcess(env).start()
     server = ServerProcess(env).start()
     yield server, archiver, settings
@@ -111,9 +131,16 @@ async def test_no_trace_but_the_redacted_transcript(processes: tuple[ServerProce
     await send(counselor, {"type": "auth", "token": counselor_token})
     assert (await recv(counselor))["type"] == "welcome"
     visitor = await connect_as(server.ws + "/ws/visitor")
-    await send(visitor, {"type": "hello", "audience": "parent", "language": "nl",
-                         "topic": "Sanne Jansen (14) en een loverboy",
-                         "first_message": "Hallo, ik ben de moeder van Sanne Jansen."})
+    await send(
+        visitor,
+        {
+            "type": "hello",
+            "audience": "parent",
+            "language": "nl",
+            "topic": "Sanne Jansen (14) en een loverboy",
+            "first_message": "Hallo, ik ben de moeder van Sanne Jansen.",
+        },
+    )
     session = await recv(visitor)
     visitor_token = session["token"]
     await send(counselor, {"type": "accept"})
@@ -121,8 +148,15 @@ async def test_no_trace_but_the_redacted_transcript(processes: tuple[ServerProce
     for i, line in enumerate(VISITOR_LINES[:3]):
         await send(visitor, {"type": "message", "client_id": f"v{i}", "text": line})
         await recv_match(counselor, type="message", text=line)
-    await send(counselor, {"type": "message", "session_id": sid, "client_id": "k1",
-                           "text": "Dank je. Weet Sanne dat Kevin de Boer haar nummer 06-12345678 heeft?"})
+    await send(
+        counselor,
+        {
+            "type": "message",
+            "session_id": sid,
+            "client_id": "k1",
+            "text": "Dank je. Weet Sanne dat Kevin de Boer haar nummer 06-12345678 heeft?",
+        },
+    )
     await recv_until(counselor, "ack")
     # The visitor drops and comes back with the token.
     await visitor.close()
@@ -134,8 +168,10 @@ async def test_no_trace_but_the_redacted_transcript(processes: tuple[ServerProce
         await recv_match(counselor, type="message", text=line)
     await send(counselor, {"type": "end", "session_id": sid})
     await recv_match(visitor, type="ended")
-    await send(counselor, {"type": "wrapup", "session_id": sid, "category": "sexual_exploitation", "risk": "high",
-                           "referral": "police"})
+    await send(
+        counselor,
+        {"type": "wrapup", "session_id": sid, "category": "sexual_exploitation", "risk": "high", "referral": "police"},
+    )
     await recv_until(counselor, "wrapup_saved")
     await counselor.close()
     await visitor.close()
@@ -155,8 +191,19 @@ async def test_no_trace_but_the_redacted_transcript(processes: tuple[ServerProce
     assert transcript is not None, archiver.lines
     events = json.loads(transcript.events)
     texts = " ".join(e.get("text", "") for e in events)
-    for placeholder in ("[NAAM]", "[TELEFOON]", "[EMAIL]", "[ADRES]", "[POSTCODE]", "[KENTEKEN]", "[ACCOUNT]",
-                        "[BSN]", "[IBAN]", "[IP]", "[INSTELLING]"):
+    for placeholder in (
+        "[NAAM]",
+        "[TELEFOON]",
+        "[EMAIL]",
+        "[ADRES]",
+        "[POSTCODE]",
+        "[KENTEKEN]",
+        "[ACCOUNT]",
+        "[BSN]",
+        "[IBAN]",
+        "[IP]",
+        "[INSTELLING]",
+    ):
         assert placeholder in texts, placeholder
     # Give the archiver a moment to delete the raw session after committing.
     for _ in range(50):

@@ -18,10 +18,16 @@ from tests.helpers import ServerThread, connect, recv, send
 
 
 def run_cli(settings: Settings, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CHAT_DATA_DIR": str(settings.data_dir), "CHAT_DATABASE_URL": settings.database_url or "",
-           "CHAT_REDIS_URL": REDIS_URL, "CHAT_REDIS_PREFIX": settings.redis_prefix}
-    return subprocess.run([sys.executable, "-m", "chat", *args], input=stdin, env=env, capture_output=True,
-                          text=True, timeout=60)
+    env = {
+        **os.environ,
+        "CHAT_DATA_DIR": str(settings.data_dir),
+        "CHAT_DATABASE_URL": settings.database_url or "",
+        "CHAT_REDIS_URL": REDIS_URL,
+        "CHAT_REDIS_PREFIX": settings.redis_prefix,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "chat", *args], input=stdin, env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 @pytest.fixture
@@ -36,8 +42,18 @@ def db_server(tmp_path: Path, prefix: str, database_url: str) -> Iterator[Server
 async def test_cli_add_login_disable(db_server: ServerThread) -> None:
     settings = db_server.settings
     name = f"sam{os.urandom(3).hex()}"  # the PostgreSQL database is shared by the run
-    added = run_cli(settings, "counselor", "add", name, "--role", "supervisor", "--display-name", "Sam",
-                    "--password-stdin", stdin="een lang wachtwoord\n")
+    added = run_cli(
+        settings,
+        "counselor",
+        "add",
+        name,
+        "--role",
+        "supervisor",
+        "--display-name",
+        "Sam",
+        "--password-stdin",
+        stdin="een lang wachtwoord\n",
+    )
     assert added.returncode == 0, added.stderr
     assert f"counselor {name} added (supervisor)" in added.stdout
     again = run_cli(settings, "counselor", "add", name, "--password-stdin", stdin="een lang wachtwoord\n")
@@ -86,8 +102,9 @@ async def test_login_logout_and_passwd(db_server: ServerThread) -> None:
         assert wrong.status_code == 401 and wrong.json() == {"detail": "wrong username or password"}
         unknown = await client.post("/api/auth/login", json={"username": "nobody", "password": "fout wachtwoord"})
         assert unknown.status_code == 401
-        token = (await client.post("/api/auth/login", json={"username": name, "password": "eerste wachtwoord"}
-                                   )).json()["token"]
+        token = (await client.post("/api/auth/login", json={"username": name, "password": "eerste wachtwoord"})).json()[
+            "token"
+        ]
         auth = {"Authorization": f"Bearer {token}"}
         assert (await client.post("/api/auth/logout", headers=auth)).status_code == 204
         assert (await client.get("/api/auth/me", headers=auth)).status_code == 401

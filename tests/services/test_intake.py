@@ -137,12 +137,12 @@ def open_server(tmp_path: Path, prefix: str, clock: Clock) -> Iterator[ServerThr
 
 
 async def test_urgent_visitor_who_came_last_is_taken_first(open_server: ServerThread, clock: Clock) -> None:
-    normal = [await visitor_hello(open_server, first_message=f"Ik heb een vraag over mijn zoon {i}")
-              for i in range(3)]
+    normal = [await visitor_hello(open_server, first_message=f"Ik heb een vraag over mijn zoon {i}") for i in range(3)]
     for _ws, _s in normal:
         clock.advance(1)
-    urgent_ws, urgent = await visitor_hello(open_server, audience="parent",
-                                            first_message="Hij staat voor de deur en ik ben bang")
+    urgent_ws, urgent = await visitor_hello(
+        open_server, audience="parent", first_message="Hij staat voor de deur en ik ben bang"
+    )
     # A queued visitor whose later message is urgent moves up too; among urgent sessions arrival
     # order holds, so this one (who came before the other urgent one) goes first.
     later_ws, later = normal[2]
@@ -161,8 +161,12 @@ async def test_urgent_visitor_who_came_last_is_taken_first(open_server: ServerTh
     for _ in range(4):
         await send(counselor, {"type": "accept"})
         order.append(await recv_until(counselor, "assigned"))
-    assert [a["session_id"] for a in order] == [later["session_id"], urgent["session_id"],
-                                                normal[0][1]["session_id"], normal[1][1]["session_id"]]
+    assert [a["session_id"] for a in order] == [
+        later["session_id"],
+        urgent["session_id"],
+        normal[0][1]["session_id"],
+        normal[1][1]["session_id"],
+    ]
     assert order[0]["urgent"] is True and order[0]["category"] == "suicide_selfharm"
     assert order[1]["urgent"] is True and order[1]["category"] == "immediate_danger"
     assert order[2]["urgent"] is False and order[2]["category"] is None

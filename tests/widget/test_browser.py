@@ -41,8 +41,11 @@ from tests.helpers import add_counselor, counselor_ws, login, recv, recv_match, 
 
 CHROMIUM = os.environ.get("CHAT_TEST_CHROMIUM", "/usr/bin/chromium")
 if not Path(CHROMIUM).exists():
-    pytest.skip(f"no Chromium at {CHROMIUM} (CI installs it with apt-get; or set CHAT_TEST_CHROMIUM): "
-                "widget browser tests skipped", allow_module_level=True)
+    pytest.skip(
+        f"no Chromium at {CHROMIUM} (CI installs it with apt-get; or set CHAT_TEST_CHROMIUM): "
+        "widget browser tests skipped",
+        allow_module_level=True,
+    )
 try:
     from playwright.async_api import Browser, BrowserContext, Frame, FrameLocator, Page, async_playwright, expect
 except ImportError:  # pragma: no cover
@@ -59,6 +62,7 @@ expect.set_options(timeout=10_000)
 
 
 # -- servers -------------------------------------------------------------------------------------
+
 
 class HostPages:
     """The host site: a few plain pages on localhost, a different site from the chat server."""
@@ -140,13 +144,13 @@ class Env:
 # -- axe-core --------------------------------------------------------------------------------------
 
 
-
 async def axe_check(env: Env, target: Page | Frame, state: str) -> None:
     """No axe-core violation of serious or critical impact, as it is now."""
     await assert_no_serious_axe_violations(target, env.axe, state, iframes=False)
 
 
 # -- fixtures --------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def hosts() -> Iterator[HostPages]:
@@ -163,8 +167,9 @@ async def env(tmp_path_factory: pytest.TempPathFactory, hosts: HostPages) -> Asy
     server = LiveServer(settings).start()
     axe, problem = await asyncio.to_thread(load_axe)
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM,
-                                           args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = await pw.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+        )
         environment = Env(settings, server, hosts, browser, axe, problem)
         for name in ("anna", "bram", "cato", "dirk"):
             await add_counselor(settings, name, display_name=name.capitalize())
@@ -195,16 +200,19 @@ async def visit(env: Env) -> AsyncIterator[Visit]:
     context.on("request", lambda r: requests.append(r.url))
     page = await context.new_page()
     page.on("websocket", lambda ws: requests.append(ws.url))
-    env.hosts.pages.update({
-        "/host.html": host_page(env.server.http, env.host + "/weather.html"),
-        "/before.html": NEUTRAL.format(title="Before"),
-        "/weather.html": NEUTRAL.format(title="Weather"),
-    })
+    env.hosts.pages.update(
+        {
+            "/host.html": host_page(env.server.http, env.host + "/weather.html"),
+            "/before.html": NEUTRAL.format(title="Before"),
+            "/weather.html": NEUTRAL.format(title="Weather"),
+        }
+    )
     yield Visit(context, page, requests)
     await context.close()
 
 
 # -- helpers ---------------------------------------------------------------------------------------
+
 
 def chat(page: Page) -> FrameLocator:
     return page.frame_locator("helpline-chat iframe")
@@ -226,8 +234,9 @@ async def open_widget(page: Page) -> FrameLocator:
     return frame
 
 
-async def start_chat(frame: FrameLocator, audience: str = "Ik ben ouder", first: str | None = None,
-                     topic: str | None = None) -> None:
+async def start_chat(
+    frame: FrameLocator, audience: str = "Ik ben ouder", first: str | None = None, topic: str | None = None
+) -> None:
     await expect(frame.locator("#status")).not_to_have_text(re.compile("Even kijken"))
     await frame.get_by_label(audience).check()
     if topic:
@@ -256,8 +265,11 @@ async def shoot(env: Env, page: Page, name: str) -> None:
 
 def assert_only_own_origins(env: Env, visit: Visit) -> None:
     allowed = {env.server.http, env.host, env.server.ws}
-    strays = [u for u in visit.requests if f"{urlsplit(u).scheme}://{urlsplit(u).netloc}" not in allowed
-              and not u.startswith("data:")]
+    strays = [
+        u
+        for u in visit.requests
+        if f"{urlsplit(u).scheme}://{urlsplit(u).netloc}" not in allowed and not u.startswith("data:")
+    ]
     assert not strays, f"requests left the test's own origins: {strays}"
 
 
@@ -283,11 +295,15 @@ async def session_end_reason(env: Env, sid: str) -> str | None:
 
 
 async def frame_storage(page: Page) -> dict[str, Any]:
-    return dict(await chat_frame(page).evaluate(
-        "() => ({ session: Object.keys(sessionStorage), local: localStorage.length, cookie: document.cookie })"))
+    return dict(
+        await chat_frame(page).evaluate(
+            "() => ({ session: Object.keys(sessionStorage), local: localStorage.length, cookie: document.cookie })"
+        )
+    )
 
 
 # -- the tests -------------------------------------------------------------------------------------
+
 
 async def test_axe_core_is_available(env: Env) -> None:
     if env.axe is None:
@@ -366,8 +382,12 @@ async def test_visitor_chats_with_a_counselor(env: Env, visit: Visit) -> None:
         + document.querySelector('helpline-chat').shadowRoot.innerHTML""")
     for text in ("Fijn dat je er bent", "Mijn vriend", "Hoi, ik wil"):
         assert text not in host_html
-    assert await page.evaluate("() => document.querySelector('helpline-chat').shadowRoot"
-                               ".querySelector('iframe').contentDocument") is None
+    assert (
+        await page.evaluate(
+            "() => document.querySelector('helpline-chat').shadowRoot.querySelector('iframe').contentDocument"
+        )
+        is None
+    )
 
     # Hide and show again: the chat goes on; a message while hidden marks the launcher.
     await frame.get_by_role("button", name="Chat verbergen").click()
@@ -661,8 +681,11 @@ async def test_demo_page_and_language_switch(env: Env, visit: Visit) -> None:
     order = []
     for _ in range(4):
         await page.keyboard.press("Tab")
-        order.append(await chat_frame(page).evaluate(
-            "() => document.activeElement.id || document.activeElement.textContent.trim()"))
+        order.append(
+            await chat_frame(page).evaluate(
+                "() => document.activeElement.id || document.activeElement.textContent.trim()"
+            )
+        )
     assert order[:3] == ["f-topic", "f-first", "Start the chat"]
     assert_only_own_origins(env, visit)
 

@@ -57,16 +57,29 @@ def test_size_budget() -> None:
 
 
 def test_no_third_party_and_no_unsafe_sinks() -> None:
-    allowed_urls = {"https://www.google.com/search?q=weer", "https://www.google.com/search?q=weather",
-                    "https://chat.example.org/widget.js"}
+    allowed_urls = {
+        "https://www.google.com/search?q=weer",
+        "https://www.google.com/search?q=weather",
+        "https://chat.example.org/widget.js",
+    }
     for path in WIDGET.rglob("*"):
         if path.suffix not in (".js", ".css", ".html") or path.name.startswith("demo"):
             continue
         text = path.read_text()
         for url in re.findall(r"https?://[^\s'\"`)<>]+", text):
             assert url in allowed_urls, f"{path.name} refers to {url}"
-        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function",
-                     "localStorage", "indexedDB", "document.cookie", "@import"):
+        for sink in (
+            "innerHTML",
+            "outerHTML",
+            "insertAdjacentHTML",
+            "document.write",
+            "eval(",
+            "new Function",
+            "localStorage",
+            "indexedDB",
+            "document.cookie",
+            "@import",
+        ):
             assert sink not in text, f"{path.name} uses {sink}"
         assert not re.search(r"\bon[a-z]+=", text) or path.suffix == ".js", f"{path.name} has an inline handler"
 
@@ -146,8 +159,11 @@ async def test_static_files_revalidate_and_compress(server: ServerThread) -> Non
         assert "content-encoding" not in plain.headers and plain.content == (WIDGET / "widget.js").read_bytes()
         head = await client.head("/widget.js")
         assert head.status_code == 200
-        for name, media in (("app.js", "text/javascript"), ("widget.css", "text/css"),
-                            ("i18n/en.js", "text/javascript")):
+        for name, media in (
+            ("app.js", "text/javascript"),
+            ("widget.css", "text/css"),
+            ("i18n/en.js", "text/javascript"),
+        ):
             response = await client.get(f"/widget/{name}")
             assert response.status_code == 200, name
             assert response.headers["content-type"] == f"{media}; charset=utf-8"
@@ -167,11 +183,21 @@ async def test_demo_page(server: ServerThread) -> None:
     assert page.inline == [] and page.styles == 0
 
 
-@pytest.mark.parametrize("path", [
-    "/widget/../chat/settings.py", "/widget/%2e%2e/chat/server/app.py", "/widget/..%2fpyproject.toml",
-    "/widget/.hidden.js", "/widget/missing.js", "/widget/i18n/../../pyproject.toml", "/widget/demo.py",
-    "/widget/", "/widget/i18n", "/widget//etc/passwd",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/widget/../chat/settings.py",
+        "/widget/%2e%2e/chat/server/app.py",
+        "/widget/..%2fpyproject.toml",
+        "/widget/.hidden.js",
+        "/widget/missing.js",
+        "/widget/i18n/../../pyproject.toml",
+        "/widget/demo.py",
+        "/widget/",
+        "/widget/i18n",
+        "/widget//etc/passwd",
+    ],
+)
 async def test_only_widget_files_are_served(server: ServerThread, path: str) -> None:
     async with httpx.AsyncClient(base_url=server.http) as client:
         response = await client.get(path)
@@ -195,8 +221,11 @@ async def test_quick_exit_beacon(server: ServerThread) -> None:
     visitor, session = await visitor_hello(server, first_message="Hallo")
     async with httpx.AsyncClient(base_url=server.http) as client:
         # sendBeacon sends a string as text/plain; the token travels in the body, never in the URL.
-        sent = await client.post("/api/visitor/quick-exit", content=f'{{"token":"{session["token"]}"}}',
-                                 headers={"Content-Type": "text/plain;charset=UTF-8"})
+        sent = await client.post(
+            "/api/visitor/quick-exit",
+            content=f'{{"token":"{session["token"]}"}}',
+            headers={"Content-Type": "text/plain;charset=UTF-8"},
+        )
         assert sent.status_code == 204
         ended = await recv_until(visitor, "ended")
         assert ended["reason"] == "quick_exit" and ended["seq"] == 2
@@ -239,8 +268,15 @@ async def test_anonymous_rating(rating_server: ServerThread) -> None:
             response = await client.post("/api/rating", json=body)
             assert response.status_code == 204, response.text
             assert response.headers["cache-control"] == "no-store"
-        for bad in ({"score": 0}, {"score": 6}, {"score": "4"}, {"score": 4.0}, {},
-                    {"score": 3, "session_id": "s_x"}, {"score": 3, "language": "de"}):
+        for bad in (
+            {"score": 0},
+            {"score": 6},
+            {"score": "4"},
+            {"score": 4.0},
+            {},
+            {"score": 3, "session_id": "s_x"},
+            {"score": 3, "language": "de"},
+        ):
             assert (await client.post("/api/rating", json=bad)).status_code == 422, bad
         # Ten an hour from one address; the rest is refused.
         statuses = [(await client.post("/api/rating", json={"score": 3})).status_code for _ in range(8)]

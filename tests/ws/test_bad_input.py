@@ -43,8 +43,9 @@ class Pair:
     n: int = 0
 
 
-async def healthy_pair(srv: ServerThread, track: Callable[[ClientConnection], ClientConnection],
-                       name: str = "healthy") -> Pair:
+async def healthy_pair(
+    srv: ServerThread, track: Callable[[ClientConnection], ClientConnection], name: str = "healthy"
+) -> Pair:
     """A visitor and a counselor in an active chat; made before any other visitor arrives."""
     await add_counselor(srv.settings, name, display_name=name.title())
     counselor = track(await counselor_ws(srv, await login(srv.http, name)))
@@ -90,8 +91,9 @@ async def still_open(ws: ClientConnection) -> None:
     await recv_until(ws, "pong")
 
 
-async def replay(srv: ServerThread, token: str, track: Callable[[ClientConnection], ClientConnection],
-                 last_seq: int = 0) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+async def replay(
+    srv: ServerThread, token: str, track: Callable[[ClientConnection], ClientConnection], last_seq: int = 0
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Resume on a fresh socket: the session frame and every replayed event."""
     ws = track(await connect(srv.ws + "/ws/visitor"))
     await send(ws, {"type": "resume", "token": token, "last_seq": last_seq})
@@ -156,10 +158,14 @@ async def test_malformed_and_mistyped_frames_get_bad_request(start_server: Start
 
     # Bad first frames: answered, the socket stays open for a good one.
     fresh = track(await connect(srv.ws + "/ws/visitor"))
-    for frame in ({"type": "hello", "audience": "kid"}, {"type": "hello", "audience": "parent", "language": "de"},
-                  {"type": "hello", "audience": "parent", "topic": 3},
-                  {"type": "resume", "token": session["token"], "last_seq": -1},
-                  {"type": "resume", "token": 123}, {"type": "message", "client_id": "c", "text": "x"}):
+    for frame in (
+        {"type": "hello", "audience": "kid"},
+        {"type": "hello", "audience": "parent", "language": "de"},
+        {"type": "hello", "audience": "parent", "topic": 3},
+        {"type": "resume", "token": session["token"], "last_seq": -1},
+        {"type": "resume", "token": 123},
+        {"type": "message", "client_id": "c", "text": "x"},
+    ):
         await send(fresh, frame)
         await expect_error(fresh, "bad_request")
     await fresh.send("{oops")
@@ -231,8 +237,9 @@ async def test_overlong_text_is_too_large_and_not_stored(start_server: StartServ
     srv = await start_server()
     pair = await healthy_pair(srv, track)
     limit = srv.settings.max_text_chars
-    assert len(json.dumps({"type": "message", "client_id": "c", "text": "x" * (limit + 1)})) < \
-        srv.settings.max_frame_bytes
+    assert (
+        len(json.dumps({"type": "message", "client_id": "c", "text": "x" * (limit + 1)})) < srv.settings.max_frame_bytes
+    )
 
     visitor, session = await visitor_hello(srv)
     track(visitor)
@@ -253,8 +260,9 @@ async def test_overlong_text_is_too_large_and_not_stored(start_server: StartServ
     assert all(len(e["text"]) <= limit for e in events)
 
     # The counselor's too-long text: refused, and the healthy chat's next seq is unchanged.
-    await send(pair.counselor, {"type": "message", "session_id": pair.sid, "client_id": "k-long",
-                                "text": "z" * (limit + 1)})
+    await send(
+        pair.counselor, {"type": "message", "session_id": pair.sid, "client_id": "k-long", "text": "z" * (limit + 1)}
+    )
     await expect_error(pair.counselor, "too_large", client_id="k-long")
     await no_frame(pair.visitor)
     await assert_healthy(pair)
@@ -319,9 +327,20 @@ async def _add_snippet(srv: ServerThread, slug: str) -> None:
     engine = make_engine(srv.settings.sqlalchemy_url)
     try:
         async with make_sessionmaker(engine)() as db:
-            db.add(Snippet(slug=slug, language="nl", audience="both", category="test", title="Test",
-                           body="A test resource.", phone="0800-0000", url="https://example.org", sort_order=0,
-                           active=True))
+            db.add(
+                Snippet(
+                    slug=slug,
+                    language="nl",
+                    audience="both",
+                    category="test",
+                    title="Test",
+                    body="A test resource.",
+                    phone="0800-0000",
+                    url="https://example.org",
+                    sort_order=0,
+                    active=True,
+                )
+            )
             await db.commit()
     finally:
         await engine.dispose()
@@ -353,8 +372,10 @@ async def test_session_not_yours_is_not_in_session(start_server: StartServer, tr
     await no_frame(pair.visitor)
     await assert_healthy(pair)
     # The owner can still send the resource.
-    await send(pair.counselor, {"type": "resource", "session_id": pair.sid, "client_id": "r-ok",
-                                "snippet_id": "bad-input-test"})
+    await send(
+        pair.counselor,
+        {"type": "resource", "session_id": pair.sid, "client_id": "r-ok", "snippet_id": "bad-input-test"},
+    )
     ack = await recv_match(pair.counselor, type="ack", client_id="r-ok")
     assert ack["seq"] == pair.seq + 1
     resource = await recv_match(pair.visitor, type="resource", seq=ack["seq"])
@@ -404,8 +425,14 @@ async def test_origin_allowlist(start_server: StartServer, track: Any) -> None:
     token = await login(srv.http, "bert")
 
     for path in ("/ws/visitor", "/ws/counselor"):
-        for origin in ("https://evil.example", "https://helpline.example.evil", "http://helpline.example",
-                       "https://helpline.example:8443", "null", f"http://localhost:{srv.port}"):
+        for origin in (
+            "https://evil.example",
+            "https://helpline.example.evil",
+            "http://helpline.example",
+            "https://helpline.example:8443",
+            "null",
+            f"http://localhost:{srv.port}",
+        ):
             await _refused(srv.ws + path, origin)
 
     async def accepted(origin: str | None) -> None:
@@ -555,13 +582,15 @@ async def test_http_login_throttle_and_auth(start_server: StartServer, track: An
         response = await client.post("/api/auth/login", json={"username": "nobody", "password": "x"})
         assert response.status_code == 401
         # Another counselor from the same address is not locked out.
-        response = await client.post("/api/auth/login", json={"username": "healthy",
-                                                             "password": "correct horse battery"})
+        response = await client.post(
+            "/api/auth/login", json={"username": "healthy", "password": "correct horse battery"}
+        )
         assert response.status_code == 200
         good = response.json()["token"]
         # Malformed bodies: 422, not a crash.
-        assert (await client.post("/api/auth/login", content=b"{nope",
-                                  headers={"content-type": "application/json"})).status_code == 422
+        assert (
+            await client.post("/api/auth/login", content=b"{nope", headers={"content-type": "application/json"})
+        ).status_code == 422
         assert (await client.post("/api/auth/login", json={"username": "bert"})).status_code == 422
 
         assert (await client.get("/api/snippets")).status_code == 401

@@ -28,8 +28,12 @@ def busy_server(tmp_path: Path, prefix: str) -> Iterator[ServerThread]:
 
 async def test_every_visitor_assigned_exactly_once(busy_server: ServerThread) -> None:
     server = busy_server
-    visitors = await asyncio.gather(*(visitor_hello(server, audience=("parent", "youth")[i % 2],
-                                                    language=("nl", "en")[i // 2 % 2]) for i in range(VISITORS)))
+    visitors = await asyncio.gather(
+        *(
+            visitor_hello(server, audience=("parent", "youth")[i % 2], language=("nl", "en")[i // 2 % 2])
+            for i in range(VISITORS)
+        )
+    )
     sids = {session["session_id"] for _ws, session in visitors}
     assert len(sids) == VISITORS
 

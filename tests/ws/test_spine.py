@@ -51,8 +51,10 @@ async def test_visitor_meets_counselor_full_flow(server: ServerThread) -> None:
     assert ack == {"type": "ack", "client_id": "c-1", "seq": 2}
     got = await recv_until(counselor, "message")
     assert got["seq"] == 2 and got["text"] == "Mijn dochter is 14" and got["sender"] == "visitor"
-    await send(counselor, {"type": "message", "session_id": s1["session_id"], "client_id": "k-1",
-                           "text": "Fijn dat je er bent."})
+    await send(
+        counselor,
+        {"type": "message", "session_id": s1["session_id"], "client_id": "k-1", "text": "Fijn dat je er bent."},
+    )
     cack = await recv_until(counselor, "ack")
     assert cack["seq"] == 3
     heard = await recv_match(v1, type="message", seq=3)
@@ -69,8 +71,15 @@ async def test_visitor_meets_counselor_full_flow(server: ServerThread) -> None:
     await v1.close()
     assert (await recv_until(counselor, "presence"))["visitor"] == "offline"
     for i in range(3):
-        await send(counselor, {"type": "message", "session_id": s1["session_id"], "client_id": f"k-off-{i}",
-                               "text": f"Ben je er nog? {i}"})
+        await send(
+            counselor,
+            {
+                "type": "message",
+                "session_id": s1["session_id"],
+                "client_id": f"k-off-{i}",
+                "text": f"Ben je er nog? {i}",
+            },
+        )
         await recv_until(counselor, "ack")
 
     # Resume with last_seq 3: exactly the missed events, in order, then live.
@@ -109,6 +118,10 @@ async def test_status_health_ready(server: ServerThread) -> None:
         status = (await client.get("/api/status")).json()
         assert status["open"] is True
         assert {(q["audience"], q["language"]) for q in status["queues"]} == {
-            ("parent", "nl"), ("parent", "en"), ("youth", "nl"), ("youth", "en")}
+            ("parent", "nl"),
+            ("parent", "en"),
+            ("youth", "nl"),
+            ("youth", "en"),
+        }
         metrics = (await client.get("/metrics")).text
         assert "chat_queue_waiting" in metrics

@@ -32,8 +32,7 @@ from tests.helpers import (
 StartServer = Callable[..., Awaitable[ServerThread]]
 Track = Callable[[ClientConnection], ClientConnection]
 
-FAST = {"first_frame_timeout": 0.5, "visitor_grace_seconds": 0.5, "idle_timeout_seconds": 1.0,
-        "sweep_interval": 0.1}
+FAST = {"first_frame_timeout": 0.5, "visitor_grace_seconds": 0.5, "idle_timeout_seconds": 1.0, "sweep_interval": 0.1}
 # How long past a deadline the sweeper (every 0.1 s) may take, with room for a busy machine.
 MARGIN = 2.0
 
@@ -52,8 +51,9 @@ def now() -> float:
     return asyncio.get_running_loop().time()
 
 
-async def pair_up(srv: ServerThread, track: Track, name: str = "anna",
-                  **hello: Any) -> tuple[ClientConnection, ClientConnection, dict[str, Any]]:
+async def pair_up(
+    srv: ServerThread, track: Track, name: str = "anna", **hello: Any
+) -> tuple[ClientConnection, ClientConnection, dict[str, Any]]:
     await add_counselor(srv.settings, name, display_name=name.title())
     counselor = track(await counselor_ws(srv, await login(srv.http, name)))
     visitor, session = await visitor_hello(srv, **hello)
@@ -64,8 +64,9 @@ async def pair_up(srv: ServerThread, track: Track, name: str = "anna",
     return visitor, counselor, session
 
 
-async def exchange(visitor: ClientConnection, counselor: ClientConnection, sid: str, cid: str,
-                   from_counselor: bool = False) -> int:
+async def exchange(
+    visitor: ClientConnection, counselor: ClientConnection, sid: str, cid: str, from_counselor: bool = False
+) -> int:
     """One message, acked and relayed; returns its seq."""
     sender, receiver = (counselor, visitor) if from_counselor else (visitor, counselor)
     frame: dict[str, Any] = {"type": "message", "client_id": cid, "text": f"message {cid}"}
@@ -107,6 +108,7 @@ async def test_no_first_frame_in_time_closes_with_1008(start_server: StartServer
                         await send(ws, {"type": "ping"})
                     except websockets.ConnectionClosed:
                         return
+
             pinger = asyncio.create_task(ping())
         frames = await until_closed(ws, limit + MARGIN + 3)
         elapsed = now() - started
@@ -114,10 +116,10 @@ async def test_no_first_frame_in_time_closes_with_1008(start_server: StartServer
             pinger.cancel()
         return elapsed, frames, ws.close_code
 
-    results = await asyncio.gather(silent("/ws/visitor", False), silent("/ws/visitor", True),
-                                   silent("/ws/counselor", False))
-    for (elapsed, frames, code), expected in zip(results, ("bad_request", "bad_request", "unauthorized"),
-                                                  strict=True):
+    results = await asyncio.gather(
+        silent("/ws/visitor", False), silent("/ws/visitor", True), silent("/ws/counselor", False)
+    )
+    for (elapsed, frames, code), expected in zip(results, ("bad_request", "bad_request", "unauthorized"), strict=True):
         assert limit * 0.8 <= elapsed < limit + MARGIN, elapsed
         errors = [f for f in frames if f["type"] == "error"]
         assert [e["code"] for e in errors] == [expected], frames
