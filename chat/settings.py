@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     hours_file: Path | None = None
     # Folder of <language>.txt triage term lists; unset = the lists shipped in chat/data/triage.
     triage_dir: Path | None = None
+    # Every visitor message of a session's first this-many seconds is scanned (queued or in a chat).
+    triage_window_seconds: float = 15 * 60.0
 
     max_frame_bytes: int = 16 * 1024
     max_text_chars: int = 4000

@@ -2,7 +2,7 @@
 // the views (chats, supervision, admin), the socket's frames, attention and keyboard shortcuts.
 // Served at /console under a strict Content-Security-Policy: no inline code, no HTML from strings.
 import { S, saved, isSupervisor, isAdmin, sendFrame } from './state.js';
-import { h, t, replace, setLanguage, currentLanguage, LANGS, announce, duration, queueName, nextId } from './dom.js';
+import { h, t, replace, setLanguage, currentLanguage, LANGS, announce, duration, queueName, nextId, reasonText } from './dom.js';
 import { api, get, post, setToken, ApiError } from './api.js';
 import { Link } from './connection.js';
 import { unlockAudio, beep, setBadge, notificationState, askNotifications, notify, closeNotification } from './attention.js';
@@ -274,13 +274,21 @@ function setStatus(available, capacity) {
   }
 }
 
+function alertText(alert) {
+  if (alert.reason === 'risk') {
+    return t('riskAlertText', { queue: queueName(alert.audience, alert.language), why: reasonText(alert.category),
+      counselor: alert.counselor_name || '–' });
+  }
+  return t('alertText', { queue: queueName(alert.audience, alert.language), wait: duration(alert.longest_wait_seconds) });
+}
+
 function renderAlerts() {
   if (!U) return;
   const now = Date.now();
   for (const [key, alert] of S.alerts) if (now - alert.at > ALERT_KEEP) S.alerts.delete(key);
-  replace(U.alerts, [...S.alerts.entries()].map(([key, alert]) => h('div', { class: 'alert', 'data-queue': key },
-    h('p', {}, h('strong', {}, `${t('alertTitle')}: `), t('alertText', { queue: queueName(alert.audience, alert.language),
-      wait: duration(alert.longest_wait_seconds) })),
+  replace(U.alerts, [...S.alerts.entries()].map(([key, alert]) => h('div', { class: 'alert', 'data-queue': key,
+    'data-reason': alert.reason || 'wait' },
+    h('p', {}, h('strong', {}, `${t(alert.reason === 'risk' ? 'riskAlertTitle' : 'alertTitle')}: `), alertText(alert)),
     h('button', { type: 'button', class: 'small', onclick: () => {
       S.alerts.delete(key);
       renderAlerts();
@@ -378,14 +386,24 @@ function onFrame(frame) {
       chats.onWrapupSaved(frame);
       renderHeader();
       break;
+    case 'risk':
+      if (chats.onRisk(frame) && S.sound) beep(true);
+      break;
     case 'alert':
-      S.alerts.set(`${frame.audience}/${frame.language}`, { ...frame, at: Date.now() });
-      renderAlerts();
-      announce(t('alertText', { queue: queueName(frame.audience, frame.language),
-        wait: duration(frame.longest_wait_seconds) }), true);
-      if (S.sound) beep(true);
-      notify(t('alertTitle'), t('alertText', { queue: queueName(frame.audience, frame.language),
-        wait: duration(frame.longest_wait_seconds) }), 'helpline-alert');
+      if (frame.reason === 'risk') {
+        // Triage raised a risk in someone's active chat: the reason, the queue and the counselor, never the text.
+        S.alerts.set(`risk/${frame.session_id}`, { ...frame, at: Date.now() });
+        renderAlerts();
+        announce(alertText(frame), true);
+        if (S.sound) beep(true);
+        notify(t('riskAlertTitle'), t('riskAlertNotify'), 'helpline-risk');
+      } else {
+        S.alerts.set(`${frame.audience}/${frame.language}`, { ...frame, at: Date.now() });
+        renderAlerts();
+        announce(alertText(frame), true);
+        if (S.sound) beep(true);
+        notify(t('alertTitle'), alertText(frame), 'helpline-alert');
+      }
       attention();
       break;
     case 'error':

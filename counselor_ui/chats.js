@@ -6,7 +6,7 @@
 // "sending", keyed by its client_id, and kept until the server has stored it; after a reconnect
 // it is sent again with the same client_id, which the server does not store twice.
 import { S, sendFrame } from './state.js';
-import { h, t, clear, replace, nextId, duration, clock, announce, newClientId, queueName } from './dom.js';
+import { h, t, clear, replace, nextId, duration, clock, announce, newClientId, queueName, reasonText } from './dom.js';
 import { get } from './api.js';
 import { beep } from './attention.js';
 
@@ -77,6 +77,19 @@ export function totalUnread() {
 }
 
 // -- frames from the server -----------------------------------------------------------------------
+
+/** Triage found danger in one of my open chats: flag it, with the reason, and say so at once. */
+export function onRisk(frame) {
+  const chat = S.chats.get(frame.session_id);
+  if (!chat || chat.ended) return false;
+  const fresh = !chat.urgent;
+  chat.urgent = true;
+  chat.category = frame.category || chat.category;
+  renderTab(chat);
+  renderHead(chat);
+  if (fresh) announce(t('riskRaised', { n: position(chat), why: reasonText(chat.category) }), true);
+  return fresh;
+}
 
 export function onAssigned(frame) {
   let chat = S.chats.get(frame.session_id);
@@ -613,8 +626,8 @@ function renderHead(chat) {
   const el = chat.el;
   if (!el) return;
   replace(el.title, `${t(`audienceOne.${chat.audience}`)} · ${t(`languageNames.${chat.language}`)}`,
-    chat.urgent ? h('span', { class: 'badge urgent' }, chat.category
-      ? t('urgentWhy', { category: t(`triage.${chat.category}`) }) : t('urgent')) : null);
+    chat.urgent ? h('span', { class: 'badge urgent', 'data-reason': chat.category || '' }, chat.category
+      ? t('urgentWhy', { category: reasonText(chat.category) }) : t('urgent')) : null);
   replace(el.presence, chat.visitor === 'online' ? t('visitorOnline') : t('visitorOffline'));
   el.presence.className = `presence ${chat.visitor}`;
   replace(el.meta,

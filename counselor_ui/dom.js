@@ -114,3 +114,8 @@ export function newClientId() {
 export function queueName(audience, language) {
   return `${t(`audiences.${audience}`)} · ${t(`languages.${language}`)}`;
 }
+
+/** Why triage flagged a chat: the labels of its categories ("suicide_selfharm,violence"), never the text. */
+export function reasonText(category) {
+  return String(category || '').split(',').filter(Boolean).map((c) => t(`triage.${c}`)).join(', ');
+}

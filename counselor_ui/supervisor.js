@@ -119,7 +119,7 @@ function render() {
     V.chats.appendChild(h('tr', { class: chat.urgent ? 'urgent' : '', 'data-sid': chat.session_id },
       h('th', { scope: 'row' }, queueName(chat.audience, chat.language)),
       h('td', {}, chat.urgent ? h('span', { class: 'badge urgent' },
-        chat.category ? t('urgentWhy', { category: t(`triage.${chat.category}`) }) : t('urgent')) : '–'),
+        chat.category ? t('urgentWhy', { category: reasonText(chat.category) }) : t('urgent')) : '–'),
       h('td', {}, chat.counselor_name || '–'),
       h('td', {}, clock(started), ' (', duration((Date.now() - started.getTime()) / 1000), ')'),
       h('td', { class: 'num' }, duration(chat.waited_seconds)),

@@ -7,6 +7,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -20,6 +21,22 @@ from chat.services import accounts
 from chat.services.auth import Role
 from chat.settings import Settings
 from chat.store.sql import make_engine, make_sessionmaker
+
+
+class Clock:
+    """A clock the test holds and moves (milliseconds, like ``Runtime.clock``); servers may share one."""
+
+    def __init__(self, at: datetime) -> None:
+        self.ms = int(at.timestamp() * 1000)
+
+    def set(self, at: datetime) -> None:
+        self.ms = int(at.timestamp() * 1000)
+
+    def advance(self, seconds: float) -> None:
+        self.ms += int(seconds * 1000)
+
+    def __call__(self) -> int:
+        return self.ms
 
 
 class ServerThread:
@@ -139,6 +156,18 @@ async def no_frame(ws: ClientConnection, wait: float = 0.3) -> None:
     except TimeoutError:
         return
     raise AssertionError(f"unexpected frame {frame}")
+
+
+async def none_of(ws: ClientConnection, kind: str, wait: float = 0.5, **fields: Any) -> None:
+    """Within ``wait`` seconds no frame of type ``kind`` (with those fields) arrives; others are let pass."""
+    deadline = asyncio.get_running_loop().time() + wait
+    while (left := deadline - asyncio.get_running_loop().time()) > 0:
+        try:
+            frame = json.loads(await asyncio.wait_for(ws.recv(), left))
+        except TimeoutError:
+            return
+        if frame.get("type") == kind and all(frame.get(k) == v for k, v in fields.items()):
+            raise AssertionError(f"unexpected {kind} frame {frame}")
 
 
 async def add_counselor(

@@ -107,6 +107,11 @@ class Keys:
         return f"{self.prefix}:counselor:{counselor_id}:ch"
 
     @property
+    def supervisors_channel(self) -> str:
+        """Pub/sub channel: alerts for every supervisor on every instance (a risk raised in an active chat)."""
+        return f"{self.prefix}:supervisors:ch"
+
+    @property
     def counselors_online(self) -> str:
         """Sorted set: counselor id -> last heartbeat; members older than a minute are offline."""
         return f"{self.prefix}:counselors:online"

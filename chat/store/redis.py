@@ -288,6 +288,25 @@ class RedisStore:
             return None
         return SessionInfo.from_hash(sid, {_s(a): _s(b) for a, b in raw.items()})
 
+    async def raise_risk(self, sid: str, category: str, now_ms: int) -> SessionStatus | None:
+        """Triage found danger: a queued session moves ahead, an active one is flagged to its counselor and
+        to every supervisor. Returns the status it was raised in, None when it already was (or is over)."""
+        info = await self.get_session(sid)
+        if info is None or info.urgent:
+            return None
+        if info.status is SessionStatus.QUEUED:
+            return SessionStatus.QUEUED if await self.mark_urgent(sid, category, now_ms) else None
+        if info.status is not SessionStatus.ACTIVE:
+            return None
+        risk = {"type": "risk", "session_id": sid, "category": category}
+        alert = {**risk, "audience": info.audience, "language": info.language, "counselor_name": info.counselor_name}
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self.keys.session(sid), mapping={"urgent": "1", "category": category})
+            pipe.publish(self.keys.session_channel(sid), json.dumps(risk))
+            pipe.publish(self.keys.supervisors_channel, json.dumps(alert))
+            await pipe.execute()
+        return SessionStatus.ACTIVE
+
     async def mark_urgent(self, sid: str, category: str, now_ms: int) -> bool:
         """Move a queued session ahead of the normal ones, keeping its arrival time."""
         info = await self.get_session(sid)

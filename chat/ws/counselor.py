@@ -62,6 +62,8 @@ class CounselorConnection(Connection):
             await self.send(
                 {"type": "typing", "session_id": sid, "sender": "visitor", "active": bool(frame.get("active"))}
             )
+        elif kind == "risk" and sid in self.cursors:
+            await self.send({"type": "risk", "session_id": sid, "urgent": True, "category": frame.get("category")})
         elif kind == "presence" and sid in self.cursors:
             await self.send({"type": "presence", "session_id": sid, "visitor": frame.get("visitor")})
         elif kind == "transfer_in" and self.principal is not None:

@@ -40,6 +40,7 @@ class VisitorConnection(Connection):
         self.status: SessionStatus | None = None
         self.audience = ""
         self.language = ""
+        self.started_ms = 0  # when the session began: triage scans its first minutes
         self.last_queue: tuple[int | None, int | None, bool] | None = None
         self.ended = asyncio.Event()
 
@@ -225,7 +226,7 @@ async def _hello(conn: VisitorConnection, hello: Hello) -> bool:
         category=category,
         now_ms=now,
     )
-    conn.sid, conn.status = sid, SessionStatus.QUEUED
+    conn.sid, conn.status, conn.started_ms = sid, SessionStatus.QUEUED, now
     conn.audience, conn.language = hello.audience.value, hello.language.value
     if first_message:
         event = {"type": "message", "session_id": sid, "sender": "visitor", "text": first_message, "ts": utc_now_iso()}
@@ -248,7 +249,7 @@ async def _resume(conn: VisitorConnection, resume: Resume) -> bool:
         await conn.send(error_frame(ErrorCode.UNKNOWN_SESSION, "unknown or expired session"))
         await conn.close(1008, "unknown session")
         return False
-    conn.sid, conn.status = sid, info.status
+    conn.sid, conn.status, conn.started_ms = sid, info.status, info.enqueued_at
     conn.audience, conn.language = info.audience, info.language
     last_seq = min(resume.last_seq, info.seq)
     # resumed is false when the stream no longer holds everything after last_seq.
@@ -317,12 +318,13 @@ async def _message(conn: VisitorConnection, reader: FrameReader, frame: VisitorM
     if result.code == 1:
         if conn.status is SessionStatus.ACTIVE:
             await rt.store.touch_idle(conn.sid, now + int(rt.settings.idle_timeout_seconds * 1000))
-        elif conn.status is SessionStatus.QUEUED:
-            triage = rt.extras.get("triage")
-            if triage is not None:
-                urgent, category = triage(text, conn.language)
-                if urgent and category:
-                    await rt.store.mark_urgent(conn.sid, category, now)
+        triage = rt.extras.get("triage")
+        window_ms = rt.settings.triage_window_seconds * 1000
+        if triage is not None and now - conn.started_ms <= window_ms:
+            urgent, category = triage(text, conn.language)
+            if urgent and category:
+                # Queued: ahead in the queue. In a chat: flagged to the counselor and every supervisor.
+                await rt.store.raise_risk(conn.sid, category, now)
 
 
 async def _end(conn: VisitorConnection, reason: EndReason) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -63,6 +64,7 @@ class Watcher:
 
     async def start(self) -> None:
         await self.rt.hub.subscribe(self.rt.keys.queue_channel, self._on_change)
+        await self.rt.hub.subscribe(self.rt.keys.supervisors_channel, self._on_supervisor_alert)
         self._tasks = [
             asyncio.create_task(self._queue_loop(), name="queue-watcher"),
             asyncio.create_task(self._sweep_loop(), name="sweeper"),
@@ -78,6 +80,18 @@ class Watcher:
 
     def _on_change(self, channel: str, data: bytes) -> None:
         self._changed.set()
+
+    async def _on_supervisor_alert(self, channel: str, data: bytes) -> None:
+        """A risk raised in an active chat on any instance: every supervisor here hears of it at once."""
+        alert = json.loads(data)
+        frame = {
+            "type": "alert",
+            "reason": "risk",
+            **{k: alert.get(k) for k in ("session_id", "category", "audience", "language", "counselor_name")},
+        }
+        for conn in list(self.counselors):
+            if conn.is_supervisor and not conn.closing:
+                await conn.send(frame)
 
     async def visitor_joined(self, conn: VisitorConnection) -> None:
         assert conn.sid is not None
@@ -163,6 +177,7 @@ class Watcher:
                         await conn.send(
                             {
                                 "type": "alert",
+                                "reason": "wait",
                                 "audience": q["audience"],
                                 "language": q["language"],
                                 "longest_wait_seconds": q["longest_wait_seconds"],

@@ -574,6 +574,36 @@ async def test_urgent_visitor_is_offered_first(env: Env, open_console: Callable[
     await leave(urgent, *calm)
 
 
+async def test_danger_in_an_active_chat_flags_it_with_the_reason_and_alerts_a_supervisor(
+    env: Env, open_console: Callable[..., Any]
+) -> None:
+    counselor = await open_console("anna")
+    supervisor = await open_console("sara")
+    v = await visitor(env, first_message="Mag ik iets vragen over mijn zoon?")
+    page = counselor.page
+    await page.get_by_role("button", name="Volgende aannemen").click()
+    tab = page.get_by_role("tab")
+    await expect(tab).to_have_count(1)
+    await expect(tab.locator(".badge.urgent")).to_have_count(0)
+    await v.wait(type="paired")
+    # Later in the chat the visitor writes what triage recognises as danger.
+    await v.send(
+        {"type": "message", "client_id": "v-risk", "text": "sorry, ik moet stoppen. hij staat nu voor de deur"}
+    )
+    await expect(tab.locator(".badge.urgent")).to_have_text("Urgent")
+    badge = chat_panel(page).locator(".chat-title .badge.urgent")
+    await expect(badge).to_have_text("Urgent: direct gevaar")
+    await expect(page.locator("#announce-urgent")).to_contain_text("risico-signaal (direct gevaar)")
+    # The supervisor, in another console, is alerted at once: the reason and whose chat, never the words.
+    alert = supervisor.page.locator('.alert[data-reason="risk"]')
+    await expect(alert).to_contain_text("Risico in een lopende chat")
+    await expect(alert).to_contain_text("chat van Anna: direct gevaar")
+    await expect(alert).not_to_contain_text("deur")
+    await axe_check(env, supervisor.page, "risk alert")
+    await shoot(supervisor.page, "11-risk-alert")
+    await leave(v)
+
+
 async def test_transfer_between_counselors(env: Env, open_console: Callable[..., Any]) -> None:
     console = await open_console("anna")
     page = console.page

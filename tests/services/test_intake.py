@@ -14,6 +14,7 @@ import pytest
 from chat.store.migrate import upgrade
 from tests.conftest import REDIS_URL, make_settings
 from tests.helpers import (
+    Clock,
     ServerThread,
     add_counselor,
     connect,
@@ -40,20 +41,6 @@ sunday = []
 [exceptions]
 "2026-12-25" = []
 """
-
-
-class Clock:
-    def __init__(self, at: datetime) -> None:
-        self.ms = int(at.timestamp() * 1000)
-
-    def set(self, at: datetime) -> None:
-        self.ms = int(at.timestamp() * 1000)
-
-    def advance(self, seconds: float) -> None:
-        self.ms += int(seconds * 1000)
-
-    def __call__(self) -> int:
-        return self.ms
 
 
 @pytest.fixture
