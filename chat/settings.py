@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     # A counselor's capacity until they set one; supervisors are alerted after this wait.
     default_capacity: int = 3
     alert_after_seconds: float = 180.0
+    # An urgent visitor escalates to supervisors (and the webhook) after this wait.
+    alert_urgent_after_seconds: float = 30.0
+    # Optional: a JSON POST with counts only, for supervisors who are not logged in (docs/console.md).
+    alert_webhook_url: str | None = None
     # How long an ended chat waits for the counselor's wrap-up before it is archived without one.
     wrapup_wait_seconds: float = 600.0
     # Transcripts: kept this many days; false keeps only the text-free summary.

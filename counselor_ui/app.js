@@ -10,7 +10,8 @@ import * as chats from './chats.js';
 import * as supervisor from './supervisor.js';
 import * as admin from './admin.js';
 
-const BEEP_EVERY = 10000; // ms between beeps while someone waits and no chat is open
+const BEEP_EVERY = 10000; // ms between beeps while someone waits and this counselor has room for a chat
+const URGENT_BEEP_EVERY = 5000; // sooner, and louder, while an urgent visitor waits
 const NOTIFY_EVERY = 60000; // ms between notifications for the same wait
 const ALERT_KEEP = 5 * 60000; // ms an alert stays up without a new one
 
@@ -426,14 +427,16 @@ function attention() {
   const waiting = S.queues.reduce((n, q) => n + (q.waiting || 0), 0);
   const urgent = S.queues.reduce((n, q) => n + (q.urgent || 0), 0);
   const unread = chats.totalUnread();
-  const need = waiting > 0 && chats.activeChats().length === 0 && S.status.available && S.conn === 'online';
+  // Whoever is available with room for one more chat is called, however many chats are open already.
+  const free = S.status.capacity - chats.activeChats().length;
+  const need = waiting > 0 && free > 0 && S.status.available && S.conn === 'online';
   if (need) {
     if (!attn.since) {
       attn.since = now;
       attn.lastBeep = 0;
       attn.lastNotify = 0;
     }
-    if (S.sound && now - attn.lastBeep >= BEEP_EVERY) {
+    if (S.sound && now - attn.lastBeep >= (urgent > 0 ? URGENT_BEEP_EVERY : BEEP_EVERY)) {
       attn.lastBeep = now;
       if (beep(urgent > 0)) attn.beeps += 1;
     }
@@ -447,7 +450,11 @@ function attention() {
     closeNotification();
   }
   const app = t('appName');
-  document.title = need ? t('titleWaiting', { n: waiting, app }) : unread ? t('titleUnread', { n: unread, app }) : app;
+  // The title alternates while someone waits, so that a tab in the background catches the eye; counts only,
+  // never a visitor's words or topic.
+  const flip = Math.floor((now - (attn.since || now)) / 1000) % 2 === 1;
+  const waitingTitle = t(flip ? 'titleWaitingAlt' : 'titleWaiting', { n: waiting, urgent, app });
+  document.title = need ? waitingTitle : unread ? t('titleUnread', { n: unread, app }) : app;
   setBadge(need || unread > 0 || S.alerts.size > 0);
   document.documentElement.dataset.attention = need ? 'waiting' : 'none';
   document.documentElement.dataset.beeps = String(attn.beeps);

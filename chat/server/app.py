@@ -18,6 +18,7 @@ from chat.api import auth as auth_routes
 from chat.api import snippets as snippet_routes
 from chat.services import intake
 from chat.services.runtime import Runtime
+from chat.services.webhook import AlertWebhook
 from chat.settings import Settings
 from chat.store.sql import Snippet
 from chat.ws.counselor import counselor_endpoint
@@ -70,6 +71,8 @@ def create_app(settings: Settings, redis_url: str, *, clock: Callable[[], int] |
         watcher = Watcher(rt)
         rt.extras["watcher"] = watcher
         rt.extras["snippet_lookup"] = snippet_routes.make_lookup(rt)
+        if settings.alert_webhook_url:
+            rt.extras["alert_webhook"] = AlertWebhook(settings.alert_webhook_url, rt.redis, rt.keys)
         intake.install(rt)
         await seed_snippets(rt)
         await watcher.start()
@@ -78,6 +81,8 @@ def create_app(settings: Settings, redis_url: str, *, clock: Callable[[], int] |
             yield
         finally:
             await watcher.stop()
+            if "alert_webhook" in rt.extras:
+                await rt.extras["alert_webhook"].stop()
             await rt.close()
 
     app = FastAPI(title="Helpline chat", version="1", lifespan=lifespan, docs_url=None, redoc_url=None)

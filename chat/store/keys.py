@@ -106,6 +106,10 @@ class Keys:
         """Pub/sub channel: control messages for one counselor (assigned, revoked)."""
         return f"{self.prefix}:counselor:{counselor_id}:ch"
 
+    def webhook_sent(self, kind: str, dedup: str) -> str:
+        """String with a TTL: this alert went out through the webhook, so no other instance sends it again."""
+        return f"{self.prefix}:alerts:hook:{kind}:{dedup}"
+
     @property
     def supervisors_channel(self) -> str:
         """Pub/sub channel: alerts for every supervisor on every instance (a risk raised in an active chat)."""

@@ -218,6 +218,7 @@ class QueueStat:
     urgent: int
     oldest_ms: int | None
     urgent_categories: tuple[str, ...] = ()
+    urgent_oldest_ms: int | None = None  # when the longest-waiting urgent visitor arrived
 
 
 class RedisStore:
@@ -486,6 +487,8 @@ class RedisStore:
                     pipe.hget(self.keys.session(sid), "enqueued_at")
                 for sid in urgent_ids[i]:
                     pipe.hget(self.keys.session(sid), "category")
+                for sid in urgent_ids[i][:1]:
+                    pipe.hget(self.keys.session(sid), "enqueued_at")
             answers = iter(await pipe.execute())
         stats = []
         for i, key in enumerate(keys):
@@ -494,6 +497,7 @@ class RedisStore:
             categories: set[str] = set()
             for _ in urgent_ids[i]:
                 categories.update(c for c in _s(next(answers) or "").split(",") if c)
+            urgent_times = [int(t) for t in (next(answers) for _ in urgent_ids[i][:1]) if t is not None]
             stats.append(
                 QueueStat(
                     audience,
@@ -502,6 +506,7 @@ class RedisStore:
                     len(urgent_ids[i]),
                     min(times, default=None),
                     tuple(sorted(categories)),
+                    min(urgent_times, default=None),
                 )
             )
         return stats

@@ -84,6 +84,16 @@ class Watcher:
     async def _on_supervisor_alert(self, channel: str, data: bytes) -> None:
         """A risk raised in an active chat on any instance: every supervisor here hears of it at once."""
         alert = json.loads(data)
+        webhook = self.rt.extras.get("alert_webhook")
+        if webhook is not None:
+            # Counts and the queue only: the session id stays out of the ops channel.
+            await webhook.offer(
+                "risk_in_chat",
+                str(alert.get("session_id")),
+                24 * 3600,
+                audience=alert.get("audience"),
+                language=alert.get("language"),
+            )
         frame = {
             "type": "alert",
             "reason": "risk",
@@ -116,6 +126,9 @@ class Watcher:
                 "urgent": s.urgent,
                 "urgent_categories": list(s.urgent_categories),
                 "longest_wait_seconds": (max(0, (now - s.oldest_ms) // 1000) if s.oldest_ms is not None else 0),
+                "longest_urgent_wait_seconds": (
+                    max(0, (now - s.urgent_oldest_ms) // 1000) if s.urgent_oldest_ms is not None else 0
+                ),
             }
             for s in await self.rt.store.queue_stats()
         ]
@@ -153,7 +166,8 @@ class Watcher:
             await asyncio.sleep(0.05)
             try:
                 await self.update_visitors(list(self.visitors.values()))
-                if self.counselors:
+                webhook = self.rt.extras.get("alert_webhook")
+                if self.counselors or webhook is not None:
                     frame = await self.queues_frame()
                     for conn in list(self.counselors):
                         await conn.send_queues(frame)
@@ -162,29 +176,59 @@ class Watcher:
                 log.exception("queue watcher: update failed")
                 await asyncio.sleep(1)
 
+    def overdue(self, q: dict[str, Any]) -> str | None:
+        """Whether a queue's wait calls for supervisors: "urgent_wait" (an urgent visitor past the
+        shorter threshold), "long_wait" (anyone past the normal one), or None."""
+        settings = self.rt.settings
+        if q["urgent"] and q["longest_urgent_wait_seconds"] >= settings.alert_urgent_after_seconds:
+            return "urgent_wait"
+        if q["waiting"] and q["longest_wait_seconds"] >= settings.alert_after_seconds:
+            return "long_wait"
+        return None
+
     async def alert_supervisors(self, queues: list[dict[str, Any]]) -> None:
-        """Tell supervisors about a wait past the threshold, once a minute while it lasts."""
-        threshold = self.rt.settings.alert_after_seconds
+        """Tell supervisors about a wait past the threshold, once a minute while it lasts; urgent
+        visitors sooner. Supervisors who are not logged in hear of it through the webhook."""
         now = self.rt.now_ms()
-        for conn in list(self.counselors):
-            if not conn.is_supervisor:
-                continue
-            for q in queues:
-                key = (q["audience"], q["language"])
-                if q["waiting"] and q["longest_wait_seconds"] >= threshold:
-                    if now - conn.alerted.get(key, 0) >= ALERT_REPEAT_MS:
-                        conn.alerted[key] = now
-                        await conn.send(
-                            {
-                                "type": "alert",
-                                "reason": "wait",
-                                "audience": q["audience"],
-                                "language": q["language"],
-                                "longest_wait_seconds": q["longest_wait_seconds"],
-                            }
+        webhook = self.rt.extras.get("alert_webhook")
+        for q in queues:
+            kind = self.overdue(q)
+            key = (q["audience"], q["language"])
+            if kind is not None and webhook is not None:
+                await webhook.offer(
+                    kind,
+                    f"{q['audience']}:{q['language']}",
+                    ALERT_REPEAT_MS // 1000,
+                    **{
+                        k: q[k]
+                        for k in (
+                            "audience",
+                            "language",
+                            "waiting",
+                            "urgent",
+                            "longest_wait_seconds",
+                            "longest_urgent_wait_seconds",
                         )
-                else:
+                    },
+                )
+            for conn in list(self.counselors):
+                if not conn.is_supervisor:
+                    continue
+                if kind is None:
                     conn.alerted.pop(key, None)
+                elif now - conn.alerted.get(key, 0) >= ALERT_REPEAT_MS:
+                    conn.alerted[key] = now
+                    await conn.send(
+                        {
+                            "type": "alert",
+                            "reason": "wait",
+                            "audience": q["audience"],
+                            "language": q["language"],
+                            "urgent": q["urgent"],
+                            "longest_wait_seconds": q["longest_wait_seconds"],
+                            "longest_urgent_wait_seconds": q["longest_urgent_wait_seconds"],
+                        }
+                    )
 
     # -- timers ----------------------------------------------------------------------------
     async def sweep_once(self) -> int:

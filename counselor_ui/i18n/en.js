@@ -185,6 +185,7 @@ export default {
 
   // attention
   titleWaiting: '({n}) Waiting – {app}',
+  titleWaitingAlt: '● {n} waiting, {urgent} urgent',
   titleUnread: '({n}) {app}',
   notifyTitle: 'Someone is waiting in the chat',
   notifyBody: '{n} waiting, longest {wait}.',

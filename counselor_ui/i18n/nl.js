@@ -185,6 +185,7 @@ export default {
 
   // attention
   titleWaiting: '({n}) Wachtend – {app}',
+  titleWaitingAlt: '● {n} wachtend, {urgent} urgent',
   titleUnread: '({n}) {app}',
   notifyTitle: 'Er wacht iemand in de chat',
   notifyBody: '{n} wachtend, langst {wait}.',
