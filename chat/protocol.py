@@ -113,6 +113,15 @@ class CounselorMessage(Frame):
     text: StrictStr
 
 
+class Whisper(Frame):
+    """A private note to supervisors inside a chat (or a supervisor's answer); never reaches the visitor."""
+
+    type: Literal["whisper"]
+    session_id: SessionId
+    client_id: ClientId
+    text: StrictStr
+
+
 class CounselorResource(Frame):
     type: Literal["resource"]
     session_id: SessionId
@@ -180,6 +189,7 @@ CounselorFrame = Annotated[
     | Transfer
     | Monitor
     | Unmonitor
+    | Whisper
     | Ping,
     Field(discriminator="type"),
 ]
@@ -238,6 +248,7 @@ def _parse(adapter: TypeAdapter[Any], raw: str, allowed: frozenset[str]) -> Any:
 VISITOR_TYPES = frozenset({"hello", "resume", "message", "typing", "end", "quick_exit", "ping"})
 COUNSELOR_TYPES = frozenset(
     {
+        "whisper",
         "auth",
         "accept",
         "message",

@@ -67,14 +67,40 @@ def redact_events(events: list[dict[str, Any]], redact: Redact) -> list[dict[str
             kept["title"] = snippet.get("title")
         elif kind == "ended":
             kept["reason"] = event.get("reason")
+        elif kind == "whisper":
+            # A staff note: where it fell in the chat, who wrote it (counselor or supervisor), redacted text.
+            kept = {
+                "type": "staff_note",
+                "sender": event.get("sender"),
+                "after_seq": event.get("after_seq"),
+                "text": redact(str(event.get("text", ""))),
+            }
         out.append(kept)
     return out
 
 
+def interleave(events: list[dict[str, Any]], notes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The session's events with its staff notes placed after the event each followed."""
+    out: list[dict[str, Any]] = []
+    pending = sorted(notes, key=lambda n: (int(n.get("after_seq") or 0), int(n.get("note_id") or 0)))
+    for event in events:
+        while pending and int(pending[0].get("after_seq") or 0) < int(event.get("seq") or 0):
+            out.append(pending.pop(0))
+        out.append(event)
+    return out + pending
+
+
 def build(
-    sid: str, meta: dict[str, str], events: list[dict[str, Any]], redact: Redact | None
+    sid: str,
+    meta: dict[str, str],
+    events: list[dict[str, Any]],
+    redact: Redact | None,
+    notes: list[dict[str, Any]] | None = None,
 ) -> tuple[SummaryRecord, TranscriptRecord | None]:
-    """The summary, and the transcript unless ``redact`` is None (transcripts switched off)."""
+    """The summary, and the transcript unless ``redact`` is None (transcripts switched off).
+
+    ``notes`` are the staff-only whispers; the transcript keeps them, redacted, as ``staff_note`` entries.
+    """
     opened = int(meta.get("opened_at") or meta.get("enqueued_at") or 0)
     enqueued = int(meta.get("enqueued_at") or opened)
     paired = int(meta["paired_at"]) if meta.get("paired_at") else None
@@ -111,6 +137,6 @@ def build(
         opened_at=to_minute(opened),
         paired_at=to_minute(paired) if paired is not None else None,
         ended_at=to_minute(ended),
-        events=json.dumps(redact_events(events, redact), ensure_ascii=False),
+        events=json.dumps(redact_events(interleave(events, notes or []), redact), ensure_ascii=False),
     )
     return summary, transcript

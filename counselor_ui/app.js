@@ -276,6 +276,9 @@ function setStatus(available, capacity) {
 }
 
 function alertText(alert) {
+  if (alert.reason === 'whisper') {
+    return t('whisperAlertText', { queue: queueName(alert.audience, alert.language), counselor: alert.counselor_name || '–' });
+  }
   if (alert.reason === 'risk') {
     return t('riskAlertText', { queue: queueName(alert.audience, alert.language), why: reasonText(alert.category),
       counselor: alert.counselor_name || '–' });
@@ -289,7 +292,14 @@ function renderAlerts() {
   for (const [key, alert] of S.alerts) if (now - alert.at > ALERT_KEEP) S.alerts.delete(key);
   replace(U.alerts, [...S.alerts.entries()].map(([key, alert]) => h('div', { class: 'alert', 'data-queue': key,
     'data-reason': alert.reason || 'wait' },
-    h('p', {}, h('strong', {}, `${t(alert.reason === 'risk' ? 'riskAlertTitle' : 'alertTitle')}: `), alertText(alert)),
+    h('p', {}, h('strong', {}, `${t(alert.reason === 'risk' || alert.reason === 'whisper'
+      ? `${alert.reason}AlertTitle` : 'alertTitle')}: `), alertText(alert)),
+    alert.session_id && isSupervisor() ? h('button', { type: 'button', class: 'small', onclick: () => {
+      S.alerts.delete(key);
+      showView('supervisor');
+      supervisor.monitor(alert.session_id);
+      renderAlerts();
+    } }, t('monitor')) : null,
     h('button', { type: 'button', class: 'small', onclick: () => {
       S.alerts.delete(key);
       renderAlerts();
@@ -390,14 +400,21 @@ function onFrame(frame) {
     case 'risk':
       if (chats.onRisk(frame) && S.sound) beep(true);
       break;
+    case 'whisper':
+      chats.onWhisper(frame);
+      supervisor.onWhisper(frame);
+      break;
+    case 'whisper_ack':
+      break; // the note itself comes back to every staff console that follows the chat
     case 'alert':
-      if (frame.reason === 'risk') {
-        // Triage raised a risk in someone's active chat: the reason, the queue and the counselor, never the text.
-        S.alerts.set(`risk/${frame.session_id}`, { ...frame, at: Date.now() });
+      if (frame.reason === 'risk' || frame.reason === 'whisper') {
+        // A risk raised in someone's active chat, or a counselor asking for help: the queue, the counselor and
+        // (for a risk) the reason, never the text; the supervisor opens the chat to read it.
+        S.alerts.set(`${frame.reason}/${frame.session_id}`, { ...frame, at: Date.now() });
         renderAlerts();
         announce(alertText(frame), true);
-        if (S.sound) beep(true);
-        notify(t('riskAlertTitle'), t('riskAlertNotify'), 'helpline-risk');
+        if (S.sound) beep(frame.reason === 'risk');
+        notify(t(`${frame.reason}AlertTitle`), t(`${frame.reason}AlertNotify`), `helpline-${frame.reason}`);
       } else {
         S.alerts.set(`${frame.audience}/${frame.language}`, { ...frame, at: Date.now() });
         renderAlerts();

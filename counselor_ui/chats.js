@@ -45,6 +45,7 @@ function newChat(frame) {
     typing: false,
     typingTimer: 0,
     events: new Map(), // seq -> event
+    notes: new Map(), // note_id -> staff-only whisper
     own: new Map(), // client_id -> {kind, text|snippet, state: sending|sent|failed, seq, error}
     unread: 0,
     // The end reason once ended ('ended' until the `ended` event names one; 'gone' when no longer ours).
@@ -89,6 +90,41 @@ export function onRisk(frame) {
   renderHead(chat);
   if (fresh) announce(t('riskRaised', { n: position(chat), why: reasonText(chat.category) }), true);
   return fresh;
+}
+
+/** Where a staff note sits in a chat's log: after the event it followed, notes in their own order. */
+export function noteOrder(note) {
+  return (Number(note.after_seq) || 0) + 0.5 + (Number(note.note_id) || 0) / 1e6;
+}
+
+/** A whisper (staff-only note) in one of my chats: shown in the log, never anything the visitor sees. */
+export function onWhisper(frame) {
+  const chat = S.chats.get(frame.session_id);
+  if (!chat) return false;
+  if (!chat.notes.has(frame.note_id)) {
+    chat.notes.set(frame.note_id, frame);
+    putRow(chat, `n${frame.note_id}`, noteOrder(frame), noteRow(frame));
+    if (frame.sender === 'supervisor') {
+      announce(t('whisperFrom', { name: frame.name || t('roles.supervisor') }));
+      if (S.current !== chat.sid) {
+        chat.unread += 1;
+        renderTab(chat);
+        hooks.changed();
+      }
+    }
+  }
+  return true;
+}
+
+function sendWhisper(chat) {
+  const box = chat.el.whisperInput;
+  const text = box.value.trim();
+  if (!text || chat.ended) return;
+  if (!sendFrame({ type: 'whisper', session_id: chat.sid, client_id: newClientId(), text })) {
+    flash(t('whisperOffline'));
+    return;
+  }
+  box.value = '';
 }
 
 export function onAssigned(frame) {
@@ -452,6 +488,7 @@ export function mount(root) {
     for (const seq of [...chat.events.keys()].sort((a, b) => a - b)) {
       putRow(chat, `s${seq}`, seq, renderEvent(chat, chat.events.get(seq)));
     }
+    for (const note of chat.notes.values()) putRow(chat, `n${note.note_id}`, noteOrder(note), noteRow(note));
     for (const [clientId, item] of chat.own) {
       if (item.state !== 'sent' || !chat.events.has(item.seq)) putRow(chat, `c${clientId}`, Infinity, renderOwn(chat, clientId, item));
     }
@@ -575,6 +612,8 @@ function mountChat(chat) {
     input,
     composer: null,
     actions: null,
+    whisperInput: null,
+    whisper: null,
   };
   el.endedBox.append(el.endedTitle, el.endedText, el.endedHint, h('div', { class: 'buttons' }, el.wrapupBtn, el.closeBtn));
   el.actions = h('div', { class: 'chat-actions' },
@@ -586,9 +625,24 @@ function mountChat(chat) {
     input,
     h('p', { class: 'hint', id: hintId }, t('messagePlaceholder')),
     h('div', { class: 'buttons' }, h('button', { type: 'submit', class: 'primary' }, t('send'))));
+  const whisperId = nextId('whisper');
+  el.whisperInput = h('textarea', { id: whisperId, rows: '1', maxlength: '4000',
+    onkeydown: (event) => {
+      if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        sendWhisper(chat);
+      }
+    } });
+  // A private line to supervisors, folded away so that it is never mistaken for the visitor's composer.
+  el.whisper = h('details', { class: 'whisper-box' },
+    h('summary', {}, t('whisperOpen')),
+    h('form', { class: 'whisper-form', onsubmit: (event) => { event.preventDefault(); sendWhisper(chat); } },
+      h('label', { for: whisperId }, t('whisperLabel')),
+      el.whisperInput,
+      h('div', { class: 'buttons' }, h('button', { type: 'submit', class: 'secondary' }, t('whisperSend')))));
   el.panel.append(
     h('header', { class: 'chat-head' }, h('div', {}, el.title, el.meta), el.actions),
-    el.note, log, el.typing, el.endedBox, el.composer);
+    el.note, log, el.typing, el.endedBox, el.composer, el.whisper);
   chat.el = el;
   chat.tab = tab;
   V.tablist.appendChild(tab);
@@ -740,6 +794,17 @@ function bubble(kind, sender, own, ts, body, state) {
       kind === 'resource' ? h('span', { class: 'kind' }, t('resourceSent')) : null,
       state),
     body);
+}
+
+/** A staff-only note: who wrote it and that the visitor does not see it. */
+export function noteRow(note) {
+  return h('li', { class: 'msg whisper', 'data-note': String(note.note_id) },
+    h('p', { class: 'msg-meta' },
+      h('span', { class: 'who' }, t(note.sender === 'supervisor' ? 'whisperBySupervisor' : 'whisperByCounselor',
+        { name: note.name || '' })),
+      note.ts ? h('time', { datetime: note.ts }, clock(note.ts)) : null,
+      h('span', { class: 'kind' }, t('whisperOnlyStaff'))),
+    h('p', { class: 'text' }, note.text || ''));
 }
 
 function renderEvent(chat, ev, watching = false) {

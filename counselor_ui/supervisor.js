@@ -2,9 +2,9 @@
 // read-only monitoring of a chat (each opening is written to the audit log by the server), and
 // the audit log itself. The overview is fetched again every few seconds while the view is shown.
 import { S, sendFrame } from './state.js';
-import { h, t, clear, replace, duration, clock, dateTime, queueName, nextId } from './dom.js';
+import { h, t, clear, replace, duration, clock, dateTime, queueName, nextId, reasonText, newClientId } from './dom.js';
 import { get, detailText } from './api.js';
-import { eventRow, liveWait } from './chats.js';
+import { eventRow, liveWait, noteRow, noteOrder } from './chats.js';
 
 const REFRESH_MS = 4000;
 
@@ -157,7 +157,7 @@ export function monitor(sid) {
 export function onMonitoring(frame) {
   let mon = S.monitors.get(frame.session_id);
   if (!mon) {
-    mon = { sid: frame.session_id, info: frame, events: new Map(), ended: null, el: null };
+    mon = { sid: frame.session_id, info: frame, events: new Map(), notes: new Map(), ended: null, el: null };
     S.monitors.set(mon.sid, mon);
   }
   mon.info = frame;
@@ -174,6 +174,24 @@ export function onMonitorEvent(frame) {
   if (frame.type === 'ended') mon.ended = frame.reason;
   addRow(mon, seq, frame);
   return true;
+}
+
+/** A staff note in a chat I monitor: the counselor asking, or an answer (mine or a colleague's). */
+export function onWhisper(frame) {
+  const mon = S.monitors.get(frame.session_id);
+  if (!mon) return false;
+  if (!mon.notes.has(frame.note_id)) {
+    mon.notes.set(frame.note_id, frame);
+    addRow(mon, noteOrder(frame), frame, noteRow(frame));
+  }
+  return true;
+}
+
+function answer(mon) {
+  const box = mon.el?.whisperInput;
+  const text = box?.value.trim();
+  if (!text) return;
+  if (sendFrame({ type: 'whisper', session_id: mon.sid, client_id: newClientId(), text })) box.value = '';
 }
 
 /** After a reconnect the server has forgotten what we watched: ask again (the replay is deduplicated). */
@@ -212,18 +230,32 @@ function mountMonitor(mon, focus = false) {
       h('button', { type: 'button', class: 'secondary', onclick: () => stop(mon) }, t('unmonitor'))),
     h('p', { class: 'hint' }, t('monitoringNote'), info.topic ? ` ${t('topic')}: ` : '', info.topic || ''),
     log);
-  mon.el = { box, log, list, rows: [] };
+  // An answer to the counselor alone: the visitor never sees it.
+  const answerId = nextId('answer');
+  const whisperInput = h('textarea', { id: answerId, rows: '1', maxlength: '4000',
+    onkeydown: (event) => {
+      if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        answer(mon);
+      }
+    } });
+  box.appendChild(h('form', { class: 'whisper-form', onsubmit: (event) => { event.preventDefault(); answer(mon); } },
+    h('label', { for: answerId }, t('whisperAnswerLabel', { name: info.counselor_name || '–' })),
+    whisperInput,
+    h('div', { class: 'buttons' }, h('button', { type: 'submit', class: 'secondary' }, t('whisperAnswer')))));
+  mon.el = { box, log, list, rows: [], whisperInput };
   V.monitors.appendChild(box);
   for (const seq of [...mon.events.keys()].sort((a, b) => a - b)) addRow(mon, seq, mon.events.get(seq));
+  for (const note of mon.notes.values()) addRow(mon, noteOrder(note), note, noteRow(note));
   if (focus) {
     box.tabIndex = -1;
     box.focus();
   }
 }
 
-function addRow(mon, seq, ev) {
+function addRow(mon, seq, ev, made = null) {
   if (!mon.el) return;
-  const row = eventRow(ev);
+  const row = made || eventRow(ev);
   if (!row) return;
   row.dataset.seq = String(seq);
   const rows = mon.el.rows;

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
+
+from playwright.async_api import FrameLocator, Page, expect
 
 from chat.settings import Settings
 from tests.conftest import REDIS_URL
@@ -74,3 +77,32 @@ class LiveServer(ServerThread):
         super().__init__(settings, REDIS_URL, clock=clock)
         if port:
             self.server.config.port = port
+
+
+# -- the visitor widget, as a visitor uses it -------------------------------------------------
+
+
+def chat(page: Page) -> FrameLocator:
+    return page.frame_locator("helpline-chat iframe")
+
+
+async def open_widget(page: Page) -> FrameLocator:
+    launcher = page.locator("helpline-chat button.launch")
+    await expect(launcher).to_be_visible()
+    await launcher.click()
+    frame = chat(page)
+    await expect(frame.locator("#exit")).to_be_visible()
+    return frame
+
+
+async def start_chat(
+    frame: FrameLocator, audience: str = "Ik ben ouder", first: str | None = None, topic: str | None = None
+) -> None:
+    await expect(frame.locator("#status")).not_to_have_text(re.compile("Even kijken"))
+    await frame.get_by_label(audience).check()
+    if topic:
+        await frame.get_by_label("Waar gaat het over?").fill(topic)
+    if first:
+        await frame.get_by_label("Je eerste bericht").fill(first)
+    await frame.get_by_role("button", name="Start de chat").click()
+    await expect(frame.locator(".info h2")).to_have_text("Je staat in de wachtrij")

@@ -96,9 +96,10 @@ class Archiver:
             await self.redis.zrem(k.archive_processing, sid)
             return False
         events = decode_entries(await self.redis.xrange(k.events(sid)))
+        notes = decode_entries(await self.redis.xrange(k.notes(sid)))
         started = time.perf_counter()
         redact = self._redact if (self.settings.store_transcripts and self.redactor is not None) else None
-        summary, transcript = await asyncio.to_thread(build, sid, meta, events, redact)
+        summary, transcript = await asyncio.to_thread(build, sid, meta, events, redact, notes)
         redaction_ms = (time.perf_counter() - started) * 1000
         async with self.db() as db:
             exists = (await db.execute(select(ChatSummary.id).where(ChatSummary.session_id == sid))).first()
@@ -113,7 +114,7 @@ class Archiver:
                     await db.rollback()
         await self._pause("written")
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.delete(*k.session_keys(sid))
+            pipe.delete(*k.session_keys(sid), k.notes(sid), k.note_ids(sid))
             if meta.get("vtoken"):
                 pipe.delete(k.visitor_token(meta["vtoken"]))
             pipe.zrem(k.archive_processing, sid)

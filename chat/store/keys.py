@@ -31,6 +31,21 @@ class Keys:
         """Pub/sub channel: events, typing and presence of one session."""
         return f"{self.prefix}:{{{sid}}}:ch"
 
+    def notes(self, sid: str) -> str:
+        """Stream: staff-only notes of the session (whispers), entry id ``<note_id>-1``; never read for a visitor."""
+        return f"{self.prefix}:{{{sid}}}:notes"
+
+    def note_ids(self, sid: str) -> str:
+        """Hash: client_id -> note_id, so that a resent whisper is stored once."""
+        return f"{self.prefix}:{{{sid}}}:notecids"
+
+    def staff_channel(self, sid: str) -> str:
+        """Pub/sub channel: staff-only notes of one session; only counselor connections subscribe."""
+        return f"{self.prefix}:{{{sid}}}:staff"
+
+    def note_keys(self, sid: str) -> list[str]:
+        return [self.session(sid), self.notes(sid), self.note_ids(sid)]
+
     def session_keys(self, sid: str) -> list[str]:
         return [self.session(sid), self.events(sid), self.client_ids(sid)]
 

@@ -49,6 +49,25 @@ redis.call('PUBLISH', ARGV[7], event)
 return {1, seq}
 """
 
+_NOTE = """
+-- KEYS: meta, notes, note cids   ARGV: note json without note_id/after_seq, client_id, ttl, staff channel
+local status = redis.call('HGET', KEYS[1], 'status')
+if status ~= 'active' then return {-2, 0} end
+if ARGV[2] ~= '' then
+  local existing = redis.call('HGET', KEYS[3], ARGV[2])
+  if existing then return {0, tonumber(existing)} end
+end
+local id = redis.call('HINCRBY', KEYS[1], 'notes', 1)
+local after = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
+local note = '{"note_id":' .. id .. ',"after_seq":' .. after .. ',' .. string.sub(ARGV[1], 2)
+redis.call('XADD', KEYS[2], id .. '-1', 'e', note)
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[3], ARGV[2], id) end
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+redis.call('EXPIRE', KEYS[3], ARGV[3])
+redis.call('PUBLISH', ARGV[4], note)
+return {1, id}
+"""
+
 _CLAIM = """
 -- KEYS: counselor sessions set, recent waits, queue keys...
 -- ARGV: prefix, counselor id, counselor name, now_ms, capacity, queue channel, window_ms, random tag
@@ -235,6 +254,7 @@ class RedisStore:
         self._append = redis.register_script(_APPEND)
         self._claim = redis.register_script(_CLAIM)
         self._end = redis.register_script(_END)
+        self._note = redis.register_script(_NOTE)
         self._presence = redis.register_script(_PRESENCE)
         self._transfer = redis.register_script(_TRANSFER)
 
@@ -394,6 +414,24 @@ class RedisStore:
         """Events with seq > last_seq, in order, from the stream."""
         entries = await self.redis.xrange(self.keys.events(sid), min=f"({stream_id(last_seq)}", max="+", count=count)
         return decode_entries(entries)
+
+    async def add_note(self, sid: str, note: Event, *, client_id: str) -> AppendResult:
+        """Store a staff-only note (a whisper) of an active session and publish it to staff; code as ``append``,
+        ``seq`` is the note's id. It goes to its own stream and channel, which no visitor connection reads."""
+        payload = json.dumps(note, ensure_ascii=False, separators=(",", ":"))
+        code, note_id = await self._note(
+            keys=self.keys.note_keys(sid),
+            args=[payload, client_id, self.session_ttl, self.keys.staff_channel(sid)],
+        )
+        return AppendResult(int(code), int(note_id))
+
+    async def publish_supervisors(self, frame: dict[str, Any]) -> None:
+        """An alert for every supervisor on every instance (the watchers forward it)."""
+        await self.redis.publish(self.keys.supervisors_channel, json.dumps(frame))
+
+    async def notes(self, sid: str) -> list[Event]:
+        """Every staff note of the session, in order."""
+        return decode_entries(await self.redis.xrange(self.keys.notes(sid)))
 
     async def publish_control(self, sid: str, frame: dict[str, Any]) -> None:
         """Typing, presence, paired: relayed to the other side, never stored."""

@@ -24,6 +24,7 @@ from chat.protocol import (
     Status,
     Transfer,
     Unmonitor,
+    Whisper,
     Wrapup,
     error_frame,
     parse_counselor,
@@ -56,8 +57,26 @@ class CounselorConnection(Connection):
             self.monitoring.discard(sid)
             await self.unfollow(sid)
 
+    async def follow(self, sid: str, last_seq: int = 0) -> None:
+        """Events as every connection gets them, and the session's staff-only notes, first those so far."""
+        if sid in self.cursors:
+            return
+        await super().follow(sid, last_seq)
+        await self.rt.hub.subscribe(self.rt.keys.staff_channel(sid), self._listener)
+        for note in await self.rt.store.notes(sid):
+            await self.send(note)
+
+    async def unfollow(self, sid: str) -> None:
+        if sid in self.cursors:
+            await self.rt.hub.unsubscribe(self.rt.keys.staff_channel(sid), self._listener)
+        await super().unfollow(sid)
+
     async def on_control(self, channel: str, sid: str, frame: dict[str, Any]) -> None:
         kind = frame.get("type")
+        if kind == "whisper":
+            if sid in self.cursors:
+                await self.send(frame)
+            return
         if kind == "typing" and frame.get("sender") == "visitor" and sid in self.cursors:
             await self.send(
                 {"type": "typing", "session_id": sid, "sender": "visitor", "active": bool(frame.get("active"))}
@@ -235,6 +254,8 @@ async def _serve(conn: CounselorConnection, reader: FrameReader) -> None:
             await _publish_status(conn)
         elif isinstance(frame, Transfer):
             await _transfer(conn, frame)
+        elif isinstance(frame, Whisper):
+            await _whisper(conn, reader, frame)
         elif isinstance(frame, Monitor):
             await _monitor(conn, frame.session_id)
         elif isinstance(frame, Unmonitor):
@@ -393,21 +414,14 @@ async def _say(conn: CounselorConnection, reader: FrameReader, frame: CounselorM
     assert conn.principal is not None
     event: dict[str, Any]
     if isinstance(frame, CounselorMessage):
-        if len(frame.text) > rt.settings.max_text_chars:
-            await reader.strike(
-                ErrorCode.TOO_LARGE,
-                f"text is longer than {rt.settings.max_text_chars} characters",
-                client_id=frame.client_id,
-            )
-            return
-        if not frame.text.strip():
-            await reader.strike(ErrorCode.BAD_REQUEST, "text is empty", client_id=frame.client_id)
+        text = await _checked_text(reader, frame.text, frame.client_id)
+        if text is None:
             return
         event = {
             "type": "message",
             "session_id": frame.session_id,
             "sender": "counselor",
-            "text": frame.text.strip(),
+            "text": text,
             "ts": utc_now_iso(),
             "client_id": frame.client_id,
         }
@@ -448,6 +462,75 @@ async def _say(conn: CounselorConnection, reader: FrameReader, frame: CounselorM
         return
     await conn.send({"type": "ack", "session_id": frame.session_id, "client_id": frame.client_id, "seq": result.seq})
     await rt.store.touch_idle(frame.session_id, now + int(rt.settings.idle_timeout_seconds * 1000))
+
+
+async def _checked_text(reader: FrameReader, raw: str, client_id: str) -> str | None:
+    """The text to store, or None after telling the counselor why not (too long, or empty)."""
+    limit = reader.conn.rt.settings.max_text_chars
+    if len(raw) > limit:
+        await reader.strike(ErrorCode.TOO_LARGE, f"text is longer than {limit} characters", client_id=client_id)
+        return None
+    if not raw.strip():
+        await reader.strike(ErrorCode.BAD_REQUEST, "text is empty", client_id=client_id)
+        return None
+    return raw.strip()
+
+
+async def _whisper(conn: CounselorConnection, reader: FrameReader, frame: Whisper) -> None:
+    """A private note between the chat's counselor and supervisors: stored with the session, shown to staff
+    who follow it, kept (redacted) in the transcript, and never sent to the visitor."""
+    rt = conn.rt
+    assert conn.principal is not None
+    text = await _checked_text(reader, frame.text, frame.client_id)
+    if text is None:
+        return
+    info = await rt.store.get_session(frame.session_id)
+    own = info is not None and info.counselor == str(conn.principal.counselor_id)
+    watching = frame.session_id in conn.monitoring and conn.is_supervisor
+    if info is None or info.status is not SessionStatus.ACTIVE or not (own or watching):
+        await conn.send(
+            error_frame(
+                ErrorCode.NOT_IN_SESSION,
+                "whisper in your own active chat, or in one you monitor",
+                session_id=frame.session_id,
+                client_id=frame.client_id,
+            )
+        )
+        return
+    note = {
+        "type": "whisper",
+        "session_id": frame.session_id,
+        "sender": "counselor" if own else "supervisor",
+        "name": conn.principal.display_name,
+        "text": text,
+        "ts": utc_now_iso(),
+        "client_id": frame.client_id,
+    }
+    result = await rt.store.add_note(frame.session_id, note, client_id=frame.client_id)
+    if result.code < 0:
+        await conn.send(
+            error_frame(
+                ErrorCode.NOT_IN_SESSION,
+                "this session is not active",
+                session_id=frame.session_id,
+                client_id=frame.client_id,
+            )
+        )
+        return
+    await conn.send(
+        {"type": "whisper_ack", "session_id": frame.session_id, "client_id": frame.client_id, "note_id": result.seq}
+    )
+    if own and result.code == 1:
+        # Every supervisor hears that someone asks; the words stay in the chat, for whoever opens it.
+        await rt.store.publish_supervisors(
+            {
+                "type": "whisper",
+                "session_id": frame.session_id,
+                "audience": info.audience,
+                "language": info.language,
+                "counselor_name": info.counselor_name,
+            }
+        )
 
 
 async def _snippet(rt: Runtime, snippet_id: str) -> dict[str, Any] | None:

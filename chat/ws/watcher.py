@@ -82,10 +82,12 @@ class Watcher:
         self._changed.set()
 
     async def _on_supervisor_alert(self, channel: str, data: bytes) -> None:
-        """A risk raised in an active chat on any instance: every supervisor here hears of it at once."""
+        """A risk raised in an active chat, or a counselor asking for help, on any instance: every
+        supervisor here hears of it at once (the reason, never the words)."""
         alert = json.loads(data)
+        reason = "whisper" if alert.get("type") == "whisper" else "risk"
         webhook = self.rt.extras.get("alert_webhook")
-        if webhook is not None:
+        if webhook is not None and reason == "risk":
             # Counts and the queue only: the session id stays out of the ops channel.
             await webhook.offer(
                 "risk_in_chat",
@@ -96,8 +98,8 @@ class Watcher:
             )
         frame = {
             "type": "alert",
-            "reason": "risk",
-            **{k: alert.get(k) for k in ("session_id", "category", "audience", "language", "counselor_name")},
+            "reason": reason,
+            **{k: alert[k] for k in ("session_id", "category", "audience", "language", "counselor_name") if k in alert},
         }
         for conn in list(self.counselors):
             if conn.is_supervisor and not conn.closing:

@@ -256,3 +256,39 @@ def test_purge_command(tmp_path: Path, prefix: str) -> None:
     assert done.returncode == 0, done.stderr
     assert "purged 1 transcript(s) older than 7 days" in done.stdout
     assert asyncio.run(seed_and_count(False)) == {"s_new"}
+
+
+async def test_staff_notes_are_kept_redacted_in_the_transcript_and_gone_from_redis(
+    arch_server: ServerThread, archiver: Archiver
+) -> None:
+    await add_counselor(arch_server.settings, "noor", display_name="Noor")
+    counselor = await counselor_ws(arch_server, await login(arch_server.http, "noor"))
+    visitor, _ = await visitor_hello(arch_server, first_message="Hoi")
+    await send(counselor, {"type": "accept"})
+    sid = (await recv_until(counselor, "assigned"))["session_id"]
+    note = "Haar oom Pieter de Groot haalt haar op, bel 06-98765432 als het misgaat."
+    await send(counselor, {"type": "whisper", "session_id": sid, "client_id": "w1", "text": note})
+    await recv_match(counselor, type="whisper_ack", client_id="w1")
+    await send(visitor, {"type": "message", "client_id": "v1", "text": "Ben je er nog?"})
+    await recv_match(counselor, type="message", seq=2)
+    await send(counselor, {"type": "end", "session_id": sid})
+    await recv_match(counselor, type="ended")
+    await send(counselor, {"type": "wrapup", "session_id": sid, "category": "other", "risk": "low", "referral": "none"})
+    await recv_until(counselor, "wrapup_saved")
+    assert await archiver.run_once() == 1
+    [transcript] = await rows(arch_server.settings, Transcript, sid)
+    events = json.loads(transcript.events)
+    assert [e["type"] for e in events] == ["message", "staff_note", "message", "ended"]
+    staff = events[1]
+    assert staff["sender"] == "counselor" and staff["after_seq"] == 1
+    assert "[NAAM]" in staff["text"] and "[TELEFOON]" in staff["text"]
+    assert "Pieter" not in transcript.events and "98765432" not in transcript.events
+    [summary] = await rows(arch_server.settings, ChatSummary, sid)
+    assert summary.messages == 2  # staff notes are not visitor/counselor messages
+    redis = Redis.from_url(REDIS_URL)
+    try:
+        assert await redis.keys(f"{arch_server.settings.redis_prefix}:{{{sid}}}:*") == []
+    finally:
+        await redis.aclose()
+    await counselor.close()
+    await visitor.close()

@@ -31,7 +31,8 @@ from chat.services.auth import Role
 from chat.settings import Settings
 from chat.store.migrate import upgrade_async
 from chat.store.sql import make_engine
-from tests.browser import LiveServer, assert_no_serious_axe_violations, load_axe
+from tests.browser import LiveServer, assert_no_serious_axe_violations, load_axe, open_widget, start_chat
+from tests.browser import chat as widget_chat
 from tests.conftest import REDIS_URL, make_settings
 from tests.helpers import (
     add_counselor,
@@ -428,7 +429,9 @@ async def test_two_chats_snippet_by_keyboard_and_wrapup(
     # One chat open and room for two more: someone still waits, so the title and the beep go on.
     await expect(page).to_have_title(re.compile(r"^\(1\) Wachtend|^● 1 wachtend"))
     beeps = int(await page.locator("html").get_attribute("data-beeps") or 0)
-    await page.wait_for_function(f"+document.documentElement.dataset.beeps > {beeps}", timeout=15_000)
+    await page.wait_for_function(
+        "(before) => +document.documentElement.dataset.beeps > before", arg=beeps, timeout=15_000
+    )
     await expect(chat_panel(page).locator(".topic")).to_have_text("mijn zoon")
     await expect(chat_panel(page).get_by_label("Bericht aan de bezoeker")).to_be_focused()
     await v1.wait(type="paired", counselor_name="Anna")
@@ -610,6 +613,69 @@ async def test_danger_in_an_active_chat_flags_it_with_the_reason_and_alerts_a_su
     await leave(v)
 
 
+async def test_a_whisper_reaches_the_supervisor_and_never_the_visitors_widget(
+    env: Env, open_console: Callable[..., Any]
+) -> None:
+    # The visitor uses the real widget on the demo page, in a browser context of their own.
+    context = await env.browser.new_context(viewport=DESKTOP, locale="nl-NL")
+    visitor_page = await context.new_page()
+    await visitor_page.goto(env.server.http + "/")
+    frame = await open_widget(visitor_page)
+    await start_chat(frame, first="Ik weet niet of ik hier goed zit")
+    counselor = await open_console("anna")
+    supervisor = await open_console("sara")
+    page = counselor.page
+    await page.get_by_role("button", name="Volgende aannemen").click()
+    await expect(page.get_by_role("tab")).to_have_count(1)
+    await expect(frame.locator(".msg.from-visitor .text")).to_have_text(["Ik weet niet of ik hier goed zit"])
+    panel = chat_panel(page)
+    await panel.get_by_label("Bericht aan de bezoeker").fill("Je zit goed. Vertel maar.")
+    await panel.get_by_label("Bericht aan de bezoeker").press("Enter")
+    await expect(frame.locator(".msg.from-counselor .text")).to_have_text(["Je zit goed. Vertel maar."])
+
+    # The counselor asks a supervisor, privately.
+    await panel.get_by_text("Vraag een supervisor").click()
+    await panel.get_by_label("Notitie aan supervisors").fill("Ze klinkt erg bang, kun je meelezen?")
+    await panel.get_by_role("button", name="Stuur naar supervisor").click()
+    note = panel.locator(".msg.whisper")
+    await expect(note.locator(".text")).to_have_text("Ze klinkt erg bang, kun je meelezen?")
+    await expect(note).to_contain_text("alleen team")
+    # The supervisor is alerted (who, not what), opens the chat from the alert and answers privately.
+    alert = supervisor.page.locator('.alert[data-reason="whisper"]')
+    await expect(alert).to_contain_text("Anna vraagt om hulp in een chat")
+    await expect(alert).not_to_contain_text("bang")
+    await alert.get_by_role("button", name="Meelezen").click()
+    monitor = supervisor.page.locator(".monitor")
+    await expect(monitor.locator(".msg.whisper .text")).to_have_text(["Ze klinkt erg bang, kun je meelezen?"])
+    await expect(monitor.locator(".msg.from-counselor .text")).to_have_text(["Je zit goed. Vertel maar."])
+    await monitor.get_by_label("Antwoord aan Anna").fill("Ik lees mee. Vraag of ze nu veilig is.")
+    await monitor.get_by_role("button", name="Antwoord privé").click()
+    await expect(note.locator(".text")).to_have_text(
+        ["Ze klinkt erg bang, kun je meelezen?", "Ik lees mee. Vraag of ze nu veilig is."]
+    )
+    await expect(note.last).to_contain_text("Supervisor Sara")
+    await axe_check(env, page, "whisper in a chat")
+    await axe_check(env, supervisor.page, "whisper answered while monitoring")
+    await shoot(page, "12-whisper")
+
+    # The visitor's widget shows the conversation and nothing of the notes, now or after a reload.
+    await panel.get_by_label("Bericht aan de bezoeker").fill("Ben je nu veilig?")
+    await panel.get_by_label("Bericht aan de bezoeker").press("Enter")
+    await expect(frame.locator(".msg.from-counselor .text").last).to_have_text("Ben je nu veilig?")
+    for _ in range(2):
+        text = await frame.locator("body").inner_text()
+        assert "bang" not in text and "meelezen" not in text.lower() and "veilig is" not in text
+        html = await frame.locator("body").inner_html()
+        assert "whisper" not in html
+        await visitor_page.reload()  # the widget comes back open, resuming the chat
+        frame = widget_chat(visitor_page)
+        await expect(frame.locator(".msg.from-counselor .text").last).to_have_text("Ben je nu veilig?")
+    await frame.locator("#msg").fill("ja")
+    await frame.locator("#msg").press("Enter")
+    await expect(panel.locator(".msg.from-visitor .text").last).to_have_text("ja")
+    await context.close()
+
+
 async def test_transfer_between_counselors(env: Env, open_console: Callable[..., Any]) -> None:
     console = await open_console("anna")
     page = console.page
@@ -713,8 +779,10 @@ async def test_supervisor_monitors_and_counselor_is_refused(env: Env, open_conso
     await expect(monitor.locator(".msg .text").last).to_have_text("Wat moet ik doen?")
     await anna.send({"type": "message", "session_id": v.sid, "client_id": "k-1", "text": "Bel 112 bij gevaar."})
     await expect(monitor.locator(".msg .text").last).to_have_text("Bel 112 bij gevaar.")
-    # Read-only: no composer, no typing from here.
-    await expect(monitor.locator("textarea")).to_have_count(0)
+    # Read-only towards the visitor: no composer, no typing from here; the one box answers the counselor privately.
+    await expect(monitor.get_by_label("Bericht aan de bezoeker")).to_have_count(0)
+    await expect(monitor.locator("textarea")).to_have_count(1)
+    await expect(monitor.get_by_label("Antwoord aan Anna (de bezoeker ziet dit niet)")).to_have_count(1)
     async with httpx.AsyncClient(
         base_url=env.server.http, timeout=10, headers={"Authorization": f"Bearer {await token(env, 'sara')}"}
     ) as client:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import secrets
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -35,7 +34,7 @@ from sqlalchemy import select
 from chat.settings import Settings
 from chat.store.migrate import upgrade_async
 from chat.store.sql import Rating, make_engine, make_sessionmaker
-from tests.browser import LiveServer, assert_no_serious_axe_violations, load_axe
+from tests.browser import LiveServer, assert_no_serious_axe_violations, chat, load_axe, open_widget, start_chat
 from tests.conftest import REDIS_URL, make_settings
 from tests.helpers import add_counselor, counselor_ws, login, recv, recv_match, recv_until, send
 
@@ -47,7 +46,7 @@ if not Path(CHROMIUM).exists():
         allow_module_level=True,
     )
 try:
-    from playwright.async_api import Browser, BrowserContext, Frame, FrameLocator, Page, async_playwright, expect
+    from playwright.async_api import Browser, BrowserContext, Frame, Page, async_playwright, expect
 except ImportError:  # pragma: no cover
     pytest.skip("the playwright package is not installed: widget browser tests skipped", allow_module_level=True)
 
@@ -214,37 +213,11 @@ async def visit(env: Env) -> AsyncIterator[Visit]:
 # -- helpers ---------------------------------------------------------------------------------------
 
 
-def chat(page: Page) -> FrameLocator:
-    return page.frame_locator("helpline-chat iframe")
-
-
 def chat_frame(page: Page) -> Frame:
     for frame in page.frames:
         if "/widget/frame.html" in frame.url:
             return frame
     raise AssertionError(f"no chat frame among {[f.url for f in page.frames]}")
-
-
-async def open_widget(page: Page) -> FrameLocator:
-    launcher = page.locator("helpline-chat button.launch")
-    await expect(launcher).to_be_visible()
-    await launcher.click()
-    frame = chat(page)
-    await expect(frame.locator("#exit")).to_be_visible()
-    return frame
-
-
-async def start_chat(
-    frame: FrameLocator, audience: str = "Ik ben ouder", first: str | None = None, topic: str | None = None
-) -> None:
-    await expect(frame.locator("#status")).not_to_have_text(re.compile("Even kijken"))
-    await frame.get_by_label(audience).check()
-    if topic:
-        await frame.get_by_label("Waar gaat het over?").fill(topic)
-    if first:
-        await frame.get_by_label("Je eerste bericht").fill(first)
-    await frame.get_by_role("button", name="Start de chat").click()
-    await expect(frame.locator(".info h2")).to_have_text("Je staat in de wachtrij")
 
 
 async def shoot(env: Env, page: Page, name: str) -> None:
