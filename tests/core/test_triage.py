@@ -129,13 +129,11 @@ def test_exclusion_only_removes_the_idiom() -> None:
     assert SHIPPED.check("I'm dying to tell someone: I want to die").urgent
 
 
-def test_language_selects_a_list_and_none_means_all() -> None:
-    assert SHIPPED.check("I want to kill myself", "nl") == NOT_URGENT
-    assert SHIPPED.check("I want to kill myself", "en").urgent
-    assert SHIPPED.check("I want to kill myself", None).urgent
-    assert SHIPPED.check("I want to kill myself", "fr").urgent  # no French list: use them all
-    # Loan words people use in Dutch chats are in the Dutch list.
-    assert SHIPPED.check("ik denk aan suicide", "nl").urgent
+def test_every_language_runs_whatever_the_visitor_picked() -> None:
+    # People mix languages: an English message in a Dutch chat must still flag.
+    for language in ("nl", "en", None, "fr"):
+        assert SHIPPED.check("I want to kill myself", language).urgent
+        assert SHIPPED.check("ik denk aan zelfmoord", language).urgent
 
 
 def test_result_never_carries_the_text() -> None:
