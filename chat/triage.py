@@ -70,6 +70,7 @@ from chat.triage_text import Speller, base_normalise, clauses, replace_symbols
 DEFAULT_DIR = Path(__file__).parent / "data" / "triage"
 RULES_FILE = "rules.cfg"
 MODEL_FILE = "model.tsv"
+WORDS_FILE = "words.lst"
 GAP_TOKEN = "..."
 # How many words '...' may stand for: enough for "hij staat nu al voor de deur",
 # few enough that a phrase does not span two unrelated sentences.
@@ -270,6 +271,11 @@ def parse_rules(text: str, source: str = f"<{RULES_FILE}>") -> list[Rule]:
     return rules
 
 
+def parse_words(text: str) -> list[str]:
+    """The known-words file: words separated by white space; '#' starts a comment."""
+    return [word for line in text.splitlines() for word in base_normalise(line.split("#", 1)[0]).split()]
+
+
 _WILDCARD_ATOM = r"\w*"
 _GAP_ATOM = rf"(?:\w+ ){{0,{GAP_MAX_WORDS}}}"
 
@@ -375,7 +381,13 @@ class _Language:
 class Triage:
     """Compiled term lists, rules and model; ``check`` one message at a time."""
 
-    def __init__(self, lists: Iterable[TermList], rules: Iterable[Rule] = (), model: LinearModel | None = None) -> None:
+    def __init__(
+        self,
+        lists: Iterable[TermList],
+        rules: Iterable[Rule] = (),
+        model: LinearModel | None = None,
+        known_words: Iterable[str] = (),
+    ) -> None:
         self._languages: dict[str, _Language] = {}
         urgency: dict[str, bool] = {}
         concepts: set[str] = set()
@@ -411,7 +423,7 @@ class Triage:
                 raise ValueError(f"rule for {rule.target!r}: {sorted(unknown)[0]!r} is no concept or category")
         self._symbols = symbols
         self._negation = _Negation(frozenset(negation), frozenset(stops))
-        self._speller = Speller(vocabulary, stems)
+        self._speller = Speller(vocabulary, stems, known_words, negation)
         self.model = model
         if model is not None and (wrong := set(model.classes[1:]) - self.urgent_categories):
             raise ValueError(f"the model predicts {sorted(wrong)[0]!r}, which is no urgent category of the lists")
@@ -434,20 +446,22 @@ class Triage:
             lists.append(parse_terms(path.read_text(encoding="utf-8"), language, str(path)))
         if not lists:
             raise ValueError(f"no term lists (*.txt) in {folder}")
-        rules_path, model_path = folder / RULES_FILE, folder / MODEL_FILE
+        rules_path, model_path, words_path = folder / RULES_FILE, folder / MODEL_FILE, folder / WORDS_FILE
         rules = parse_rules(rules_path.read_text(encoding="utf-8"), str(rules_path)) if rules_path.is_file() else []
         model = None
         if with_model and model_path.is_file():
             model = parse_model(model_path.read_text(encoding="utf-8"), str(model_path))
-        return cls(lists, rules, model)
+        words = parse_words(words_path.read_text(encoding="utf-8")) if words_path.is_file() else []
+        return cls(lists, rules, model, words)
 
     @classmethod
-    def from_texts(cls, texts: Mapping[str, str], rules: str = "", model: str | None = None) -> Triage:
-        """Build from ``{language: file text}``, rules and model text; for tests and for lists kept elsewhere."""
+    def from_texts(cls, texts: Mapping[str, str], rules: str = "", model: str | None = None, words: str = "") -> Triage:
+        """Build from ``{language: file text}``, rules, model and word-list text; for tests and lists kept elsewhere."""
         return cls(
             (parse_terms(text, language, f"<{language}>") for language, text in texts.items()),
             parse_rules(rules),
             parse_model(model) if model is not None else None,
+            parse_words(words),
         )
 
     def normalised(self, text: str) -> str:

@@ -14,9 +14,11 @@ The steps, in order:
    letter repeated any number of times counted once (dooood = dood).
 3. ``Speller``: a word that is not in the vocabulary of the term lists is
    replaced by a vocabulary word it could be a typo of: leetspeak digits
-   (z3lfm00rd), one letter dropped, added, changed or two swapped
-   (pilen, slapn, stomch, daugthers), or two words run together (wildood).
-   Short words are left alone: a typo pass on three letters finds nonsense.
+   (z3lfm00rd), one letter dropped or two swapped (pilen, slapn, stomch,
+   daugthers), or two words run together (wildood).
+   Short words are left alone: a typo pass on three letters finds nonsense;
+   so are the real words of ``words.lst``, which the lists do not hold but a
+   typo pass would otherwise read as one (iemand is not niemand).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ _LEET_CHARS = frozenset("013457@$")
 # turns almost any word into another real one.
 MIN_TYPO_LENGTH = 5
 # Two words run together are only split when the whole is at least this long.
-MIN_SPLIT_LENGTH = 7
+MIN_SPLIT_LENGTH = 6
 MIN_SPLIT_PART = 2
 # Longer "words" (a key held down, base64) are left as they are: the typo pass
 # is quadratic in the length of one word, and no real word is this long.
@@ -84,35 +86,51 @@ def replace_symbols(text: str, symbols: Mapping[str, str]) -> str:
 
 
 def _deletes(word: str) -> set[str]:
+    # Every way to drop one letter.
     return {word[:i] + word[i + 1 :] for i in range(len(word))}
 
 
 class Speller:
     """Map a word the visitor typed to the vocabulary word it most likely stands for.
 
-    A symmetric-delete index (the idea of SymSpell): every vocabulary word is
-    stored under itself and under each of its one-letter deletions; a typed word
-    is looked up the same way. Two words that share a key are at most one edit
-    apart (a letter dropped, added, changed, or two neighbours swapped). Where
+    Only the two typos chat spelling is full of are undone: one letter dropped
+    (pilen, vanavnd, outsid) and two neighbours swapped (daugther, statoin).
+    A changed or an added letter is not: with a vocabulary of a few thousand
+    list words, "older" would become "onder" and "jongens" "jongen". Where
     several vocabulary words fit, the longest shared prefix wins, then the
     alphabetically first, so the result never depends on dictionary order.
     """
 
-    def __init__(self, vocabulary: Iterable[str], stems: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        vocabulary: Iterable[str],
+        stems: Iterable[str] = (),
+        known: Iterable[str] = (),
+        protected: Iterable[str] = (),
+    ) -> None:
         self.vocabulary: frozenset[str] = frozenset(vocabulary)
+        # Real words that are not in the lists ("iemand", "moeten"): left alone,
+        # or the pass would read them as the list word one letter away.
+        self._known = frozenset(known) - self.vocabulary
+        # Words a typo is never read as: a negation ("niemand") read into a
+        # message would silence a real danger.
+        protected_words = frozenset(protected)
         # Stems of wildcard terms (zelfmoord*): a word that starts with one is
         # already matched and must not be "corrected" or split.
         self._stems = tuple(sorted(set(stems)))
-        self._index: dict[str, set[str]] = {}
+        # Every vocabulary word under each of its one-letter deletions: a typed
+        # word found here is that word with one letter dropped.
+        self._dropped: dict[str, set[str]] = {}
         for word in self.vocabulary:
-            if len(word) >= MIN_TYPO_LENGTH and word.isalpha():
-                for key in _deletes(word) | {word}:
-                    self._index.setdefault(key, set()).add(word)
+            if len(word) > MIN_TYPO_LENGTH and word.isalpha() and word not in protected_words:
+                for key in _deletes(word):
+                    self._dropped.setdefault(key, set()).add(word)
+        self._protected = protected_words
         self._cache: dict[str, str] = {}
 
     def correct(self, word: str) -> str:
         """The word itself, or what it stands for (possibly several words)."""
-        if word in self.vocabulary:
+        if word in self.vocabulary or word in self._known:
             return word
         cached = self._cache.get(word)
         if cached is not None:
@@ -123,18 +141,23 @@ class Speller:
         return result
 
     def _correct(self, word: str) -> str:
-        if not _LEET_CHARS.isdisjoint(word) and any(ch.isalpha() for ch in word):
+        # Leetspeak only inside a word (z3lfm00rd, k1ll): "5am", "ps5" and "14jarige" are not.
+        if not _LEET_CHARS.isdisjoint(word) and word[0].isalpha() and word[-1].isalpha():
             leet = word.translate(_LEET)
             if leet.isalpha() and len(leet) >= 3:
                 return self.correct(leet) if leet != word else word
         if len(word) > MAX_TYPO_LENGTH or not word.isalpha() or self._has_stem(word):
             return word
         if len(word) >= MIN_TYPO_LENGTH:
-            candidates: set[str] = set()
-            for key in _deletes(word) | {word}:
-                candidates |= self._index.get(key, set())
+            candidates = set(self._dropped.get(word, ()))
+            for i in range(len(word) - 1):
+                swapped = word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+                if swapped in self.vocabulary and swapped not in self._protected:
+                    candidates.add(swapped)
+            # Typos seldom hit the first letter; "gister" is not "sister".
+            candidates = {c for c in candidates if c[0] == word[0]}
             if candidates:
-                return min(candidates, key=lambda c: (-_common_prefix(c, word), abs(len(c) - len(word)), c))
+                return min(candidates, key=lambda c: (-_common_prefix(c, word), c))
         if len(word) >= MIN_SPLIT_LENGTH:
             split = self._split(word)
             if split is not None:
@@ -145,16 +168,11 @@ class Speller:
         return any(word.startswith(stem) for stem in self._stems if stem[0] == word[0])
 
     def _split(self, word: str) -> str | None:
-        # Two or three vocabulary words run together ("wildood", "ikwildood").
+        # Two vocabulary words run together ("wildood", "vordeur").
         for i in range(MIN_SPLIT_PART, len(word) - MIN_SPLIT_PART + 1):
             head, tail = word[:i], word[i:]
-            if head not in self.vocabulary:
-                continue
-            if tail in self.vocabulary:
+            if head in self.vocabulary and tail in self.vocabulary:
                 return f"{head} {tail}"
-            for j in range(MIN_SPLIT_PART, len(tail) - MIN_SPLIT_PART + 1):
-                if tail[:j] in self.vocabulary and tail[j:] in self.vocabulary:
-                    return f"{head} {tail[:j]} {tail[j:]}"
         return None
 
 

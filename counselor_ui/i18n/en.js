@@ -67,7 +67,7 @@ export default {
   languageNames: { nl: 'Dutch', en: 'English' },
   triage: {
     suicide_selfharm: 'suicide or self-harm', immediate_danger: 'immediate danger', violence: 'violence',
-    held_or_followed: 'held or followed', acute_sexual_violence: 'acute sexual violence',
+    held_or_taken: 'held or taken', threat_to_family: 'threat to family', missing_child: 'missing child', acute_sexual_violence: 'acute sexual violence',
     being_watched: 'being watched', sexual_exploitation: 'sexual exploitation',
     criminal_exploitation: 'criminal exploitation',
   },

@@ -67,7 +67,7 @@ export default {
   languageNames: { nl: 'Nederlands', en: 'Engels' },
   triage: {
     suicide_selfharm: 'suïcide of zelfbeschadiging', immediate_danger: 'direct gevaar', violence: 'geweld',
-    held_or_followed: 'vastgehouden of gevolgd', acute_sexual_violence: 'acuut seksueel geweld',
+    held_or_taken: 'vastgehouden of meegenomen', threat_to_family: 'bedreiging van familie', missing_child: 'vermist kind', acute_sexual_violence: 'acuut seksueel geweld',
     being_watched: 'wordt in de gaten gehouden', sexual_exploitation: 'seksuele uitbuiting',
     criminal_exploitation: 'criminele uitbuiting',
   },
