@@ -43,7 +43,7 @@ _LEET_CHARS = frozenset("013457@$")
 MIN_TYPO_LENGTH = 5
 # Two words run together are only split when the whole is at least this long.
 MIN_SPLIT_LENGTH = 6
-MIN_SPLIT_PART = 2
+MIN_SPLIT_PART = 3
 # Longer "words" (a key held down, base64) are left as they are: the typo pass
 # is quadratic in the length of one word, and no real word is this long.
 MAX_TYPO_LENGTH = 24
@@ -143,7 +143,7 @@ class Speller:
     def _correct(self, word: str) -> str:
         # Leetspeak only inside a word (z3lfm00rd, k1ll): "5am", "ps5" and "14jarige" are not.
         if not _LEET_CHARS.isdisjoint(word) and word[0].isalpha() and word[-1].isalpha():
-            leet = word.translate(_LEET)
+            leet = _ASCII_REPEATED_RE.sub(first_letter, word.translate(_LEET))
             if leet.isalpha() and len(leet) >= 3:
                 return self.correct(leet) if leet != word else word
         if len(word) > MAX_TYPO_LENGTH or not word.isalpha() or self._has_stem(word):

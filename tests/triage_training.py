@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from chat.triage import DEFAULT_DIR, MODEL_FILE, Triage
-from chat.triage_model import NONE_CLASS, LinearModel, dump_model, features
+from chat.triage import DEFAULT_DIR, MODEL_FILE, Triage, model_asked
+from chat.triage_model import NONE_CLASS, LinearModel, dump_model
 from tests.quality import TRIAGE_SET, load
 
 TRAIN_PARTS = DEFAULT_DIR / "train_parts"
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/train_triage", description=__doc__.split("\n\n")[0])
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--l2", type=float, default=0.01)
-    parser.add_argument("--max-false-alarms", type=float, default=0.07)
+    parser.add_argument("--max-false-alarms", type=float, default=0.08)
     parser.add_argument("--min-recall", type=float, default=0.97)
     parser.add_argument("--dry-run", action="store_true")
     args = parser.parse_args(argv)
@@ -121,9 +121,12 @@ def main(argv: list[str] | None = None) -> int:
     labels = [classes.index(row["kind"]) if row["urgent"] else 0 for row in rows]
     feats = []
     rule_flags = []
+    evidence = []
     for row in rows:
         base = rules_only.normalised(row["text"])
-        feats.append(features(base, rules_only.found(row["text"])))
+        found = rules_only.found(row["text"])
+        feats.append(rules_only.model_features(base, found))
+        evidence.append(model_asked(base, found))
         rule_flags.append(rules_only.check(row["text"]).urgent)
 
     # Out-of-fold scores: folds by a seeded shuffle, stratified by label.
@@ -140,10 +143,11 @@ def main(argv: list[str] | None = None) -> int:
 
     urgent = np.array([row["urgent"] for row in rows])
     flags = np.array(rule_flags)
+    asked = np.array(evidence)
     dev = np.array([row["origin"] == "dev" for row in rows])
 
     def figures(threshold: float, mask: np.ndarray) -> tuple[float, float]:
-        flagged = flags | (oof >= threshold)
+        flagged = flags | (asked & (oof >= threshold))
         recall = flagged[mask & urgent].mean()
         false_alarms = flagged[mask & ~urgent].mean()
         return float(recall), float(false_alarms)
@@ -157,6 +161,19 @@ def main(argv: list[str] | None = None) -> int:
         r_dev, f_dev = figures(t, dev)
         print(f"threshold {t:.2f}: cv all recall {r_all:.3f} fa {f_all:.3f} | cv dev recall {r_dev:.3f} fa {f_dev:.3f}")
     print(f"chosen threshold {threshold:.2f} on {len(rows)} messages ({int(dev.sum())} dev)")
+
+    # The strictest check: fitted on the training corpus alone, scored on all of dev.
+    # (The cross-validated dev figure above can flatter: the training corpus holds
+    # paraphrases of dev messages, which may land in another fold.)
+    train_ix = [i for i in range(len(rows)) if not dev[i]]
+    dev_ix = [i for i in range(len(rows)) if dev[i]]
+    vocab, w, b = train([feats[i] for i in train_ix], [labels[i] for i in train_ix], len(classes), args.l2)
+    held_out = _urgent_score(_matrix([feats[i] for i in dev_ix], vocab), w, b)
+    flagged = flags[dev_ix] | (asked[dev_ix] & (held_out >= threshold))
+    print(
+        f"fitted on training corpus only, on dev: recall {flagged[urgent[dev_ix]].mean():.3f}"
+        f"  false alarms {flagged[~urgent[dev_ix]].mean():.3f}"
+    )
 
     if args.dry_run:
         return 0
