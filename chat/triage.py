@@ -1,12 +1,16 @@
-"""Triage: spot risk terms in a visitor's words so that a counselor takes that chat first.
+"""Triage: read a visitor's words and flag the chats where someone is in acute danger.
 
-Pure core. The term lists are plain text files, one per language
-(``chat/data/triage/nl.txt``, ``en.txt``), that a helpline edits itself; a
-deployment may point ``CHAT_TRIAGE_DIR`` at its own folder. ``Triage.load``
-compiles them to regular expressions once; ``Triage.check`` runs on every
-message while a visitor waits, so it does nothing but normalise and search.
+Pure core. What it looks for is data a helpline edits itself, in
+``chat/data/triage/`` (a deployment may point ``CHAT_TRIAGE_DIR`` at its own
+folder): one term list per language (``nl.txt``, ``en.txt``), the rules that
+combine concepts (``rules.cfg``) and, optionally, the weights of a small linear
+model (``model.tsv``, see ``chat.triage_model``). ``Triage.load`` compiles them
+once; ``Triage.check`` runs on every message while a visitor waits.
 
-File format (see the shipped files for a full example)::
+Every language's lists run on every message, whatever language the visitor
+picked: people mix languages ("ik denk aan suicide", "he's at the door").
+
+Term list format (see the shipped files for a full example)::
 
     # a comment; everything after '#' on a line is ignored
     [suicide_selfharm]            # a category: urgent unless marked otherwise
@@ -14,19 +18,37 @@ File format (see the shipped files for a full example)::
     ik wil dood                   # a phrase: whole words, in this order
     hij staat ... voor de deur    # '...': up to three other words in between
     [sexual_exploitation] not urgent   # reported in categories, but does not make a chat urgent
+    [time_now] concept            # a concept: never reported itself, combined by rules.cfg
+    vanavond
     [spelling]                    # one word the visitor may write = what it stands for
     vd = voor de
+    💊 = pil                      # a symbol (emoji) = the word it stands for
     [exclude]                     # idioms removed from the text before any term is looked for
     dood van het lachen
+    [negation]                    # a term with one of these up to 3 words before it, in the
+    niet                          #   same clause, does not count ("ik denk niet aan zelfmoord")
+    [negation_stop]               # ...unless one of these stands between ("als ik niet kom dan")
+    dan
 
-Normalisation, applied alike to the lists and to the text, so a list is
-written in plain spelling: Unicode NFKD with accents dropped (suïcide =
-suicide), case folded, apostrophes dropped (he's -> hes, z'n -> zn), every
-other non-letter a word break (self-harm = self harm, "deur!!" = deur), a
-letter repeated any number of times counted once (dooood = dood, zelfmoordd =
-zelfmoord; the rare clashes this makes, like Dutch boot/bot, cost at worst a
-needless urgent flag), then the ``[spelling]`` words replaced. Terms match at
-word boundaries only, so ``dood`` never matches ``doodmoe``.
+Rules format (``rules.cfg``, one rule a line)::
+
+    suicide_selfharm = self_means + time_soon     # all of these found: report the category
+    missing_child = gone + !safe                  # '!': and this one not found
+    quiet = past + recovered + !time_now          # when a quiet rule holds, drop what is urgent
+    evidence = hurt                               # the model is asked only when an evidence rule holds
+
+Normalisation (``chat.triage_text``), applied alike to the lists and to the
+text, so a list is written in plain spelling: the message cut into clauses,
+Unicode NFKD with accents dropped (suïcide = suicide), case folded, apostrophes
+dropped (he's -> hes), every other non-letter a word break (self-harm = self
+harm), a letter repeated any number of times counted once (dooood = dood), a
+word not in the lists' vocabulary mapped to one it is a typo of (pilen =
+pillen, z3lfm00rd = zelfmoord), then the ``[spelling]`` words replaced. Terms
+match at word boundaries only, so ``dood`` never matches ``doodmoe``.
+
+A message is urgent when a term of an urgent category or a rule fires (and no
+quiet rule holds), or when the model's score passes its threshold; then the
+categories name the reason, or the model's likeliest kind if only it fired.
 
 A false urgent flag costs a little queue order; a missed one can cost a life.
 The lists lean towards flagging, and the ``[exclude]`` idioms keep the
@@ -38,34 +60,45 @@ Never log or store what matched: ``TriageResult`` carries category ids only.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chat.triage_model import LinearModel, features, parse_model
+from chat.triage_text import Speller, base_normalise, clauses, replace_symbols
+
 DEFAULT_DIR = Path(__file__).parent / "data" / "triage"
+RULES_FILE = "rules.cfg"
+MODEL_FILE = "model.tsv"
+WORDS_FILE = "words.lst"
 GAP_TOKEN = "..."
 # How many words '...' may stand for: enough for "hij staat nu al voor de deur",
 # few enough that a phrase does not span two unrelated sentences.
 GAP_MAX_WORDS = 3
+# How many words before a term a negation reaches: "ik denk NIET aan zelfmoord".
+NEGATION_REACH = 3
 # A '*' needs a real stem before it; "ik*" would match half the language.
 MIN_WILDCARD_STEM = 3
 EXCLUDE = "exclude"
 SPELLING = "spelling"
-_RESERVED = {EXCLUDE, SPELLING}
+NEGATION = "negation"
+NEGATION_STOP = "negation_stop"
+QUIET = "quiet"
+# The model is asked only when an "evidence" rule holds or the message is long
+# enough to say something: a short one with nothing the lists know of ("ze
+# volgt me op insta") scores near the share of urgent messages in its training
+# corpus (about half), not near zero.
+EVIDENCE = "evidence"
+MODEL_MIN_WORDS = 7
+_RESERVED = {EXCLUDE, SPELLING, NEGATION, NEGATION_STOP, QUIET, EVIDENCE}
+_OPTIONS = ("", "urgent", "not urgent", "concept")
 
 _CATEGORY_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(?:[-_][a-z0-9]+)*$")
 _HEADER_RE = re.compile(r"^\[\s*([^\]]*?)\s*\]\s*(.*)$")
-_APOSTROPHES_RE = re.compile("['\u2018\u2019\u201b\u02bc\u0060\u00b4]")
-# Everything that is not a letter or digit separates words (underscore included).
-_NON_WORD_RE = re.compile(r"[\W_]+")
-_REPEATED_LETTER_RE = re.compile(r"([^\W\d_])\1+")
-_ASCII_REPEATED_RE = re.compile(r"([a-z])\1+")
-_ASCII_TABLE = {code: (None if chr(code) in "'`" else " ") for code in range(128) if not chr(code).isalnum()}
-# The barrier that replaces an excluded idiom: not a word character, and not a
-# space, so no phrase and no '...' gap can reach across it.
+# The barrier between clauses and in place of an excluded idiom: not a word
+# character, and not a space, so no phrase and no '...' gap can reach across it.
 _BARRIER = " | "
 
 
@@ -80,26 +113,6 @@ class TriageResult:
 NOT_URGENT = TriageResult(urgent=False, categories=())
 
 
-def _base_normalise(text: str) -> str:
-    """Everything but the per-language spelling: accents, case, apostrophes, word breaks, repeats."""
-    if text.isascii():
-        # Most messages: a translate table and an ASCII-only pattern are several
-        # times faster than the Unicode-aware regexes, with the same result.
-        text = text.lower().translate(_ASCII_TABLE)
-        return _ASCII_REPEATED_RE.sub(_first_letter, text)
-    # Case-fold first: folding can itself produce a combining mark ("İ" -> "i" + dot above).
-    text = unicodedata.normalize("NFKD", text.casefold())
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    text = _APOSTROPHES_RE.sub("", text)
-    text = _NON_WORD_RE.sub(" ", text)
-    return _REPEATED_LETTER_RE.sub(_first_letter, text)
-
-
-def _first_letter(match: re.Match[str]) -> str:
-    # A function replacement is faster than the template r"\1" in CPython's re.
-    return match.group(1)
-
-
 def _apply_spelling(base: str, spelling: Mapping[str, str]) -> str:
     words = base.split()
     if spelling:
@@ -108,8 +121,8 @@ def _apply_spelling(base: str, spelling: Mapping[str, str]) -> str:
 
 
 def normalise(text: str, spelling: Mapping[str, str] | None = None) -> str:
-    """Normalise text as check() sees it; for tests and for people editing lists."""
-    return _apply_spelling(_base_normalise(text), spelling or {})
+    """Normalise one clause as check() sees it (without the typo pass); for tests and for people editing lists."""
+    return _apply_spelling(base_normalise(text), spelling or {})
 
 
 # --- parsing the lists -------------------------------------------------------------------------------------
@@ -122,8 +135,12 @@ class TermList:
     language: str
     categories: dict[str, list[str]] = field(default_factory=dict)
     urgent: dict[str, bool] = field(default_factory=dict)
+    concepts: set[str] = field(default_factory=set)
     exclude: list[str] = field(default_factory=list)
     spelling: dict[str, str] = field(default_factory=dict)
+    symbols: dict[str, str] = field(default_factory=dict)
+    negation: set[str] = field(default_factory=set)
+    negation_stop: set[str] = field(default_factory=set)
 
 
 def parse_terms(text: str, language: str, source: str = "<text>") -> TermList:
@@ -140,11 +157,16 @@ def parse_terms(text: str, language: str, source: str = "<text>") -> TermList:
             name, option = header.group(1).lower(), " ".join(header.group(2).lower().split())
             if not _CATEGORY_RE.match(name):
                 raise ValueError(f"{where}: bad section name [{header.group(1)}]: use lower case a-z, 0-9 and _")
-            if option not in ("", "urgent", "not urgent"):
-                raise ValueError(f"{where}: after [{name}] only 'urgent' or 'not urgent' may follow")
+            if option not in _OPTIONS:
+                raise ValueError(f"{where}: after [{name}] only 'urgent' or 'not urgent' may follow (or 'concept')")
             if name in _RESERVED:
                 if option:
                     raise ValueError(f"{where}: [{name}] takes no 'urgent' option")
+            elif option == "concept" or name in terms.concepts:
+                if option != "concept" or name in terms.urgent:
+                    raise ValueError(f"{where}: [{name}] is both a concept and a category")
+                terms.concepts.add(name)
+                terms.categories.setdefault(name, [])
             else:
                 urgent = option != "not urgent"
                 if terms.urgent.setdefault(name, urgent) != urgent:
@@ -157,10 +179,17 @@ def parse_terms(text: str, language: str, source: str = "<text>") -> TermList:
         if section is None:
             raise ValueError(f"{where}: {line!r} comes before any [category] header")
         if section == SPELLING:
-            _parse_spelling(line, where, terms.spelling)
+            _parse_spelling(line, where, terms)
+        elif section in (NEGATION, NEGATION_STOP):
+            words = base_normalise(line).split()
+            if len(words) != 1:
+                raise ValueError(f"{where}: [{section}] takes one word a line, got {line!r}")
+            (terms.negation if section == NEGATION else terms.negation_stop).add(words[0])
         elif section == EXCLUDE:
             _term_tokens(line, where, {})  # check it now, compile it later
             terms.exclude.append(line)
+        elif section == QUIET:
+            raise ValueError(f"{where}: [{QUIET}] is a rule name for {RULES_FILE}, not a section")
         else:
             _term_tokens(line, where, {})
             terms.categories[section].append(line)
@@ -170,17 +199,21 @@ def parse_terms(text: str, language: str, source: str = "<text>") -> TermList:
     return terms
 
 
-def _parse_spelling(line: str, where: str, spelling: dict[str, str]) -> None:
+def _parse_spelling(line: str, where: str, terms: TermList) -> None:
     if line.count("=") != 1:
         raise ValueError(f"{where}: a spelling line looks like 'vd = voor de', got {line!r}")
     left, right = (part.strip() for part in line.split("="))
-    written = _base_normalise(left).split()
-    meant = _base_normalise(right).split()
+    written = base_normalise(left).split()
+    meant = base_normalise(right).split()
+    if not written and len(left) == 1 and meant:
+        # A symbol: replaced by its words in the raw text, before anything else.
+        terms.symbols[left] = " ".join(meant)
+        return
     if len(written) != 1 or not meant:
         raise ValueError(f"{where}: a spelling line maps one written word to one or more words, got {line!r}")
-    if spelling.get(written[0], " ".join(meant)) != " ".join(meant):
+    if terms.spelling.get(written[0], " ".join(meant)) != " ".join(meant):
         raise ValueError(f"{where}: {left!r} is given two meanings")
-    spelling[written[0]] = " ".join(meant)
+    terms.spelling[written[0]] = " ".join(meant)
 
 
 def _term_tokens(line: str, where: str, spelling: Mapping[str, str]) -> list[str]:
@@ -196,7 +229,7 @@ def _term_tokens(line: str, where: str, spelling: Mapping[str, str]) -> list[str
         body = raw[:-1] if wildcard else raw
         if "*" in body:
             raise ValueError(f"{where}: '*' may only end a word, in {line!r}")
-        words = _base_normalise(body).split()
+        words = base_normalise(body).split()
         if not words:
             raise ValueError(f"{where}: {raw!r} has no letters or digits, in {line!r}")
         if not wildcard:
@@ -211,6 +244,43 @@ def _term_tokens(line: str, where: str, spelling: Mapping[str, str]) -> list[str
     if tokens[-1] == GAP_TOKEN:
         raise ValueError(f"{where}: '...' must stand between two words in {line!r}")
     return tokens
+
+
+@dataclass(frozen=True)
+class Rule:
+    """``target = a + b + !c``: the target holds when a and b were found and c was not."""
+
+    target: str
+    required: frozenset[str]
+    absent: frozenset[str]
+
+
+def parse_rules(text: str, source: str = f"<{RULES_FILE}>") -> list[Rule]:
+    """Parse the rules file; names are checked against the lists when a Triage is built."""
+    rules: list[Rule] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        where = f"{source}:{number}"
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if line.count("=") != 1:
+            raise ValueError(f"{where}: a rule looks like 'category = concept + concept + !concept', got {line!r}")
+        left, right = (part.strip() for part in line.split("="))
+        parts = [part.strip() for part in right.split("+")]
+        names = [part.lstrip("!").strip() for part in parts]
+        if not _CATEGORY_RE.match(left) or not all(_CATEGORY_RE.match(name) for name in names):
+            raise ValueError(f"{where}: names in a rule use lower case a-z, 0-9 and _, got {line!r}")
+        required = frozenset(n for p, n in zip(parts, names, strict=True) if not p.startswith("!"))
+        absent = frozenset(n for p, n in zip(parts, names, strict=True) if p.startswith("!"))
+        if not required:
+            raise ValueError(f"{where}: a rule needs at least one name without '!', got {line!r}")
+        rules.append(Rule(target=left, required=required, absent=absent))
+    return rules
+
+
+def parse_words(text: str) -> list[str]:
+    """The known-words file: words separated by white space; '#' starts a comment."""
+    return [word for line in text.splitlines() for word in base_normalise(line.split("#", 1)[0]).split()]
 
 
 _WILDCARD_ATOM = r"\w*"
@@ -270,6 +340,24 @@ def _whole_words(body: str) -> str:
 
 
 @dataclass(frozen=True)
+class _Negation:
+    words: frozenset[str]
+    stops: frozenset[str]
+
+    def before(self, text: str, start: int) -> bool:
+        """Whether a negation stands in the few words before ``start``, in the same clause."""
+        if not self.words:
+            return False
+        window = text[max(0, start - 80) : start].rsplit("|", 1)[-1].split()
+        for word in reversed(window[-NEGATION_REACH:]):
+            if word in self.stops:
+                return False
+            if word in self.words:
+                return True
+        return False
+
+
+@dataclass(frozen=True)
 class _Language:
     spelling: Mapping[str, str]
     exclude: re.Pattern[str] | None
@@ -278,7 +366,7 @@ class _Language:
     categories: tuple[tuple[str, re.Pattern[str]], ...]
     any_start: re.Pattern[str] | None
 
-    def found(self, base: str, into: set[str]) -> None:
+    def found(self, base: str, negation: _Negation, into: set[str]) -> None:
         if self.any_start is None:
             return
         text = _apply_spelling(base, self.spelling)
@@ -287,37 +375,73 @@ class _Language:
         for hit in self.any_start.finditer(text):
             # Rare: only where some term starts. Two categories may start at the
             # same word, so try each one there rather than trust the first.
+            start = hit.start()
+            negated: bool | None = None
             for name, pattern in self.categories:
-                if name not in into and pattern.match(text, hit.start()) is not None:
-                    into.add(name)
+                if name not in into and pattern.match(text, start) is not None:
+                    if negated is None:
+                        negated = negation.before(text, start)
+                    if not negated:
+                        into.add(name)
 
 
 class Triage:
-    """Compiled term lists for every language; ``check`` one message at a time."""
+    """Compiled term lists, rules and model; ``check`` one message at a time."""
 
-    def __init__(self, lists: Iterable[TermList]) -> None:
+    def __init__(
+        self,
+        lists: Iterable[TermList],
+        rules: Iterable[Rule] = (),
+        model: LinearModel | None = None,
+        known_words: Iterable[str] = (),
+    ) -> None:
         self._languages: dict[str, _Language] = {}
-        self.urgent_categories: frozenset[str] = frozenset()
         urgency: dict[str, bool] = {}
+        concepts: set[str] = set()
+        symbols: dict[str, str] = {}
+        negation: set[str] = set()
+        stops: set[str] = set()
+        vocabulary: set[str] = set()
+        stems: set[str] = set()
         for terms in lists:
             if terms.language in self._languages:
                 raise ValueError(f"language {terms.language!r} is given twice")
             for name, urgent in terms.urgent.items():
                 if urgency.setdefault(name, urgent) != urgent:
                     raise ValueError(f"[{name}] is urgent in one language and not urgent in another")
-            self._languages[terms.language] = _compile_language(terms)
+            concepts |= terms.concepts
+            symbols.update(terms.symbols)
+            negation |= set(terms.negation)
+            stops |= set(terms.negation_stop)
+            self._languages[terms.language] = _compile_language(terms, vocabulary, stems)
         if not self._languages:
             raise ValueError("no term lists")
-        self.urgent_categories = frozenset(name for name, urgent in urgency.items() if urgent)
+        if clash := concepts & set(urgency):
+            raise ValueError(f"[{sorted(clash)[0]}] is a concept in one language and a category in another")
+        self.urgent_categories: frozenset[str] = frozenset(name for name, urgent in urgency.items() if urgent)
         self.categories: frozenset[str] = frozenset(urgency)
+        self.concepts: frozenset[str] = frozenset(concepts)
+        self._rules = tuple(rules)
+        known = self.categories | self.concepts
+        for rule in self._rules:
+            if rule.target not in (QUIET, EVIDENCE) and rule.target not in self.categories:
+                raise ValueError(f"rule for {rule.target!r}: not a category of the lists (nor {QUIET!r}, {EVIDENCE!r})")
+            if unknown := (rule.required | rule.absent) - known:
+                raise ValueError(f"rule for {rule.target!r}: {sorted(unknown)[0]!r} is no concept or category")
+        self._symbols = symbols
+        self._negation = _Negation(frozenset(negation), frozenset(stops))
+        self._speller = Speller(vocabulary, stems, known_words, negation)
+        self.model = model
+        if model is not None and (wrong := set(model.classes[1:]) - self.urgent_categories):
+            raise ValueError(f"the model predicts {sorted(wrong)[0]!r}, which is no urgent category of the lists")
 
     @property
     def languages(self) -> tuple[str, ...]:
         return tuple(sorted(self._languages))
 
     @classmethod
-    def load(cls, directory: Path | None = None) -> Triage:
-        """Load every ``<language>.txt`` in ``directory`` (default: the shipped lists)."""
+    def load(cls, directory: Path | None = None, *, with_model: bool = True) -> Triage:
+        """Load every ``<language>.txt``, and ``rules.cfg`` and ``model.tsv`` if there, from ``directory``."""
         folder = directory if directory is not None else DEFAULT_DIR
         if not folder.is_dir():
             raise ValueError(f"triage term folder {folder} does not exist")
@@ -329,36 +453,103 @@ class Triage:
             lists.append(parse_terms(path.read_text(encoding="utf-8"), language, str(path)))
         if not lists:
             raise ValueError(f"no term lists (*.txt) in {folder}")
-        return cls(lists)
+        rules_path, model_path, words_path = folder / RULES_FILE, folder / MODEL_FILE, folder / WORDS_FILE
+        rules = parse_rules(rules_path.read_text(encoding="utf-8"), str(rules_path)) if rules_path.is_file() else []
+        model = None
+        if with_model and model_path.is_file():
+            model = parse_model(model_path.read_text(encoding="utf-8"), str(model_path))
+        words = parse_words(words_path.read_text(encoding="utf-8")) if words_path.is_file() else []
+        return cls(lists, rules, model, words)
 
     @classmethod
-    def from_texts(cls, texts: Mapping[str, str]) -> Triage:
-        """Build from ``{language: file text}``; for tests and for lists kept elsewhere."""
-        return cls(parse_terms(text, language, f"<{language}>") for language, text in texts.items())
+    def from_texts(cls, texts: Mapping[str, str], rules: str = "", model: str | None = None, words: str = "") -> Triage:
+        """Build from ``{language: file text}``, rules, model and word-list text; for tests and lists kept elsewhere."""
+        return cls(
+            (parse_terms(text, language, f"<{language}>") for language, text in texts.items()),
+            parse_rules(rules),
+            parse_model(model) if model is not None else None,
+            parse_words(words),
+        )
+
+    def normalised(self, text: str) -> str:
+        """The message as the lists see it before spelling: clauses joined by ' | ', typos mapped."""
+        text = replace_symbols(text, self._symbols)
+        correct = self._speller.correct
+        pieces = (" ".join(correct(word) for word in base_normalise(clause).split()) for clause in clauses(text))
+        return _BARRIER.join(piece for piece in pieces if piece)
+
+    def found(self, text: str) -> set[str]:
+        """The concepts and categories the lists and rules find, before quiet rules; for tests and tools."""
+        return self._found(self.normalised(text))
+
+    def _found(self, base: str) -> set[str]:
+        found: set[str] = set()
+        for compiled in self._languages.values():
+            compiled.found(base, self._negation, found)
+        # Rules may build on each other's targets: apply them until nothing changes.
+        changed = bool(self._rules)
+        while changed:
+            changed = False
+            for rule in self._rules:
+                if rule.target not in found and rule.required <= found and found.isdisjoint(rule.absent):
+                    found.add(rule.target)
+                    changed = True
+        return found
+
+    def model_features(self, base: str, found: set[str]) -> set[str]:
+        """What the model reads: the normalised text without the excluded idioms, and what the lists found."""
+        for compiled in self._languages.values():
+            if compiled.exclude is not None:
+                base = compiled.exclude.sub(_BARRIER, base)
+        return features(base, found)
 
     def check(self, text: str, language: str | None = None) -> TriageResult:
-        """Scan one message. ``language`` None, or one without a list, uses every list.
+        """Scan one message with every language's lists; ``language`` is the visitor's choice, kept for callers.
 
-        Checking every list is the safer default: visitors mix languages
+        Every list runs whatever the visitor picked: visitors mix languages
         ("ik denk aan suicide", "he's at the door" in a Dutch chat).
         """
-        languages: Iterable[_Language] = self._languages.values()
-        if language is not None and language in self._languages:
-            languages = (self._languages[language],)
-        base = _base_normalise(text)
-        found: set[str] = set()
-        for compiled in languages:
-            compiled.found(base, found)
-        if not found:
+        base = self.normalised(text)
+        found = self._found(base)
+        quiet = QUIET in found
+        reported = {name for name in found if name in self.categories}
+        if quiet:
+            reported -= self.urgent_categories
+        urgent = not reported.isdisjoint(self.urgent_categories)
+        if not urgent and self.model is not None and model_asked(base, found):
+            score, kind = self.model.score(self.model_features(base, found))
+            if score >= self.model.threshold:
+                urgent = True
+                reported.add(kind)
+        if not reported:
             return NOT_URGENT
-        return TriageResult(urgent=not found.isdisjoint(self.urgent_categories), categories=tuple(sorted(found)))
+        return TriageResult(urgent=urgent, categories=tuple(sorted(reported)))
 
 
-def _compile_language(terms: TermList) -> _Language:
+def model_asked(base: str, found: set[str]) -> bool:
+    """Whether the model has its say on a normalised message (see MODEL_MIN_WORDS)."""
+    return EVIDENCE in found or len(base.split()) - base.count("|") >= MODEL_MIN_WORDS
+
+
+def _compile_language(terms: TermList, vocabulary: set[str], stems: set[str]) -> _Language:
+    """Compile one language's lists, adding its words to the typo vocabulary and its wildcard stems to stems."""
     where = f"<{terms.language}>"
+    for written, meant in terms.spelling.items():
+        vocabulary.add(written)
+        vocabulary.update(meant.split())
+    vocabulary |= terms.negation | terms.negation_stop
 
     def body(lines: list[str]) -> str:
-        return _trie(_term_atoms(_term_tokens(line, where, terms.spelling)) for line in lines)
+        atoms = []
+        for line in lines:
+            tokens = _term_tokens(line, where, terms.spelling)
+            for token in tokens:
+                if token.endswith("*"):
+                    stems.add(token[:-1])
+                elif token != GAP_TOKEN:
+                    vocabulary.add(token)
+            atoms.append(_term_atoms(tokens))
+        return _trie(atoms)
 
     exclude = re.compile(_whole_words(body(terms.exclude))) if terms.exclude else None
     bodies = [(name, body(lines)) for name, lines in terms.categories.items() if lines]

@@ -196,12 +196,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/evaluate", description=__doc__.split("\n\n")[0])
     parser.add_argument("what", choices=("triage", "redaction"))
     parser.add_argument("--misses", choices=("dev",), help="also list what the dev split gets wrong")
+    parser.add_argument("--split", choices=SPLITS, help="only this split (default: both)")
     args = parser.parse_args(argv)
     out = sys.stdout
     if args.what == "triage":
         flag = default_triage_flag()
         print("(urgent kinds: share flagged = recall; other kinds: share flagged = false alarms)", file=out)
-        for split in SPLITS:
+        for split in (args.split,) if args.split else SPLITS:
             report = evaluate_triage(load(TRIAGE_SET, split), flag)
             _print_triage(split, report, out)
             if args.misses and split == "dev":
@@ -210,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"    {verdict:11} {row['id']} {row['kind']:22} {row['text']}", file=out)
     else:
         spans = default_redaction_spans()
-        for split in SPLITS:
+        for split in (args.split,) if args.split else SPLITS:
             report = evaluate_redaction(load(REDACTION_SET, split), spans)
             _print_redaction(split, report, out)
             if args.misses and split == "dev":

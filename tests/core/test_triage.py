@@ -43,10 +43,10 @@ CASES: list[tuple[str, str | None]] = [
     ("mijn stiefvader slaat mij elke dag", "violence"),
     ("ik word geslagen", "violence"),
     ("ik wordt mishandeld", "violence"),
-    ("ik word gevolgd", "held_or_followed"),
-    ("ik word vastgehouden", "held_or_followed"),
-    ("ik mag niet weg", "held_or_followed"),
-    ("ze hebben me opgesloten", "held_or_followed"),
+    ("ik word gevolgd", "held_or_taken"),
+    ("ik word vastgehouden", "held_or_taken"),
+    ("ik mag niet weg", "held_or_taken"),
+    ("ze hebben me opgesloten", "held_or_taken"),
     ("ik ben verkracht", "acute_sexual_violence"),
     ("ik moet met mannen naar bed", "acute_sexual_violence"),
     ("er zijn mannen die mij dwingen seks te hebben", "acute_sexual_violence"),
@@ -67,9 +67,9 @@ CASES: list[tuple[str, str | None]] = [
     ("I'm scared he'll kill me", "immediate_danger"),
     ("he hits me", "violence"),
     ("my dad beat me up", "violence"),
-    ("I'm locked in my room", "held_or_followed"),
-    ("I can't leave", "held_or_followed"),
-    ("I think I'm being followed", "held_or_followed"),
+    ("I'm locked in my room", "held_or_taken"),
+    ("I can't leave", "held_or_taken"),
+    ("I think I'm being followed", "held_or_taken"),
     ("he raped me", "acute_sexual_violence"),
     # Near misses that must stay quiet.
     ("ik ben doodmoe", None),
@@ -129,13 +129,11 @@ def test_exclusion_only_removes_the_idiom() -> None:
     assert SHIPPED.check("I'm dying to tell someone: I want to die").urgent
 
 
-def test_language_selects_a_list_and_none_means_all() -> None:
-    assert SHIPPED.check("I want to kill myself", "nl") == NOT_URGENT
-    assert SHIPPED.check("I want to kill myself", "en").urgent
-    assert SHIPPED.check("I want to kill myself", None).urgent
-    assert SHIPPED.check("I want to kill myself", "fr").urgent  # no French list: use them all
-    # Loan words people use in Dutch chats are in the Dutch list.
-    assert SHIPPED.check("ik denk aan suicide", "nl").urgent
+def test_every_language_runs_whatever_the_visitor_picked() -> None:
+    # People mix languages: an English message in a Dutch chat must still flag.
+    for language in ("nl", "en", None, "fr"):
+        assert SHIPPED.check("I want to kill myself", language).urgent
+        assert SHIPPED.check("ik denk aan zelfmoord", language).urgent
 
 
 def test_result_never_carries_the_text() -> None:
@@ -148,8 +146,10 @@ def test_shipped_urgency() -> None:
         "suicide_selfharm",
         "immediate_danger",
         "violence",
-        "held_or_followed",
+        "held_or_taken",
         "acute_sexual_violence",
+        "threat_to_family",
+        "missing_child",
     }
     assert {"sexual_exploitation", "criminal_exploitation", "being_watched"} <= SHIPPED.categories
     assert SHIPPED.languages == ("en", "nl")

@@ -1,0 +1,22 @@
+"""Triage quality on the TEST split of the evaluation set (tests/quality.py): the figure that counts.
+
+Target (issue 14): recall >= 0.95 with false alarms <= 0.10. The bounds below are
+the figures reached when this was written, rounded down to the percent, so that
+any regression fails; raise them as triage improves, never tune on this split.
+"""
+
+from __future__ import annotations
+
+from chat.triage import Triage
+from tests.quality import TRIAGE_MAX_FALSE_ALARMS, TRIAGE_MIN_RECALL, TRIAGE_SET, evaluate_triage, load
+
+MIN_RECALL = TRIAGE_MIN_RECALL
+MAX_FALSE_ALARMS = TRIAGE_MAX_FALSE_ALARMS
+
+
+def test_triage_quality_on_the_test_split() -> None:
+    triage = Triage.load()
+    report = evaluate_triage(load(TRIAGE_SET, "test"), lambda text: triage.check(text).urgent)
+    # Figures only: never the messages of the test split.
+    assert report.recall.value >= MIN_RECALL, f"recall {report.recall}"
+    assert report.false_alarms.value <= MAX_FALSE_ALARMS, f"false alarms {report.false_alarms}"
