@@ -10,6 +10,7 @@ be tested with a handful of words.
 
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
 from collections.abc import Container
@@ -30,10 +31,13 @@ _STREET_LEAD = (
     r"(?:(?:Van|De|Den|Der|Het|'t|Burgemeester|Burg\.|Dokter|Dr\.|Prins|Prinses|Koning|Koningin|Sint|St\."
     r"|Oude|Nieuwe|Lange|Korte|Hoge|Lage|Grote|Kleine|Eerste|Tweede|Derde|Noord|Zuid|Oost|West)\s+){0,3}"
 )
+# Every pattern that starts with a word begins where no word character precedes, apostrophes
+# included: with "(?<![\w-])" alone, "a'a'a'..." starts a match at every letter and each
+# runs to the end of the token (quadratic time).
 _ADDRESS = re.compile(
-    rf"(?<![\w-]){_STREET_LEAD}(?P<street>[A-Z][\w'’-]*|[a-z][\w'’-]*(?:{_STREET_SUFFIX}))\s+{_HOUSE_NUMBER}(?![\w-])"
+    rf"(?<![\w'’-]){_STREET_LEAD}(?P<street>[A-Z][\w'’-]*|[a-z][\w'’-]*(?:{_STREET_SUFFIX}))\s+{_HOUSE_NUMBER}(?![\w-])"
 )
-_BARE_STREET = re.compile(rf"(?<![\w-]){_STREET_LEAD}[A-Z]\w{{2,}}(?:{_STRONG_STREET_SUFFIX})(?![\w-])")
+_BARE_STREET = re.compile(rf"(?<![\w'’-]){_STREET_LEAD}[A-Z]\w{{2,}}(?:{_STRONG_STREET_SUFFIX})(?![\w-])")
 _ENGLISH_ADDRESS = re.compile(
     r"\b\d{1,5}\s+(?:[A-Z]\w+\s+){1,3}(?:Street|St\.|Road|Rd\.|Avenue|Ave\.|Lane|Drive|Close|Way|Court|Place|Square)\b"
 )
@@ -59,8 +63,11 @@ def find_addresses(text: str, common: Container[str] = COMMON) -> list[Item]:
         ):
             continue
         found.append(Item("ADRES", m.start(), m.end()))
+    # Addresses are disjoint and in order: look up the one that could hold a bare street.
+    starts = [i.start for i in found]
     for m in _BARE_STREET.finditer(text):
-        inside = any(i.start <= m.start() and m.end() <= i.end for i in found)
+        at = bisect.bisect_right(starts, m.start()) - 1
+        inside = at >= 0 and m.end() <= found[at].end
         if m.group().lower() not in common and not inside:
             found.append(Item("ADRES", m.start(), m.end()))
     found += items_matching("ADRES", _ENGLISH_ADDRESS, text)
@@ -81,7 +88,7 @@ _CONNECTOR = r"(?:van|de|der|den|het|'t|of|the|voor|aan|op|in\s+de)"
 # Bounded, so that a long run of capitalised words costs linear time, not quadratic.
 _NAME_RUN = rf"{_NAME_PART}(?:\s+(?:{_CONNECTOR}\s+)?{_NAME_PART}){{0,4}}"
 _SCHOOL = re.compile(
-    rf"(?<![\w-])(?:{_NAME_RUN}\s+)?(?:{_SCHOOL_WORD}|{_SCHOOL_ABBREVIATION})"
+    rf"(?<![\w'’-])(?:{_NAME_RUN}\s+)?(?:{_SCHOOL_WORD}|{_SCHOOL_ABBREVIATION})"
     rf"(?:\s+(?:{_CONNECTOR}\s+)?{_NAME_RUN})?(?![\w-])"
 )
 _ARTICLES = frozenset({"de", "het", "'t", "the", "een", "a", "an", "of"})
@@ -181,7 +188,7 @@ _WEAK_NAME_CUES = re.compile(
     r"(?:\s*,\s*|\s+))"
     rf"{_NAME}"
 )
-_LOWERCASE_WORD = re.compile(rf"(?<![\w@.#/-]){LETTER}[\w'’-]{{3,}}")
+_LOWERCASE_WORD = re.compile(rf"(?<![\w'’@.#/-]){LETTER}[\w'’-]{{3,}}")
 # "ik ben het, jayden, van gisteren": a name set off by commas.
 _APPOSITION = re.compile(rf"(?<=,\s)(?P<name>{LETTER}[\w'’-]{{2,}})(?=\s*(?:[,.!?]|$))")
 
@@ -239,7 +246,7 @@ def find_names(text: str, first_names: Container[str] = frozenset(), common: Con
 # only Leiden ("leiden", to lead) is lost that way.
 _WORD_PLACES = re.compile(r"\bLeiden\b")
 # Neighbourhoods deduce does not list: "de Schilderswijk", "de Vogelbuurt".
-_NEIGHBOURHOOD = re.compile(r"(?<![\w-])[A-Z][\w'’-]{2,}(?:wijk|buurt|kwartier)(?![\w-])")
+_NEIGHBOURHOOD = re.compile(r"(?<![\w'’-])[A-Z][\w'’-]{2,}(?:wijk|buurt|kwartier)(?![\w-])")
 # deduce matches place names only as written; "ik woon in drachten" needs the list in
 # lowercase, and a cue that says a place follows.
 _RESIDENCE_CUE = re.compile(

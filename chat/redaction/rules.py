@@ -44,8 +44,11 @@ def items_matching(kind: str, pattern: re.Pattern[str], text: str, group: int = 
 
 def sentence_start(text: str, pos: int) -> bool:
     """Whether `pos` begins a sentence: start of text or after . ! ? or a newline."""
-    before = text[:pos].rstrip(" \t\"'“‘(")
-    return not before or before[-1] in ".!?\n:"
+    # Walk back instead of slicing text[:pos]: rules call this for every word, and a
+    # slice per word costs quadratic time on a long message.
+    while pos > 0 and text[pos - 1] in " \t\"'“‘(":
+        pos -= 1
+    return pos == 0 or text[pos - 1] in ".!?\n:"
 
 
 # --- Safety resources that must survive --------------------------------------------
@@ -168,7 +171,9 @@ _TLDS = (
     "|club|nu|fr|es|it|ch|at|pl|tr|ma|sr|cc|ru|dev|page|social|chat|fans|vip|sex|xxx|porn|cam"
 )
 _URL = re.compile(
-    r"(?i)(?:\b(?:https?://|www\.)[^\s<>\"']+"
+    # Starts only where no URL character precedes: after "\b" alone, "www.www.www..." would
+    # start a match at every "www." and each would run to the end (quadratic time).
+    r"(?i)(?:(?<![\w.@/-])(?:https?://|www\.)[^\s<>\"']+"
     rf"|(?<![\w@.-])(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+(?:{_TLDS})(?::\d+)?(?![\w-])(?:/[^\s<>\"']*)?)"
 )
 
@@ -212,9 +217,17 @@ _PLATFORM_HANDLE = re.compile(
     rf"\s*(?P<handle>{_HANDLE})"
 )
 _NOT_ACCOUNT = re.compile(r"(?i)(?:iphone|ipad|galaxy|pixel|ps|xbox|fifa|gta|windows|win|covid|mp|h)\d+")
-_USERNAME = re.compile(
-    r"(?<![\w@./-])(?=\w*[^\W\d_]\w*[^\W\d_]\w*[^\W\d_])[^\W\d_][\w.]*(?:_\w*|\d{2,})(?:#\d{4})?(?![\w@/-])"
-)
+# A whole token (possessive: no backtracking into it), checked in code for three letters and
+# an underscore or two digits in a row. Nested "\w*" inside lookaheads cost cubic time on
+# "aaa" + 4,000 underscores + "@".
+_USERNAME = re.compile(r"(?<![\w@./-])[^\W\d_][\w.]*+(?:#\d{4})?(?![\w@/-])")
+_USERNAME_MARK = re.compile(r"_|\d\d")
+
+
+def _username_shaped(token: str) -> bool:
+    """At least three letters, and an underscore or two digits in a row after the first letter."""
+    name = token.split("#", 1)[0]
+    return sum(c.isalpha() for c in name) >= 3 and _USERNAME_MARK.search(name, 1) is not None
 
 
 def _handle_like(token: str) -> bool:
@@ -234,6 +247,8 @@ def find_accounts(text: str, common: Container[str] = COMMON) -> list[Item]:
             found.append(Item("ACCOUNT", m.start("handle"), m.start("handle") + len(handle)))
     for m in _USERNAME.finditer(text):
         token = m.group().rstrip(".")
+        if not _username_shaped(token):
+            continue
         if token.lower() not in NOT_ACCOUNTS and not _NOT_ACCOUNT.fullmatch(token) and len(token) >= 6:
             found.append(Item("ACCOUNT", m.start(), m.start() + len(token)))
     return found

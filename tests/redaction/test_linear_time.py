@@ -1,0 +1,82 @@
+"""Redaction takes linear time on adversarial input.
+
+A message is whatever a visitor types or pastes, so a regular expression that
+backtracks (a quantifier inside a quantifier, a lookbehind that lets a match start
+at every letter of a long token) or a loop over pairs of findings turns 20,000
+crafted characters into minutes of CPU in the archiver. Each input below once took
+seconds at a fifth of this length; every rule alone and the whole Redactor (with the
+real deduce) must now take well under 2 s.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+
+from chat.redaction import Redactor
+from chat.redaction.deduce_engine import chunks
+from chat.redaction.names import find_addresses, find_institutions, find_names, find_places
+from chat.redaction.redactor import find_all, merge
+from chat.redaction.rules import find_accounts, find_emails, find_phones, find_urls, protected_spans
+
+LENGTH = 20_000
+LIMIT_S = 2.0
+
+
+def _repeat(unit: str) -> str:
+    return (unit * (LENGTH // len(unit) + 1))[:LENGTH]
+
+
+CRAFTED = {
+    "apostrophes": _repeat("a'"),
+    "capital apostrophes": _repeat("A'"),
+    "underscores then @": "aaa" + "_" * (LENGTH - 4) + "@",
+    "name run": _repeat("Lisa Jansen "),
+    "first names": _repeat("lisa "),
+    "www": _repeat("www."),
+    "dots": _repeat("a."),
+    "digits and spaces": _repeat("1 "),
+    "helplines and names": _repeat("113 Lisa "),
+    "streets": _repeat("Kerkstraat 12 "),
+    "schools": _repeat("Het Stedelijk Gymnasium "),
+    "hyphens": _repeat("Aa-"),
+    "at signs": _repeat("a@"),
+    "place cues": _repeat("in de "),
+    "quotes": _repeat("noem me 'a "),
+}
+
+RULES: list[Callable[[str], object]] = [
+    find_all,
+    find_accounts,
+    find_emails,
+    find_phones,
+    find_urls,
+    find_addresses,
+    find_institutions,
+    find_names,
+    find_places,
+    protected_spans,
+    chunks,
+    lambda text: merge(find_all(text), protected_spans(text)),
+]
+
+
+def _seconds(call: Callable[[str], object], text: str) -> float:
+    started = time.perf_counter()
+    call(text)
+    return time.perf_counter() - started
+
+
+@pytest.mark.parametrize("name", sorted(CRAFTED))
+def test_rules_take_linear_time(name: str) -> None:
+    text = CRAFTED[name]
+    for rule in RULES:
+        assert _seconds(rule, text) < LIMIT_S, (name, getattr(rule, "__name__", rule))
+
+
+@pytest.mark.parametrize("name", sorted(CRAFTED))
+def test_redactor_takes_linear_time(redactor: Redactor, name: str) -> None:
+    text = CRAFTED[name]
+    assert _seconds(redactor.redact, text) < LIMIT_S, name
