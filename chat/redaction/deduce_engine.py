@@ -26,7 +26,7 @@ from types import ModuleType
 from typing import Any
 
 from chat.redaction.rules import Item, sentence_start
-from chat.redaction.words import COMMON, INTERFIXES, SENTENCE_INITIAL
+from chat.redaction.words import COMMON, COUNTRIES, INTERFIXES, SENTENCE_INITIAL
 
 logger = logging.getLogger(__name__)
 
@@ -140,6 +140,8 @@ class DeduceEngine:
                     continue
                 start, end = trimmed
             if kind == "PLAATS":
+                if text[start:end].lower() in COUNTRIES:
+                    continue  # a country ("uit Polen") identifies no one
                 kind = _location_type(text[start:end])
             items.append(Item(kind, start, end))
         return items

@@ -16,7 +16,7 @@ import unicodedata
 from collections.abc import Container
 
 from chat.redaction.rules import LETTER, Item, items_matching, sentence_start
-from chat.redaction.words import COMMON, INTERFIXES
+from chat.redaction.words import COMMON, COUNTRIES, INTERFIXES
 
 # --- Addresses --------------------------------------------------------------------
 
@@ -271,7 +271,7 @@ def find_places(text: str, places: Container[str] = frozenset(), common: Contain
             # Not "in de buurt" or "in het bos", though hamlets with those names exist.
             if words[0] in _ARTICLES:
                 break
-            if candidate.islower() and candidate in places and candidate not in common:
+            if candidate.islower() and candidate in places and candidate not in common and candidate not in COUNTRIES:
                 start = m.start("place")
                 found.append(Item("PLAATS", start, start + len(candidate)))
                 break

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from chat.redaction.names import find_addresses, find_institutions, find_names, find_places
+from chat.redaction.places import find_places_by_gazetteer
 from chat.redaction.rules import (
     Item,
     find_accounts,
@@ -66,6 +67,7 @@ _RULES: tuple[Callable[[str], list[Item]], ...] = (
     find_dates,
     find_addresses,
     find_institutions,
+    find_places_by_gazetteer,
 )
 
 
