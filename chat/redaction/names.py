@@ -155,21 +155,30 @@ _INTERFIX_RE = "|".join(sorted(INTERFIXES - {"in", "op"}))
 _NAME = rf"(?P<name>{LETTER}[\w'’-]*)(?P<surname>(?:\s+(?:{_INTERFIX_RE}))*\s+(?!I\b)[A-Z][\w'’-]*)?"
 _FILLER = (
     r"(?:(?:daar|zelf|ook|gewoon|dan|toen|there|just|alleen|online|volgens\s+mij|geloof\s+ik|denk\s+ik"
-    r"|I\s+think)\s+)?"
+    r"|I\s+think|maar|ook\s+wel|wel|altijd|always|zijn|haar|mijn|his|her|my)\s+){0,2}"
+    # A nickname is often quoted, with an article: "ze noemen hem 'de Chef'".
+    r"(?:['\"‘“]\s?)?(?:(?i:de|het|the)\s+)?"
 )
 _STRONG_NAME_CUES = re.compile(
     # "X heet Y" after any word but the ones that make "heet" mean hot ("het is heet")
     # or introduce a term ("dat heet grooming").
     r"(?i:\b(?:(?!(?:is|was|zo|te|erg|heel|best|echt|niet|nog|wel|al|super|dat|dit|het|hoe|wat)\b)\w+\s+heet"
-    r"|naam\s+is|naam\s+was|name\s+is|name\s+was|my\s+name's|call\s+me|noem\s+me"
-    r"|noemt\s+zich(?:zelf)?|noemde\s+zich(?:zelf)?|noemen\s+(?:hem|haar)|calls\s+(?:him|her)self"
+    r"|naam\s+(?:daar\s+|there\s+|online\s+)?(?:is|was)|name\s+(?:there\s+)?(?:is|was)|my\s+name's"
+    r"|call\s+(?:me|him|her)|calls\s+(?:me|him|her)|noem(?:t|en|de|den)?\s+(?:me|mij|hem|haar)"
+    r"|noem(?:t|en|de|den)\s+(?:ze|zij|ze\s+hem|ze\s+haar)"
+    r"|noemt\s+zich(?:zelf)?|noemde\s+zich(?:zelf)?|calls\s+(?:him|her)self"
     r"|called\s+(?:him|her)self|called|named|genaamd|alias|bijnaam|goes\s+by|known\s+as|bekend\s+als"
     r"|ken\s+(?:hem|haar)\s+(?:alleen\s+|gewoon\s+)?als)(?:\s*:)?\s+)"
     rf"{_FILLER}{_NAME}"
 )
 # Dutch puts the name before the verb in a subordinate clause: "een jongen die Dylan heet".
 _NAME_BEFORE_CUE = re.compile(
-    rf"(?i:\b(?:die|hij|ze|zij|ik|ie)\s+(?:zich\s+)?){_NAME}(?i:\s+(?:heet|heette|noemt|noemde)\b)"
+    rf"(?i:\b(?:die|hij|ze|zij|ik|ie)\s+(?:zich\s+)?){_NAME}(?i:\s+(?:heet|heette|noemt|noemde|genoemd)\b)"
+)
+# "de anderen hem Djimairo noemen", "die iedereen 'Queen B' noemt"
+_NAME_BEFORE_CALL = re.compile(
+    rf"(?i:\b(?:hem|haar|me|mij|iedereen|everyone)\s+)['\"‘“]?{_NAME}['\"’”]?"
+    r"(?i:\s+(?:noemen|noemt|noemde|noemden|calls?|called)\b)"
 )
 # Whom a name belongs to: "mijn vader Hüseyin", "haar vriend Gerard", "my son Ethan".
 _RELATIONS = (
@@ -193,6 +202,43 @@ _LOWERCASE_WORD = re.compile(rf"(?<![\w'’@.#/-]){LETTER}[\w'’-]{{3,}}")
 _APPOSITION = re.compile(rf"(?<=,\s)(?P<name>{LETTER}[\w'’-]{{2,}})(?=\s*(?:[,.!?]|$))")
 
 
+# "J. de Vries", "Mr. A. Okafor", "J.P. van Leeuwen"; bare initials "M.B." but not "P.S." or "N.B.".
+_INITIALS_NAME = re.compile(rf"(?<![\w.])(?:[A-Z]\.\s?){{1,3}}(?:(?:{_INTERFIX_RE})\s+){{0,3}}[A-Z][a-z][\w'’-]*")
+_BARE_INITIALS = re.compile(r"(?<![\w.])[A-Z]\.[A-Z]\.(?:[A-Z]\.)?(?!\w)")
+_NOT_INITIALS = frozenset(
+    {"P.S.", "N.B.", "U.S.", "U.K.", "E.U.", "A.M.", "P.M.", "O.K.", "V.S.", "B.V.", "T.V.", "D.J."}
+)
+# "van den Heuvel", "el Amrani" after a capitalised first name or a title; "Liam O'Connor".
+_TITLE = r"(?:meneer|mevrouw|mevr\.?|dhr\.?|mw\.?|juf|meester|familie|fam\.?|mr\.?|mrs\.?|ms\.?|dr\.?|miss)"
+_PARTICLE_NAME = re.compile(
+    rf"(?<![\w'’-])(?P<first>[A-Z][a-z][\w'’-]*|(?i:{_TITLE}))\s+"
+    rf"(?P<rest>(?:(?:van|de|der|den|ter|ten|el|al|la|le|du|da|von|'t)\s+){{1,3}}[A-Z][\w'’-]+)"
+)
+_GAELIC_NAME = re.compile(r"(?<![\w'’-])(?:[A-Z][a-z]+\s+)?(?:O['’]|Mc|Mac)[A-Z][a-z]{2,}")
+
+
+def find_initialled_names(text: str, common: Container[str] = COMMON) -> list[Item]:
+    """Names written with initials or particles that deduce misses: "J. de Vries",
+    "A. Okafor", "M.B.", "meneer van den Heuvel", "Rick el Amrani", "Liam O'Connor"."""
+    found = []
+    for m in _INITIALS_NAME.finditer(text):
+        surname = m.group().split()[-1].split(".")[-1]
+        if surname.lower() not in common:
+            found.append(Item("NAAM", m.start(), m.end()))
+    found += [Item("NAAM", m.start(), m.end()) for m in _BARE_INITIALS.finditer(text) if m.group() not in _NOT_INITIALS]
+    for m in _PARTICLE_NAME.finditer(text):
+        first = m.group("first")
+        surname = m.group("rest").split()[-1]
+        if surname.lower() in common or surname.lower() in COUNTRIES:
+            continue
+        if first.lower() in common and not re.fullmatch(_TITLE, first, re.IGNORECASE):
+            continue
+        titled = re.fullmatch(_TITLE, first, re.IGNORECASE) is not None
+        found.append(Item("NAAM", m.start("rest") if titled else m.start(), m.end()))
+    found += items_matching("NAAM", _GAELIC_NAME, text)
+    return found
+
+
 def _is_first_name(word: str, first_names: Container[str]) -> bool:
     """Lowercase `word` in the list, also without its accents ("hüseyin" -> "huseyin")."""
     if word in first_names:
@@ -210,7 +256,7 @@ def find_names(text: str, first_names: Container[str] = frozenset(), common: Con
     English "and", "with", "to" are no cue: the first-name list holds English words
     ("carry", "will") that follow them far more often than a lowercase name does."""
     found = []
-    for pattern in (_STRONG_NAME_CUES, _NAME_BEFORE_CUE):
+    for pattern in (_STRONG_NAME_CUES, _NAME_BEFORE_CUE, _NAME_BEFORE_CALL):
         for m in pattern.finditer(text):
             name = m.group("name").lower()
             if name in common or name in INTERFIXES:

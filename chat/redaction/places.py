@@ -205,8 +205,20 @@ def find_places_by_gazetteer(text: str, places: Gazetteer | None = None, common:
             if glued[0].isupper() or glued.lower() in _COMPASS:
                 last += 1
         found.append(Item("PLAATS", tokens[index].start(), tokens[last].end()))
+        # Belgian postcodes have no letters: "Borgerhout (2140)", "Hoboken, 2660", "2140 Borgerhout".
+        after = _POSTCODE_AFTER.match(text, tokens[last].end())
+        if after and not _YEAR.fullmatch(after.group("code")):
+            found.append(Item("POSTCODE", after.start("code"), after.end("code")))
+        before = _POSTCODE_BEFORE.search(text, max(0, tokens[index].start() - 6), tokens[index].start())
+        if before and not _YEAR.fullmatch(before.group("code")):
+            found.append(Item("POSTCODE", before.start("code"), before.end("code")))
         index = last + 1
     return found
+
+
+_POSTCODE_AFTER = re.compile(r"\s?[,(]?\s?(?P<code>[1-9]\d{3})(?![\w-])")
+_POSTCODE_BEFORE = re.compile(r"(?<![\w.,-])(?P<code>[1-9]\d{3})\s$")
+_YEAR = re.compile(r"19[5-9]\d|20[0-3]\d")
 
 
 def _match_at(

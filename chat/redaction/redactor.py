@@ -23,7 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from chat.redaction.names import find_addresses, find_institutions, find_names, find_places
+from chat.redaction.institutions import find_named_schools, find_organisations, find_streets
+from chat.redaction.names import (
+    find_addresses,
+    find_initialled_names,
+    find_institutions,
+    find_names,
+    find_places,
+)
 from chat.redaction.places import find_places_by_gazetteer
 from chat.redaction.rules import (
     Item,
@@ -68,6 +75,10 @@ _RULES: tuple[Callable[[str], list[Item]], ...] = (
     find_addresses,
     find_institutions,
     find_places_by_gazetteer,
+    find_organisations,
+    find_streets,
+    find_named_schools,
+    find_initialled_names,
 )
 
 

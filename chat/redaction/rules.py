@@ -225,6 +225,21 @@ _USERNAME = re.compile(r"(?<![\w@./-])[^\W\d_][\w.]*+(?:#\d{4})?(?![\w@/-])")
 _USERNAME_MARK = re.compile(r"_|\d\d")
 
 
+# "lisa.denhaag", "karim.bxl", "dylan.mp4", "kash.010": dotted lowercase tokens that are no
+# web address (find_urls takes those) and not two ordinary words run together ("ok.dan").
+_DOTTED = re.compile(r"(?<![\w@./-])[a-z][a-z0-9_]{2,}+(?:\.[a-z0-9_]+){1,3}+(?![\w@/-]|\.\w)")
+# "xXShadowWolfXx", "KingKashDon": gamer tags with capitals inside the word.
+_CAMEL = re.compile(r"(?<![\w@./-])(?:x+X[A-Za-z0-9]{2,}|[A-Za-z]*[a-z][A-Z][a-z0-9]+[A-Z][A-Za-z0-9]*)(?![\w@/-])")
+_NOT_CAMEL = frozenset({"mcdonalds", "mcdonald's", "youtuber", "playstation"})
+
+
+def _dotted_handle(token: str, common: Container[str]) -> bool:
+    parts = token.split(".")
+    if any(not part for part in parts):
+        return False
+    return not all(part in common or part.isdigit() for part in parts) and len(token) >= 6
+
+
 def _username_shaped(token: str) -> bool:
     """At least three letters, and an underscore or two digits in a row after the first letter."""
     name = token.split("#", 1)[0]
@@ -246,6 +261,12 @@ def find_accounts(text: str, common: Container[str] = COMMON) -> list[Item]:
             continue
         if _handle_like(handle) or (m.group("sep") and len(lowered) >= 3):
             found.append(Item("ACCOUNT", m.start("handle"), m.start("handle") + len(handle)))
+    for m in _DOTTED.finditer(text):
+        if _dotted_handle(m.group(), common) and not _URL.fullmatch(m.group()):
+            found.append(Item("ACCOUNT", m.start(), m.end()))
+    for m in _CAMEL.finditer(text):
+        if m.group().lower() not in _NOT_CAMEL:
+            found.append(Item("ACCOUNT", m.start(), m.end()))
     for m in _USERNAME.finditer(text):
         token = m.group().rstrip(".")
         if not _username_shaped(token):
@@ -321,9 +342,14 @@ def find_ibans(text: str) -> list[Item]:
 _POSTCODE = re.compile(r"(?<![\w-])[1-9]\d{3}(?:\s?(?P<upper>[A-Z]{2})|(?P<lower>[a-z]{2}))(?![\w])")
 
 
+# British postcodes, capitals only: "OX4 1HP", "TN23 5PQ", "SW1A 1AA".
+_UK_POSTCODE = re.compile(r"(?<![\w-])[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}(?![\w-])")
+
+
 def find_postcodes(text: str) -> list[Item]:
-    """Dutch postcodes: "1234 AB", "1234AB", "1234ab" (but not "1000mg" or "2019 en")."""
-    found = []
+    """Dutch postcodes: "1234 AB", "1234AB", "1234ab" (but not "1000mg" or "2019 en"),
+    and British ones ("OX4 1HP")."""
+    found = items_matching("POSTCODE", _UK_POSTCODE, text)
     for m in _POSTCODE.finditer(text):
         letters = m.group("upper") or m.group("lower")
         if letters.upper() in {"SA", "SD", "SS"} or letters.lower() in NOT_POSTCODE_LETTERS:
@@ -352,9 +378,18 @@ _PLATE_DASHED = re.compile(rf"(?i)(?<![\w-])(?:{_sidecode_regex('-')})(?![\w-])"
 _PLATE_BARE = re.compile(rf"(?<![\w-])(?:{_sidecode_regex('')})(?![\w-])")
 
 
+# Belgian ("1-ABC-234") and current British ("KX17 HBD") plates.
+_PLATE_FOREIGN = re.compile(r"(?<![\w-])(?:\d-[A-Z]{3}-\d{3}|[A-Z]{2}\d{2}\s?[A-Z]{3})(?![\w-])")
+
+
 def find_plates(text: str) -> list[Item]:
-    """Dutch licence plates in any sidecode: "12-ABC-3", "XX-99-99", "1-ABC-23"."""
-    return items_matching("KENTEKEN", _PLATE_DASHED, text) + items_matching("KENTEKEN", _PLATE_BARE, text)
+    """Dutch licence plates in any sidecode: "12-ABC-3", "XX-99-99", "1-ABC-23"; Belgian
+    ("1-ABC-234") and British ("KX17 HBD") ones."""
+    return (
+        items_matching("KENTEKEN", _PLATE_DASHED, text)
+        + items_matching("KENTEKEN", _PLATE_BARE, text)
+        + items_matching("KENTEKEN", _PLATE_FOREIGN, text)
+    )
 
 
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
