@@ -64,7 +64,7 @@ _TOKEN = re.compile(r"[\w'’-]+")
 # characters; a piece therefore also ends after a run of MAX_NAME_RUN capitalised
 # words (no name is that long), which keeps such a text near 1 s.
 MAX_CHUNK = 200
-MAX_NAME_RUN = 6
+MAX_NAME_RUN = 4
 _SENTENCE_END = re.compile(r"[.!?\n]\s+|\n")
 _SPACE = re.compile(r"\s+")
 _CAPITALISED_RUN = re.compile(rf"(?:[A-Z][\w'’.-]*\s+){{{MAX_NAME_RUN}}}")

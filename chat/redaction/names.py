@@ -261,7 +261,10 @@ def find_names(text: str, first_names: Container[str] = frozenset(), common: Con
             name = m.group("name").lower()
             if name in common or name in INTERFIXES:
                 continue
-            found.append(Item("NAAM", m.start("name"), m.end("surname") if m.group("surname") else m.end("name")))
+            end = m.end("surname") if m.group("surname") else m.end("name")
+            while text[end - 1] in "'’":  # the closing quote of "'de Chef'"
+                end -= 1
+            found.append(Item("NAAM", m.start("name"), end))
     for m in _RELATION_NAME.finditer(text):
         if m.group("name").lower() not in common:
             found.append(Item("NAAM", m.start("name"), m.end("name")))

@@ -63,19 +63,24 @@ _COMPASS = frozenset(
 def normalise(name: str) -> str:
     """The lookup key of a name: lowercase, no accents, words joined by one space,
     "ij" written "y" (so "sloterdyk" finds "Sloterdijk"), no leading apostrophe ("'s")."""
-    folded = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
-    words = re.split(r"[\s-]+", folded.lower().replace("’", "'"))
-    return " ".join(w.lstrip("'") for w in words if w.strip("'")).replace("ij", "y")
+    return " ".join(w for w in map(_normal_word, re.split(r"[\s-]+", name)) if w)
+
+
+@functools.lru_cache(maxsize=65536)
+def _normal_word(word: str) -> str:
+    folded = "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
+    return folded.lower().replace("’", "'").strip("'").replace("ij", "y") if folded.strip("'’") else ""
 
 
 @dataclass(frozen=True)
 class Gazetteer:
     """Place names by normalised key; `ordinary` keys need a capital and a cue;
-    `fuzzy` holds the single-word keys that misspellings are matched against, by length."""
+    `fuzzy` holds the single-word keys that misspellings are matched against, by length
+    and first letter; `main` the places a lowercase word after a weak cue may be."""
 
     names: frozenset[str]
     ordinary: frozenset[str]
-    fuzzy: dict[int, list[str]]
+    fuzzy: dict[tuple[int, str], list[str]]
     main: frozenset[str] = frozenset()
 
     @classmethod
@@ -91,11 +96,11 @@ class Gazetteer:
         keys = {normalise(n) for n in names}
         keys = {k for k in keys if len(k) >= 3 and k not in countries}
         main = {normalise(n) for n in fuzzy} & keys
-        by_length: dict[int, list[str]] = {}
+        by_shape: dict[tuple[int, str], list[str]] = {}
         for key in sorted(main):
             if len(key) >= _FUZZY_MIN and " " not in key:
-                by_length.setdefault(len(key), []).append(key)
-        return cls(frozenset(keys), frozenset(normalise(w) for w in ordinary), by_length, frozenset(main))
+                by_shape.setdefault((len(key), key[0]), []).append(key)
+        return cls(frozenset(keys), frozenset(normalise(w) for w in ordinary), by_shape, frozenset(main))
 
     def misspelt(self, key: str) -> bool:
         """Whether `key` is one edit (a transposition counts as one) from a main place of
@@ -103,7 +108,7 @@ class Gazetteer:
         if len(key) < _FUZZY_MIN or " " in key:
             return False
         for length in (len(key) - 1, len(key), len(key) + 1):
-            choices = [c for c in self.fuzzy.get(length, ()) if c[0] == key[0]]
+            choices = self.fuzzy.get((length, key[0]))
             if choices and process.extractOne(key, choices, scorer=OSA.distance, score_cutoff=1) is not None:
                 return True
         return False
@@ -230,12 +235,14 @@ def _match_at(
     capital = first[0].isupper()
     initial = sentence_start(text, tokens[index].start())
     words: list[str] = []
+    keys: list[str] = []
     best: int | None = None
     for last in range(index, min(len(tokens), index + _LONGEST)):
         if last > index and not _joined(text, tokens[last - 1], tokens[last]):
             break
         words.append(tokens[last].group())
-        key = normalise(" ".join(words))
+        keys.append(normalise(tokens[last].group()))
+        key = " ".join(k for k in keys if k)
         if key.endswith("'s") and last == index:
             key = key[:-2]
         if key in places.names and _counts(key, " ".join(words), capital, cue, initial, places, common):

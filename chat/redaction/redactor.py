@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from chat.redaction.institutions import find_named_schools, find_organisations, find_streets
+from chat.redaction.institutions import find_named_schools, find_organisations, find_streets, known_institutions
 from chat.redaction.names import (
     find_addresses,
     find_initialled_names,
@@ -31,7 +31,7 @@ from chat.redaction.names import (
     find_names,
     find_places,
 )
-from chat.redaction.places import find_places_by_gazetteer
+from chat.redaction.places import find_places_by_gazetteer, gazetteer
 from chat.redaction.rules import (
     Item,
     find_accounts,
@@ -187,8 +187,10 @@ class Redactor:
         self._cache_dir = cache_dir
 
     def warm(self) -> None:
-        """Load (or build and cache) deduce now rather than on the first message."""
+        """Load (or build and cache) deduce, and our gazetteer and lists, now rather than on the first message."""
         self._engine()
+        gazetteer()
+        known_institutions()
 
     def redact(self, text: str) -> Redacted:
         """Find personal data in `text` and replace it with typed placeholders."""

@@ -17,7 +17,9 @@ import pytest
 
 from chat.redaction import Redactor
 from chat.redaction.deduce_engine import chunks
-from chat.redaction.names import find_addresses, find_institutions, find_names, find_places
+from chat.redaction.institutions import find_named_schools, find_organisations, find_streets, known_institutions
+from chat.redaction.names import find_addresses, find_initialled_names, find_institutions, find_names, find_places
+from chat.redaction.places import find_places_by_gazetteer, gazetteer
 from chat.redaction.redactor import find_all, merge
 from chat.redaction.rules import find_accounts, find_emails, find_phones, find_urls, protected_spans
 
@@ -45,6 +47,12 @@ CRAFTED = {
     "at signs": _repeat("a@"),
     "place cues": _repeat("in de "),
     "quotes": _repeat("noem me 'a "),
+    "place cues lowercase": _repeat("naar amsterdm "),
+    "clubs": _repeat("VV De Aa "),
+    "initials": _repeat("A. B. "),
+    "dotted": _repeat("abc.def."),
+    "camel": _repeat("aBcD"),
+    "street words": _repeat("Aaaastraat "),
 }
 
 RULES: list[Callable[[str], object]] = [
@@ -57,10 +65,22 @@ RULES: list[Callable[[str], object]] = [
     find_institutions,
     find_names,
     find_places,
+    find_places_by_gazetteer,
+    find_organisations,
+    find_streets,
+    find_named_schools,
+    find_initialled_names,
     protected_spans,
     chunks,
     lambda text: merge(find_all(text), protected_spans(text)),
 ]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _lists_loaded() -> None:
+    """Load the gazetteer and the institution list first: their one-off load is not the rule's time."""
+    gazetteer()
+    known_institutions()
 
 
 def _seconds(call: Callable[[str], object], text: str) -> float:
