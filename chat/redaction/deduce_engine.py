@@ -26,7 +26,7 @@ from types import ModuleType
 from typing import Any
 
 from chat.redaction.rules import Item, sentence_start
-from chat.redaction.words import COMMON, INTERFIXES, SENTENCE_INITIAL
+from chat.redaction.words import COMMON, COUNTRIES, INTERFIXES, SENTENCE_INITIAL
 
 logger = logging.getLogger(__name__)
 
@@ -60,25 +60,35 @@ _TOKEN = re.compile(r"[\w'’-]+")
 # deduce grows names one token per pass over all annotations, so a run of names costs
 # it about cubic time: 2,400 characters of "Lisa Jansen Lisa Jansen ..." take 25 s,
 # 4,800 take five minutes. Fed pieces of at most this many characters, cut at sentence
-# ends where possible, the worst case stays near 40 ms a piece.
+# ends where possible, the worst case is near 40 ms a piece, still 4 s for 20,000
+# characters; a piece therefore also ends after a run of MAX_NAME_RUN capitalised
+# words (no name is that long), which keeps such a text near 1 s.
 MAX_CHUNK = 200
+MAX_NAME_RUN = 4
 _SENTENCE_END = re.compile(r"[.!?\n]\s+|\n")
 _SPACE = re.compile(r"\s+")
+_CAPITALISED_RUN = re.compile(rf"(?:[A-Z][\w'’.-]*\s+){{{MAX_NAME_RUN}}}")
 
 
 def chunks(text: str, limit: int = MAX_CHUNK) -> list[tuple[int, str]]:
     """Split `text` into (offset, piece) of at most `limit` characters: after the last
-    sentence end that fits, else after the last space, else at the limit."""
+    sentence end that fits, else after the last space, else at the limit; and after
+    any run of `MAX_NAME_RUN` capitalised words."""
     pieces = []
     position = 0
-    while len(text) - position > limit:
+    while position < len(text):
         window = text[position : position + limit]
-        ends = [m.end() for m in _SENTENCE_END.finditer(window)] or [m.end() for m in _SPACE.finditer(window)]
-        cut = ends[-1] if ends and ends[-1] > 0 else limit
+        run = _CAPITALISED_RUN.search(window)
+        if run and run.end() < len(window):
+            cut = run.end()
+        elif len(window) < limit or position + limit >= len(text):
+            cut = len(window)
+        else:
+            ends = [m.end() for m in _SENTENCE_END.finditer(window)] or [m.end() for m in _SPACE.finditer(window)]
+            cut = ends[-1] if ends and ends[-1] > 0 else limit
         pieces.append((position, window[:cut]))
         position += cut
-    pieces.append((position, text[position:]))
-    return pieces
+    return pieces or [(0, text)]
 
 
 def _import_deduce() -> ModuleType:
@@ -130,6 +140,8 @@ class DeduceEngine:
                     continue
                 start, end = trimmed
             if kind == "PLAATS":
+                if text[start:end].lower() in COUNTRIES:
+                    continue  # a country ("uit Polen") identifies no one
                 kind = _location_type(text[start:end])
             items.append(Item(kind, start, end))
         return items

@@ -10,12 +10,13 @@ be tested with a handful of words.
 
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
 from collections.abc import Container
 
 from chat.redaction.rules import LETTER, Item, items_matching, sentence_start
-from chat.redaction.words import COMMON, INTERFIXES
+from chat.redaction.words import COMMON, COUNTRIES, INTERFIXES
 
 # --- Addresses --------------------------------------------------------------------
 
@@ -30,10 +31,13 @@ _STREET_LEAD = (
     r"(?:(?:Van|De|Den|Der|Het|'t|Burgemeester|Burg\.|Dokter|Dr\.|Prins|Prinses|Koning|Koningin|Sint|St\."
     r"|Oude|Nieuwe|Lange|Korte|Hoge|Lage|Grote|Kleine|Eerste|Tweede|Derde|Noord|Zuid|Oost|West)\s+){0,3}"
 )
+# Every pattern that starts with a word begins where no word character precedes, apostrophes
+# included: with "(?<![\w-])" alone, "a'a'a'..." starts a match at every letter and each
+# runs to the end of the token (quadratic time).
 _ADDRESS = re.compile(
-    rf"(?<![\w-]){_STREET_LEAD}(?P<street>[A-Z][\w'’-]*|[a-z][\w'’-]*(?:{_STREET_SUFFIX}))\s+{_HOUSE_NUMBER}(?![\w-])"
+    rf"(?<![\w'’-]){_STREET_LEAD}(?P<street>[A-Z][\w'’-]*|[a-z][\w'’-]*(?:{_STREET_SUFFIX}))\s+{_HOUSE_NUMBER}(?![\w-])"
 )
-_BARE_STREET = re.compile(rf"(?<![\w-]){_STREET_LEAD}[A-Z]\w{{2,}}(?:{_STRONG_STREET_SUFFIX})(?![\w-])")
+_BARE_STREET = re.compile(rf"(?<![\w'’-]){_STREET_LEAD}[A-Z]\w{{2,}}(?:{_STRONG_STREET_SUFFIX})(?![\w-])")
 _ENGLISH_ADDRESS = re.compile(
     r"\b\d{1,5}\s+(?:[A-Z]\w+\s+){1,3}(?:Street|St\.|Road|Rd\.|Avenue|Ave\.|Lane|Drive|Close|Way|Court|Place|Square)\b"
 )
@@ -59,8 +63,11 @@ def find_addresses(text: str, common: Container[str] = COMMON) -> list[Item]:
         ):
             continue
         found.append(Item("ADRES", m.start(), m.end()))
+    # Addresses are disjoint and in order: look up the one that could hold a bare street.
+    starts = [i.start for i in found]
     for m in _BARE_STREET.finditer(text):
-        inside = any(i.start <= m.start() and m.end() <= i.end for i in found)
+        at = bisect.bisect_right(starts, m.start()) - 1
+        inside = at >= 0 and m.end() <= found[at].end
         if m.group().lower() not in common and not inside:
             found.append(Item("ADRES", m.start(), m.end()))
     found += items_matching("ADRES", _ENGLISH_ADDRESS, text)
@@ -81,7 +88,7 @@ _CONNECTOR = r"(?:van|de|der|den|het|'t|of|the|voor|aan|op|in\s+de)"
 # Bounded, so that a long run of capitalised words costs linear time, not quadratic.
 _NAME_RUN = rf"{_NAME_PART}(?:\s+(?:{_CONNECTOR}\s+)?{_NAME_PART}){{0,4}}"
 _SCHOOL = re.compile(
-    rf"(?<![\w-])(?:{_NAME_RUN}\s+)?(?:{_SCHOOL_WORD}|{_SCHOOL_ABBREVIATION})"
+    rf"(?<![\w'’-])(?:{_NAME_RUN}\s+)?(?:{_SCHOOL_WORD}|{_SCHOOL_ABBREVIATION})"
     rf"(?:\s+(?:{_CONNECTOR}\s+)?{_NAME_RUN})?(?![\w-])"
 )
 _ARTICLES = frozenset({"de", "het", "'t", "the", "een", "a", "an", "of"})
@@ -148,21 +155,30 @@ _INTERFIX_RE = "|".join(sorted(INTERFIXES - {"in", "op"}))
 _NAME = rf"(?P<name>{LETTER}[\w'’-]*)(?P<surname>(?:\s+(?:{_INTERFIX_RE}))*\s+(?!I\b)[A-Z][\w'’-]*)?"
 _FILLER = (
     r"(?:(?:daar|zelf|ook|gewoon|dan|toen|there|just|alleen|online|volgens\s+mij|geloof\s+ik|denk\s+ik"
-    r"|I\s+think)\s+)?"
+    r"|I\s+think|maar|ook\s+wel|wel|altijd|always|zijn|haar|mijn|his|her|my)\s+){0,2}"
+    # A nickname is often quoted, with an article: "ze noemen hem 'de Chef'".
+    r"(?:['\"‘“]\s?)?(?:(?i:de|het|the)\s+)?"
 )
 _STRONG_NAME_CUES = re.compile(
     # "X heet Y" after any word but the ones that make "heet" mean hot ("het is heet")
     # or introduce a term ("dat heet grooming").
     r"(?i:\b(?:(?!(?:is|was|zo|te|erg|heel|best|echt|niet|nog|wel|al|super|dat|dit|het|hoe|wat)\b)\w+\s+heet"
-    r"|naam\s+is|naam\s+was|name\s+is|name\s+was|my\s+name's|call\s+me|noem\s+me"
-    r"|noemt\s+zich(?:zelf)?|noemde\s+zich(?:zelf)?|noemen\s+(?:hem|haar)|calls\s+(?:him|her)self"
+    r"|naam\s+(?:daar\s+|there\s+|online\s+)?(?:is|was)|name\s+(?:there\s+)?(?:is|was)|my\s+name's"
+    r"|call\s+(?:me|him|her)|calls\s+(?:me|him|her)|noem(?:t|en|de|den)?\s+(?:me|mij|hem|haar)"
+    r"|noem(?:t|en|de|den)\s+(?:ze|zij|ze\s+hem|ze\s+haar)"
+    r"|noemt\s+zich(?:zelf)?|noemde\s+zich(?:zelf)?|calls\s+(?:him|her)self"
     r"|called\s+(?:him|her)self|called|named|genaamd|alias|bijnaam|goes\s+by|known\s+as|bekend\s+als"
     r"|ken\s+(?:hem|haar)\s+(?:alleen\s+|gewoon\s+)?als)(?:\s*:)?\s+)"
     rf"{_FILLER}{_NAME}"
 )
 # Dutch puts the name before the verb in a subordinate clause: "een jongen die Dylan heet".
 _NAME_BEFORE_CUE = re.compile(
-    rf"(?i:\b(?:die|hij|ze|zij|ik|ie)\s+(?:zich\s+)?){_NAME}(?i:\s+(?:heet|heette|noemt|noemde)\b)"
+    rf"(?i:\b(?:die|hij|ze|zij|ik|ie)\s+(?:zich\s+)?){_NAME}(?i:\s+(?:heet|heette|noemt|noemde|genoemd)\b)"
+)
+# "de anderen hem Djimairo noemen", "die iedereen 'Queen B' noemt"
+_NAME_BEFORE_CALL = re.compile(
+    rf"(?i:\b(?:hem|haar|me|mij|iedereen|everyone)\s+)['\"‘“]?{_NAME}['\"’”]?"
+    r"(?i:\s+(?:noemen|noemt|noemde|noemden|calls?|called)\b)"
 )
 # Whom a name belongs to: "mijn vader Hüseyin", "haar vriend Gerard", "my son Ethan".
 _RELATIONS = (
@@ -181,9 +197,46 @@ _WEAK_NAME_CUES = re.compile(
     r"(?:\s*,\s*|\s+))"
     rf"{_NAME}"
 )
-_LOWERCASE_WORD = re.compile(rf"(?<![\w@.#/-]){LETTER}[\w'’-]{{3,}}")
+_LOWERCASE_WORD = re.compile(rf"(?<![\w'’@.#/-]){LETTER}[\w'’-]{{3,}}")
 # "ik ben het, jayden, van gisteren": a name set off by commas.
 _APPOSITION = re.compile(rf"(?<=,\s)(?P<name>{LETTER}[\w'’-]{{2,}})(?=\s*(?:[,.!?]|$))")
+
+
+# "J. de Vries", "Mr. A. Okafor", "J.P. van Leeuwen"; bare initials "M.B." but not "P.S." or "N.B.".
+_INITIALS_NAME = re.compile(rf"(?<![\w.])(?:[A-Z]\.\s?){{1,3}}(?:(?:{_INTERFIX_RE})\s+){{0,3}}[A-Z][a-z][\w'’-]*")
+_BARE_INITIALS = re.compile(r"(?<![\w.])[A-Z]\.[A-Z]\.(?:[A-Z]\.)?(?!\w)")
+_NOT_INITIALS = frozenset(
+    {"P.S.", "N.B.", "U.S.", "U.K.", "E.U.", "A.M.", "P.M.", "O.K.", "V.S.", "B.V.", "T.V.", "D.J."}
+)
+# "van den Heuvel", "el Amrani" after a capitalised first name or a title; "Liam O'Connor".
+_TITLE = r"(?:meneer|mevrouw|mevr\.?|dhr\.?|mw\.?|juf|meester|familie|fam\.?|mr\.?|mrs\.?|ms\.?|dr\.?|miss)"
+_PARTICLE_NAME = re.compile(
+    rf"(?<![\w'’-])(?P<first>[A-Z][a-z][\w'’-]*|(?i:{_TITLE}))\s+"
+    rf"(?P<rest>(?:(?:van|de|der|den|ter|ten|el|al|la|le|du|da|von|'t)\s+){{1,3}}[A-Z][\w'’-]+)"
+)
+_GAELIC_NAME = re.compile(r"(?<![\w'’-])(?:[A-Z][a-z]+\s+)?(?:O['’]|Mc|Mac)[A-Z][a-z]{2,}")
+
+
+def find_initialled_names(text: str, common: Container[str] = COMMON) -> list[Item]:
+    """Names written with initials or particles that deduce misses: "J. de Vries",
+    "A. Okafor", "M.B.", "meneer van den Heuvel", "Rick el Amrani", "Liam O'Connor"."""
+    found = []
+    for m in _INITIALS_NAME.finditer(text):
+        surname = m.group().split()[-1].split(".")[-1]
+        if surname.lower() not in common:
+            found.append(Item("NAAM", m.start(), m.end()))
+    found += [Item("NAAM", m.start(), m.end()) for m in _BARE_INITIALS.finditer(text) if m.group() not in _NOT_INITIALS]
+    for m in _PARTICLE_NAME.finditer(text):
+        first = m.group("first")
+        surname = m.group("rest").split()[-1]
+        if surname.lower() in common or surname.lower() in COUNTRIES:
+            continue
+        if first.lower() in common and not re.fullmatch(_TITLE, first, re.IGNORECASE):
+            continue
+        titled = re.fullmatch(_TITLE, first, re.IGNORECASE) is not None
+        found.append(Item("NAAM", m.start("rest") if titled else m.start(), m.end()))
+    found += items_matching("NAAM", _GAELIC_NAME, text)
+    return found
 
 
 def _is_first_name(word: str, first_names: Container[str]) -> bool:
@@ -203,12 +256,15 @@ def find_names(text: str, first_names: Container[str] = frozenset(), common: Con
     English "and", "with", "to" are no cue: the first-name list holds English words
     ("carry", "will") that follow them far more often than a lowercase name does."""
     found = []
-    for pattern in (_STRONG_NAME_CUES, _NAME_BEFORE_CUE):
+    for pattern in (_STRONG_NAME_CUES, _NAME_BEFORE_CUE, _NAME_BEFORE_CALL):
         for m in pattern.finditer(text):
             name = m.group("name").lower()
             if name in common or name in INTERFIXES:
                 continue
-            found.append(Item("NAAM", m.start("name"), m.end("surname") if m.group("surname") else m.end("name")))
+            end = m.end("surname") if m.group("surname") else m.end("name")
+            while text[end - 1] in "'’":  # the closing quote of "'de Chef'"
+                end -= 1
+            found.append(Item("NAAM", m.start("name"), end))
     for m in _RELATION_NAME.finditer(text):
         if m.group("name").lower() not in common:
             found.append(Item("NAAM", m.start("name"), m.end("name")))
@@ -239,7 +295,7 @@ def find_names(text: str, first_names: Container[str] = frozenset(), common: Con
 # only Leiden ("leiden", to lead) is lost that way.
 _WORD_PLACES = re.compile(r"\bLeiden\b")
 # Neighbourhoods deduce does not list: "de Schilderswijk", "de Vogelbuurt".
-_NEIGHBOURHOOD = re.compile(r"(?<![\w-])[A-Z][\w'’-]{2,}(?:wijk|buurt|kwartier)(?![\w-])")
+_NEIGHBOURHOOD = re.compile(r"(?<![\w'’-])[A-Z][\w'’-]{2,}(?:wijk|buurt|kwartier)(?![\w-])")
 # deduce matches place names only as written; "ik woon in drachten" needs the list in
 # lowercase, and a cue that says a place follows.
 _RESIDENCE_CUE = re.compile(
@@ -264,7 +320,7 @@ def find_places(text: str, places: Container[str] = frozenset(), common: Contain
             # Not "in de buurt" or "in het bos", though hamlets with those names exist.
             if words[0] in _ARTICLES:
                 break
-            if candidate.islower() and candidate in places and candidate not in common:
+            if candidate.islower() and candidate in places and candidate not in common and candidate not in COUNTRIES:
                 start = m.start("place")
                 found.append(Item("PLAATS", start, start + len(candidate)))
                 break

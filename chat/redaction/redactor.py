@@ -14,6 +14,8 @@ websocket server.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
 import pathlib
 from collections.abc import Callable, Container, Iterable
@@ -21,7 +23,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from chat.redaction.names import find_addresses, find_institutions, find_names, find_places
+from chat.redaction.institutions import find_named_schools, find_organisations, find_streets, known_institutions
+from chat.redaction.names import (
+    find_addresses,
+    find_initialled_names,
+    find_institutions,
+    find_names,
+    find_places,
+)
+from chat.redaction.places import find_places_by_gazetteer, gazetteer
 from chat.redaction.rules import (
     Item,
     find_accounts,
@@ -64,6 +74,11 @@ _RULES: tuple[Callable[[str], list[Item]], ...] = (
     find_dates,
     find_addresses,
     find_institutions,
+    find_places_by_gazetteer,
+    find_organisations,
+    find_streets,
+    find_named_schools,
+    find_initialled_names,
 )
 
 
@@ -111,24 +126,32 @@ def merge(items: Iterable[Item], protected: Iterable[tuple[int, int]] = ()) -> l
     most specific): a partial overlap is never resolved by giving back characters
     that one of the findings called personal.
     """
-    keep = list(protected)
+    # Linear after sorting: a prefix maximum of the protected spans' ends answers "is this
+    # item inside one?" by bisection, and each cluster keeps its end as it grows.
+    keep = sorted(protected)
+    keep_starts = [s for s, _ in keep]
+    reach = list(itertools.accumulate((e for _, e in keep), max))
+
+    def protected_item(item: Item) -> bool:
+        at = bisect.bisect_right(keep_starts, item.start) - 1
+        return at >= 0 and reach[at] >= item.end
+
     candidates = sorted(
-        (
-            item
-            for item in items
-            if item.end > item.start and not any(s <= item.start and item.end <= e for s, e in keep)
-        ),
+        (item for item in items if item.end > item.start and not protected_item(item)),
         key=lambda item: (item.start, -item.end),
     )
     merged: list[Item] = []
     cluster: list[Item] = []
+    cluster_end = -1
     for item in candidates:
-        if cluster and item.start < max(i.end for i in cluster):
+        if cluster and item.start < cluster_end:
             cluster.append(item)
+            cluster_end = max(cluster_end, item.end)
             continue
         if cluster:
             merged.append(_name_cluster(cluster))
         cluster = [item]
+        cluster_end = item.end
     if cluster:
         merged.append(_name_cluster(cluster))
     return merged
@@ -164,8 +187,10 @@ class Redactor:
         self._cache_dir = cache_dir
 
     def warm(self) -> None:
-        """Load (or build and cache) deduce now rather than on the first message."""
+        """Load (or build and cache) deduce, and our gazetteer and lists, now rather than on the first message."""
         self._engine()
+        gazetteer()
+        known_institutions()
 
     def redact(self, text: str) -> Redacted:
         """Find personal data in `text` and replace it with typed placeholders."""

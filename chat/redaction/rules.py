@@ -44,8 +44,11 @@ def items_matching(kind: str, pattern: re.Pattern[str], text: str, group: int = 
 
 def sentence_start(text: str, pos: int) -> bool:
     """Whether `pos` begins a sentence: start of text or after . ! ? or a newline."""
-    before = text[:pos].rstrip(" \t\"'“‘(")
-    return not before or before[-1] in ".!?\n:"
+    # Walk back instead of slicing text[:pos]: rules call this for every word, and a
+    # slice per word costs quadratic time on a long message.
+    while pos > 0 and text[pos - 1] in " \t\"'“‘(":
+        pos -= 1
+    return pos == 0 or text[pos - 1] in ".!?\n:"
 
 
 # --- Safety resources that must survive --------------------------------------------
@@ -91,7 +94,8 @@ _RESOURCE_NAMES = re.compile(
 _BRANDS = re.compile(
     r"\b(?:Albert\s+Heijn|McDonald'?s|Burger\s+King|Kruidvat|Jumbo|Hema|HEMA|Lidl|Aldi|Primark|Action"
     r"|Coolblue|Zalando|Etos|Bijenkorf|Mediamarkt|MediaMarkt|Snapchat|Instagram|TikTok|Tiktok|WhatsApp"
-    r"|Whatsapp|Facebook|Telegram|Discord|Roblox|Fortnite|YouTube|Youtube|Google|Netflix|Tinder)\b"
+    r"|Whatsapp|Facebook|Telegram|Discord|Roblox|Fortnite|YouTube|Youtube|Google|Netflix|Tinder|Nike|Adidas"
+    r"|Puma|Gucci|Zara|Foot\s+Locker|JD\s+Sports|Grindr|Bol\.com|Marktplaats|Vinted)\b"
 )
 _CAR = re.compile(
     r"(?i:\b(?:een|zijn|haar|a|his|her|zwarte|witte|grijze|blauwe|rode|zilveren|black|white|grey|gray|blue"
@@ -168,7 +172,9 @@ _TLDS = (
     "|club|nu|fr|es|it|ch|at|pl|tr|ma|sr|cc|ru|dev|page|social|chat|fans|vip|sex|xxx|porn|cam"
 )
 _URL = re.compile(
-    r"(?i)(?:\b(?:https?://|www\.)[^\s<>\"']+"
+    # Starts only where no URL character precedes: after "\b" alone, "www.www.www..." would
+    # start a match at every "www." and each would run to the end (quadratic time).
+    r"(?i)(?:(?<![\w.@/-])(?:https?://|www\.)[^\s<>\"']+"
     rf"|(?<![\w@.-])(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+(?:{_TLDS})(?::\d+)?(?![\w-])(?:/[^\s<>\"']*)?)"
 )
 
@@ -212,9 +218,32 @@ _PLATFORM_HANDLE = re.compile(
     rf"\s*(?P<handle>{_HANDLE})"
 )
 _NOT_ACCOUNT = re.compile(r"(?i)(?:iphone|ipad|galaxy|pixel|ps|xbox|fifa|gta|windows|win|covid|mp|h)\d+")
-_USERNAME = re.compile(
-    r"(?<![\w@./-])(?=\w*[^\W\d_]\w*[^\W\d_]\w*[^\W\d_])[^\W\d_][\w.]*(?:_\w*|\d{2,})(?:#\d{4})?(?![\w@/-])"
-)
+# A whole token (possessive: no backtracking into it), checked in code for three letters and
+# an underscore or two digits in a row. Nested "\w*" inside lookaheads cost cubic time on
+# "aaa" + 4,000 underscores + "@".
+_USERNAME = re.compile(r"(?<![\w@./-])[^\W\d_][\w.]*+(?:#\d{4})?(?![\w@/-])")
+_USERNAME_MARK = re.compile(r"_|\d\d")
+
+
+# "lisa.denhaag", "karim.bxl", "dylan.mp4", "kash.010": dotted lowercase tokens that are no
+# web address (find_urls takes those) and not two ordinary words run together ("ok.dan").
+_DOTTED = re.compile(r"(?<![\w@./-])[a-z][a-z0-9_]{2,}+(?:\.[a-z0-9_]+){1,3}+(?![\w@/-]|\.\w)")
+# "xXShadowWolfXx", "KingKashDon": gamer tags with capitals inside the word.
+_CAMEL = re.compile(r"(?<![\w@./-])(?:x+X[A-Za-z0-9]{2,}|[A-Za-z]*[a-z][A-Z][a-z0-9]+[A-Z][A-Za-z0-9]*)(?![\w@/-])")
+_NOT_CAMEL = frozenset({"mcdonalds", "mcdonald's", "youtuber", "playstation"})
+
+
+def _dotted_handle(token: str, common: Container[str]) -> bool:
+    parts = token.split(".")
+    if any(not part for part in parts):
+        return False
+    return not all(part in common or part.isdigit() for part in parts) and len(token) >= 6
+
+
+def _username_shaped(token: str) -> bool:
+    """At least three letters, and an underscore or two digits in a row after the first letter."""
+    name = token.split("#", 1)[0]
+    return sum(c.isalpha() for c in name) >= 3 and _USERNAME_MARK.search(name, 1) is not None
 
 
 def _handle_like(token: str) -> bool:
@@ -232,8 +261,16 @@ def find_accounts(text: str, common: Container[str] = COMMON) -> list[Item]:
             continue
         if _handle_like(handle) or (m.group("sep") and len(lowered) >= 3):
             found.append(Item("ACCOUNT", m.start("handle"), m.start("handle") + len(handle)))
+    for m in _DOTTED.finditer(text):
+        if _dotted_handle(m.group(), common) and not _URL.fullmatch(m.group()):
+            found.append(Item("ACCOUNT", m.start(), m.end()))
+    for m in _CAMEL.finditer(text):
+        if m.group().lower() not in _NOT_CAMEL:
+            found.append(Item("ACCOUNT", m.start(), m.end()))
     for m in _USERNAME.finditer(text):
         token = m.group().rstrip(".")
+        if not _username_shaped(token):
+            continue
         if token.lower() not in NOT_ACCOUNTS and not _NOT_ACCOUNT.fullmatch(token) and len(token) >= 6:
             found.append(Item("ACCOUNT", m.start(), m.start() + len(token)))
     return found
@@ -305,9 +342,14 @@ def find_ibans(text: str) -> list[Item]:
 _POSTCODE = re.compile(r"(?<![\w-])[1-9]\d{3}(?:\s?(?P<upper>[A-Z]{2})|(?P<lower>[a-z]{2}))(?![\w])")
 
 
+# British postcodes, capitals only: "OX4 1HP", "TN23 5PQ", "SW1A 1AA".
+_UK_POSTCODE = re.compile(r"(?<![\w-])[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}(?![\w-])")
+
+
 def find_postcodes(text: str) -> list[Item]:
-    """Dutch postcodes: "1234 AB", "1234AB", "1234ab" (but not "1000mg" or "2019 en")."""
-    found = []
+    """Dutch postcodes: "1234 AB", "1234AB", "1234ab" (but not "1000mg" or "2019 en"),
+    and British ones ("OX4 1HP")."""
+    found = items_matching("POSTCODE", _UK_POSTCODE, text)
     for m in _POSTCODE.finditer(text):
         letters = m.group("upper") or m.group("lower")
         if letters.upper() in {"SA", "SD", "SS"} or letters.lower() in NOT_POSTCODE_LETTERS:
@@ -336,9 +378,18 @@ _PLATE_DASHED = re.compile(rf"(?i)(?<![\w-])(?:{_sidecode_regex('-')})(?![\w-])"
 _PLATE_BARE = re.compile(rf"(?<![\w-])(?:{_sidecode_regex('')})(?![\w-])")
 
 
+# Belgian ("1-ABC-234") and current British ("KX17 HBD") plates.
+_PLATE_FOREIGN = re.compile(r"(?<![\w-])(?:\d-[A-Z]{3}-\d{3}|[A-Z]{2}\d{2}\s?[A-Z]{3})(?![\w-])")
+
+
 def find_plates(text: str) -> list[Item]:
-    """Dutch licence plates in any sidecode: "12-ABC-3", "XX-99-99", "1-ABC-23"."""
-    return items_matching("KENTEKEN", _PLATE_DASHED, text) + items_matching("KENTEKEN", _PLATE_BARE, text)
+    """Dutch licence plates in any sidecode: "12-ABC-3", "XX-99-99", "1-ABC-23"; Belgian
+    ("1-ABC-234") and British ("KX17 HBD") ones."""
+    return (
+        items_matching("KENTEKEN", _PLATE_DASHED, text)
+        + items_matching("KENTEKEN", _PLATE_BARE, text)
+        + items_matching("KENTEKEN", _PLATE_FOREIGN, text)
+    )
 
 
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"

@@ -84,6 +84,32 @@ INTERFIXES = _words("van de der den het ten ter te 't el al da di du la le von z
 
 COMMON = DUTCH | ENGLISH
 
+# Countries, big regions and their adjectives, in Dutch and English, as the gazetteers
+# hold some of them: a country ("ik kom uit Polen") identifies no one, and
+# "een Engels nummer" is not a place.
+COUNTRIES = _words(
+    """
+    nederland holland belgie belgië duitsland frankrijk engeland schotland wales ierland noord-ierland
+    spanje portugal italie italië griekenland oostenrijk zwitserland denemarken zweden noorwegen finland
+    ijsland polen tsjechie tsjechië slowakije hongarije roemenie roemenië bulgarije kroatie kroatië servie
+    servië bosnie bosnië albanie albanië kosovo macedonie macedonië oekraine oekraïne rusland wit-rusland
+    moldavie moldavië litouwen letland estland turkije marokko algerije tunesie tunesië libie libië egypte
+    syrie syrië irak iran afghanistan pakistan india bangladesh china japan korea vietnam thailand
+    filipijnen indonesie indonesië maleisie maleisië eritrea ethiopie ethiopië somalie somalië soedan
+    sudan nigeria ghana kameroen congo angola kenia oeganda zuid-afrika suriname curacao curaçao aruba
+    bonaire antillen amerika verenigde staten canada mexico brazilie brazilië colombia venezuela
+    argentinie argentinië chili peru jemen libanon israel israël palestina jordanie jordanië
+    saoedi-arabie saoedi-arabië emiraten qatar koeweit georgie georgië armenie armenië azerbeidzjan
+    europa afrika azie azië
+    netherlands belgium germany france england scotland ireland spain italy greece austria switzerland
+    denmark sweden norway poland czechia hungary romania bulgaria croatia serbia bosnia albania ukraine
+    russia turkey morocco algeria tunisia libya egypt syria iraq afghanistan eritrea ethiopia somalia
+    philippines indonesia vietnam america usa uk britain jamaica brazil europe africa asia
+    nederlands engels duits frans pools turks marokkaans syrisch belgisch spaans italiaans
+    english dutch german french polish turkish moroccan syrian
+    """
+)
+
 # Two-letter suffixes that turn "1000mg" or "2019 en" into something that is not a postcode.
 NOT_POSTCODE_LETTERS = _words(
     """

@@ -1,0 +1,195 @@
+"""Named institutions: sports clubs, businesses, care homes, places of worship, asylum
+centres, schools known by name alone, and streets and squares named without a number.
+
+A visitor who says where she trains, works, prays or lives ("bij VV De Meeuwen",
+"Restaurant De Gouden Leeuw", "de Mevlana moskee", "AZC Budel", "op het Albeda",
+"op de Grote Markt") is found by it as surely as by her address. Each rule pairs a
+kind word with a name: the name is capitalised words (articles and particles inside
+allowed), trimmed of ordinary words at its ends. Pure functions, like the other rules.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Container
+from pathlib import Path
+
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from chat.redaction.rules import Item, sentence_start
+from chat.redaction.words import COMMON
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+
+_WORD = r"[A-Z][\w'’&-]*+"
+_JOIN = r"(?:de|het|van|der|den|en|'t|of|the)"
+# One to four capitalised words, possibly with articles between: "De Gouden Leeuw".
+_NAME = rf"(?:(?:De|Het|The|'t)\s+)?{_WORD}(?:\s+(?:{_JOIN}\s+)?{_WORD}){{0,3}}"
+
+# Club and centre abbreviations written before the name: "VV De Meeuwen", "AZC Budel".
+_PREFIX_ABBREVIATIONS = r"VV|SV|HC|MHC|ZPC|FC|AFC|SC|RKSV|RKVV|VVV|KV|HV|HSV|CVV|SVV|ZV|DZC|BC|AZC|AZ|COA"
+# Kind words written before the name: "Restaurant De Gouden Leeuw", "judoclub Kenamju".
+_PREFIX_WORDS = (
+    r"stichting|buurthuis|wijkcentrum|jongerencentrum|jeugdhuis|restaurant|café|cafe|bar|snackbar|shishalounge"
+    r"|shishabar|lounge|kapsalon|kapperszaak|barbershop|garage|autobedrijf|tuincentrum|hotel|hostel|moskee"
+    r"|kerk|pinkstergemeente|gemeente|hockeyclub|voetbalclub|voetbalvereniging|judoclub|judoschool|boksschool"
+    r"|boksclub|kickboksclub|sportclub|zwemclub|zwemvereniging|sportschool|vereniging|club|gym|fitness"
+    r"|opvang|zorginstelling|instelling|ziekenhuis|kliniek|uitzendbureau|bedrijf|nagelstudio|massagesalon"
+    r"|coffeeshop|escortbureau|modellenbureau|leefgroep|woongroep|internaat|hospital|clinic|mosque|church"
+    r"|academy|winkelcentrum|station|metrostation|treinstation|park|stadspark|bushalte|halte|markt"
+)
+# Kind words written after the name: "Mevlana moskee", "Mater Hospital", "Flexwork Polska BV".
+_SUFFIX_WORDS = (
+    r"moskee|mosque|kerk|church|cathedral|kathedraal|hospital|ziekenhuis|gym|groep|jeugdzorg|jeugdhulp"
+    r"|kliniek|clinic|BV|B\.V\.|VOF|Holding|Academy|Grammar|Institute|Instituut|Centre|Center|Markt|Plein"
+)
+_PREFIXED = re.compile(
+    rf"(?<![\w'’-])(?:(?P<abbr>{_PREFIX_ABBREVIATIONS})|(?P<kind>(?i:{_PREFIX_WORDS})))\s+(?P<name>{_NAME})"
+)
+_PLACE_KINDS = frozenset("winkelcentrum station metrostation treinstation park stadspark bushalte halte markt".split())
+_SUFFIXED = re.compile(rf"(?<![\w'’-])(?P<name>{_NAME})\s+(?P<kind>(?i:{_SUFFIX_WORDS}))(?![\w-])")
+_AFTER_PLACE_WORD = re.compile(r"(?<![\w'’-])(?i:park|station|winkelcentrum)\s+(?P<name>[a-z][\w'’-]{4,})(?![\w-])")
+# "groep 7 van de Klimop", "klas 2 van het Lorentz"
+_SCHOOL_CLASS = re.compile(
+    rf"(?<![\w'’-])(?i:groep|klas)\s+\d{{1,2}}\s+(?i:van|op)\s+(?i:de|het)\s+(?P<name>{_WORD}(?:\s+{_WORD}){{0,2}})"
+)
+# Lowercase schools: "op het roc mondriaan", "zit op het summa college".
+_LOWER_SCHOOL = re.compile(
+    r"(?<![\w'’-])(?:(?P<roc>roc|mbo)\s+(?P<rocname>[a-z][\w'’-]{2,})"
+    r"|(?i:op|naar|van)\s+(?:het|de)\s+(?P<name>[a-z][\w'’-]{2,})\s+(?:college|lyceum|school|academie))(?![\w-])"
+)
+# "op de Grote Markt", "the Haagse Markt"
+_ADJECTIVE_SQUARE = re.compile(
+    r"(?<![\w'’-])(?:Grote|Kleine|Oude|Nieuwe|[A-Z][a-z]+se)\s+(?:Markt|Plein|Kade|Gracht|Haven|Dijk|Weg|Straat)(?![\w-])"
+)
+# Streets named without a number: capitalised compounds with a street ending ("Vischmarkt",
+# "Turnhoutsebaan", "West-Kruiskade"), English ones ("Briggate", "Cowley Road").
+_STREET_ENDINGS = (
+    r"straat|straatweg|laan|gracht|plein|kade|singel|dreef|steeg|plantsoen|boulevard|weg|markt|baan|brink"
+    r"|dijk|wal|burgwal|haven|hof|kwartier"
+)
+_STREET_WORD = re.compile(rf"(?<![\w'’-])(?:[A-Z][a-z]+-)?[A-Z][a-z]{{3,}}(?:{_STREET_ENDINGS})(?![\w-])")
+_ENGLISH_STREET = re.compile(
+    r"(?<![\w'’-])(?:[A-Z][a-z]+\s+){1,2}(?:Street|Road|Lane|Avenue|Drive|Square|Crescent|Terrace|Gardens)\b"
+    r"|(?<![\w'’-])[A-Z][a-z]{2,}gate(?![\w-])"
+)
+_LOWER_STREET = re.compile(
+    r"(?<![\w'’-])(?i:de|het|op|aan|door|langs|in)\s+(?P<street>[a-z]{4,}(?:straat|staat|laan|gracht|singel|kade))(?![\w-])"
+)
+_GENERIC_STREETS = frozenset("zijstraat winkelstraat woonstraat hoofdstraat achterstraat dorpsstraat".split())
+# Names known from the institutions list may stand alone: "op het Albeda", "via Spirit".
+_LIST_CUE = re.compile(r"(?i:\b(?:op|bij|via|van|naar|at|from|to|in|aan|het|de)\s+)$")
+_LIST_TOKEN = re.compile(r"(?<![\w'’-])[^\W\d_][\w'’-]*+")
+
+
+@functools.cache
+def known_institutions() -> tuple[frozenset[str], frozenset[str]]:
+    """The names in ``chat/data/institutions.txt`` (lowercase), and those of them that are also ordinary words."""
+    lines = (DATA / "institutions.txt").read_text(encoding="utf-8").splitlines()
+    names = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    every = frozenset(n.rstrip("?").lower() for n in names)
+    ordinary = frozenset(n.rstrip("?").lower() for n in names if n.endswith("?"))
+    return every, ordinary
+
+
+def _trim(text: str, start: int, end: int, common: Container[str]) -> tuple[int, int] | None:
+    """Drop ordinary words and trailing articles from the ends of text[start:end]."""
+    tokens = [m.span() for m in re.finditer(r"[\w'’&.-]+", text[start:end])]
+    while tokens and text[start + tokens[-1][0] : start + tokens[-1][1]].lower() in common:
+        tokens.pop()
+    # A capitalised article belongs to the name ("De Gouden Leeuw"), a lowercase one does not.
+    while tokens and (word := text[start + tokens[0][0] : start + tokens[0][1]]).lower() in common:
+        if word in ("De", "Het") and len(tokens) > 1:
+            break
+        tokens.pop(0)
+    if not tokens or all(text[start + s : start + e].lower() in common for s, e in tokens):
+        return None
+    return start + tokens[0][0], start + tokens[-1][1]
+
+
+def find_organisations(text: str, common: Container[str] = COMMON) -> list[Item]:
+    """Clubs, businesses, care homes, mosques, churches, hospitals, asylum centres and
+    squares or stations with a name ("VV De Meeuwen", "Restaurant De Gouden Leeuw",
+    "Mevlana moskee", "AZC Budel", "Station Sloterdijk", "park sonsbeek")."""
+    found: list[Item] = []
+    for m in _PREFIXED.finditer(text):
+        trimmed = _trim(text, m.start("name"), m.end("name"), common)
+        if trimmed is None:
+            continue
+        kind = m.group("kind") or ""
+        place_like = kind.lower() in _PLACE_KINDS
+        # "Restaurant De Gouden Leeuw" is the name; in "judoclub Kenamju" only "Kenamju" is.
+        start = m.start() if m.group("abbr") is not None or kind[:1].isupper() else trimmed[0]
+        found.append(Item("ADRES" if place_like else "INSTELLING", start, trimmed[1]))
+    for m in _SUFFIXED.finditer(text):
+        trimmed = _trim(text, m.start("name"), m.end("name"), common)
+        if trimmed is None:
+            continue
+        kind = m.group("kind")
+        place_like = kind.lower() in {"markt", "plein"}
+        found.append(Item("ADRES" if place_like else "INSTELLING", trimmed[0], m.end()))
+    for m in _AFTER_PLACE_WORD.finditer(text):
+        name = m.group("name")
+        # "naar het station brengen": a lowercase infinitive is no name.
+        if name.lower() not in common and not name.endswith("en"):
+            # "park Sonsbeek" is the park's name; "winkelcentrum" alone names no centre.
+            start = m.start() if m.group().lower().startswith("park") else m.start("name")
+            found.append(Item("ADRES", start, m.end("name")))
+    return found
+
+
+def find_streets(text: str, common: Container[str] = COMMON) -> list[Item]:
+    """Streets and squares named without a house number: "de Vischmarkt", "op de Grote
+    Markt", "on Briggate", "door de kalverstaat"."""
+    found = []
+    for m in _STREET_WORD.finditer(text):
+        if m.group().lower() not in common and not sentence_start(text, m.start()):
+            found.append(Item("ADRES", m.start(), m.end()))
+    found += [Item("ADRES", m.start(), m.end()) for m in _ADJECTIVE_SQUARE.finditer(text)]
+    found += [Item("ADRES", m.start(), m.end()) for m in _ENGLISH_STREET.finditer(text)]
+    for m in _LOWER_STREET.finditer(text):
+        if m.group("street") not in _GENERIC_STREETS:
+            found.append(Item("ADRES", m.start("street"), m.end("street")))
+    return found
+
+
+def find_named_schools(text: str, common: Container[str] = COMMON) -> list[Item]:
+    """Schools and care organisations known by name alone ("op het Albeda", "via Spirit",
+    misspelt by one letter after a cue: "op het zadkien"), "groep 7 van de Klimop", and
+    lowercase schools ("op het roc mondriaan", "het summa college")."""
+    every, ordinary = known_institutions()
+    singles = sorted(n for n in every if " " not in n and len(n) >= 6)
+    found = []
+    for m in _SCHOOL_CLASS.finditer(text):
+        found.append(Item("INSTELLING", m.start(), m.end()))
+    for m in _LOWER_SCHOOL.finditer(text):
+        group = "rocname" if m.group("roc") else "name"
+        if m.group(group).lower() in common:
+            continue
+        start = m.start() if m.group("roc") else m.start("name")
+        found.append(Item("INSTELLING", start, m.end()))
+    tokens = list(_LIST_TOKEN.finditer(text))
+    for index, token in enumerate(tokens):
+        for width in (3, 2, 1):
+            if index + width > len(tokens):
+                continue
+            last = tokens[index + width - 1]
+            written = text[token.start() : last.end()]
+            if not re.fullmatch(r"[^\W\d_][\w'’-]*(?:\s[^\W\d_][\w'’-]*)*", written):
+                continue
+            key = written.lower()
+            cued = _LIST_CUE.search(text[max(0, token.start() - 12) : token.start()]) is not None
+            if key in every:
+                if key in ordinary and not (written[0].isupper() and cued and not sentence_start(text, token.start())):
+                    continue
+                if not written[0].isupper() and not cued:
+                    continue
+                found.append(Item("INSTELLING", token.start(), last.end()))
+                break
+            if width == 1 and cued and len(key) >= 6 and key not in common:
+                first = [n for n in singles if n[0] == key[0] and abs(len(n) - len(key)) <= 1]
+                if first and process.extractOne(key, first, scorer=OSA.distance, score_cutoff=1) is not None:
+                    found.append(Item("INSTELLING", token.start(), last.end()))
+    return found

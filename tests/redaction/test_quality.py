@@ -1,0 +1,63 @@
+"""Redaction quality on the held-out TEST split of tests/data/redaction_eval.jsonl.
+
+The bars of issue 14 (tests/quality.py): item recall >= 0.98, kept words >= 0.97,
+recall per kind >= 0.95. Kept words meets its bar. Recall does not yet: the
+assertions below hold the figures reached when this file was written (rounded down
+to the percent), so that any regression fails; each names its gap to the target.
+Raise them as the rules improve, and never tune on the test split's texts.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from chat.redaction import Redactor
+from tests.quality import (
+    REDACTION_MIN_KEPT,
+    REDACTION_MIN_RECALL,
+    REDACTION_MIN_RECALL_PER_KIND,
+    REDACTION_SET,
+    RedactionReport,
+    evaluate_redaction,
+    load,
+)
+
+# Target REDACTION_MIN_RECALL (0.98); reached 0.923 (480/520): a gap of about 6 points.
+MIN_RECALL = 0.92
+# Per kind: the target REDACTION_MIN_RECALL_PER_KIND (0.95) unless listed here with
+# the figure reached. Institutions (clubs, businesses, care organisations named
+# without a kind word), schools and streets named without a number are the largest gaps.
+MIN_RECALL_BY_KIND = {
+    "institution": 0.65,  # reached 0.655 (19/29), target 0.95
+    "street": 0.78,  # reached 0.788 (26/33), target 0.95
+    "school": 0.84,  # reached 0.848 (28/33), target 0.95
+    "url": 0.85,  # reached 0.857 (6/7), target 0.95
+    "address": 0.92,  # reached 0.929 (13/14), target 0.95
+    "name": 0.93,  # reached 0.939 (123/131), target 0.95
+}
+
+
+@pytest.fixture(scope="module")
+def report(redactor: Redactor) -> RedactionReport:
+    def spans(text: str) -> list[tuple[int, int]]:
+        return [(i.start, i.end) for i in redactor.redact(text).items]
+
+    return evaluate_redaction(load(REDACTION_SET, "test"), spans)
+
+
+def test_item_recall(report: RedactionReport) -> None:
+    assert MIN_RECALL <= REDACTION_MIN_RECALL
+    assert report.recall.value >= MIN_RECALL, str(report.recall)
+
+
+def test_kept_words(report: RedactionReport) -> None:
+    assert report.kept.value >= REDACTION_MIN_KEPT, str(report.kept)
+
+
+def test_recall_per_kind(report: RedactionReport) -> None:
+    low = {
+        kind: str(rate)
+        for kind, rate in report.by_kind.items()
+        if rate.value < MIN_RECALL_BY_KIND.get(kind, REDACTION_MIN_RECALL_PER_KIND)
+    }
+    assert not low
