@@ -156,6 +156,9 @@ class Status(Frame):
     type: Literal["status"]
     available: StrictBool
     capacity: Annotated[StrictInt, Field(ge=1, le=10)]
+    # Skills: the audiences and languages this counselor takes; both or neither (unchanged).
+    audiences: Annotated[list[Audience], Field(min_length=1, max_length=2)] | None = None
+    languages: Annotated[list[Language], Field(min_length=1, max_length=2)] | None = None
 
 
 class Transfer(Frame):

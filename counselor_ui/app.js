@@ -340,6 +340,10 @@ function onFrame(frame) {
   switch (frame.type) {
     case 'welcome':
       S.me = { ...S.me, ...frame.counselor };
+      if (Array.isArray(frame.counselor?.audiences)) {
+        S.status = { ...S.status, audiences: frame.counselor.audiences, languages: frame.counselor.languages };
+        chats.renderSkills();
+      }
       saved.write({ me: S.me });
       S.restoring = true;
       document.documentElement.dataset.replay = 'running';
@@ -359,8 +363,12 @@ function onFrame(frame) {
       break;
     case 'status':
       S.status = { available: Boolean(frame.available), capacity: Number(frame.capacity) || 1,
-        active: Number(frame.active) || 0 };
+        active: Number(frame.active) || 0,
+        audiences: Array.isArray(frame.audiences) ? frame.audiences : S.status.audiences,
+        languages: Array.isArray(frame.languages) ? frame.languages : S.status.languages };
       renderHeader();
+      chats.renderSkills();
+      chats.renderQueues();
       attention();
       break;
     case 'queues':
@@ -441,8 +449,10 @@ function onFrame(frame) {
 function attention() {
   if (!S.me) return;
   const now = Date.now();
-  const waiting = S.queues.reduce((n, q) => n + (q.waiting || 0), 0);
-  const urgent = S.queues.reduce((n, q) => n + (q.urgent || 0), 0);
+  // Only the queues this counselor takes call them.
+  const mine = S.queues.filter(chats.takes);
+  const waiting = mine.reduce((n, q) => n + (q.waiting || 0), 0);
+  const urgent = mine.reduce((n, q) => n + (q.urgent || 0), 0);
   const unread = chats.totalUnread();
   // Whoever is available with room for one more chat is called, however many chats are open already.
   const free = S.status.capacity - chats.activeChats().length;

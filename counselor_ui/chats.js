@@ -461,6 +461,7 @@ export function mount(root) {
     empty: h('p', { class: 'empty' }, t('chatsNone')),
     flash: h('p', { class: 'flash', role: 'status' }),
     unavailable: h('p', { class: 'warn', hidden: true }, t('unavailableHint')),
+    skills: h('div', { class: 'skills' }),
   };
   const queuePanel = h('section', { class: 'queue-panel', 'aria-labelledby': 'queue-h' },
     h('h2', { id: 'queue-h' }, t('queueTitle')),
@@ -475,11 +476,13 @@ export function mount(root) {
     acceptBtn,
     h('p', { class: 'hint', id: 'accept-hint' }, t('acceptNextHint')),
     V.unavailable,
-    V.queueMsg);
+    V.queueMsg,
+    V.skills);
   const chatArea = h('section', { class: 'chat-area', 'aria-labelledby': 'chats-h' },
     h('h2', { id: 'chats-h', class: 'sr-only' }, t('chatsTitle')),
     V.tablist, V.flash, V.empty, V.panels);
   replace(root, h('div', { class: 'chats-view' }, queuePanel, chatArea));
+  renderSkills();
   for (const chat of S.chats.values()) {
     chat.el = null;
     chat.tab = null;
@@ -533,6 +536,42 @@ export function liveWait(q) {
   return (q.longest_wait_seconds || 0) + Math.max(0, (Date.now() - S.queuesAt) / 1000);
 }
 
+/** Whether this counselor takes a queue (their skills). */
+export function takes(q) {
+  return (S.status.audiences || []).includes(q.audience) && (S.status.languages || []).includes(q.language);
+}
+
+function setSkills(kind, value, on) {
+  const chosen = new Set(S.status[kind] || []);
+  if (on) chosen.add(value);
+  else chosen.delete(value);
+  if (!chosen.size) {
+    renderSkills(); // at least one audience and one language
+    return;
+  }
+  const frame = { type: 'status', available: S.status.available, capacity: S.status.capacity,
+    audiences: S.status.audiences, languages: S.status.languages, [kind]: [...chosen].sort() };
+  if (!sendFrame(frame)) renderSkills();
+}
+
+/** The queues I take: two audiences and two languages, each group keeping at least one choice. */
+export function renderSkills() {
+  if (!V) return;
+  const group = (kind, values, label) => h('fieldset', { class: 'skills-group' },
+    h('legend', {}, t(label)),
+    values.map((value) => {
+      const id = nextId('skill');
+      const on = (S.status[kind] || []).includes(value);
+      const last = on && (S.status[kind] || []).length === 1;
+      return h('span', { class: 'check' },
+        h('input', { type: 'checkbox', id, checked: on, disabled: last, 'data-skill': `${kind}/${value}`,
+          onchange: (event) => setSkills(kind, value, event.target.checked) }),
+        h('label', { for: id }, t(`${kind}.${value}`)));
+    }));
+  replace(V.skills, group('audiences', ['parent', 'youth'], 'skillsAudiences'),
+    group('languages', ['nl', 'en'], 'skillsLanguages'));
+}
+
 export function renderQueues() {
   if (!V) return;
   const queues = [...S.queues].sort((a, b) => (b.urgent || 0) - (a.urgent || 0) || liveWait(b) - liveWait(a)
@@ -545,14 +584,19 @@ export function renderQueues() {
   for (const q of queues) {
     const name = queueName(q.audience, q.language);
     const categories = (q.urgent_categories || []).map((c) => t(`triage.${c}`)).join(', ');
-    V.queueBody.appendChild(h('tr', { class: [q.urgent ? 'urgent' : '', q.waiting ? 'waiting' : 'idle'].join(' '),
+    const mine = takes(q);
+    const unstaffed = q.waiting > 0 && q.skilled_online === 0;
+    V.queueBody.appendChild(h('tr', { class: [q.urgent ? 'urgent' : '', q.waiting ? 'waiting' : 'idle',
+      mine ? '' : 'not-mine', unstaffed ? 'unstaffed' : ''].join(' '),
       'data-queue': `${q.audience}/${q.language}` },
-    h('th', { scope: 'row' }, name),
+    h('th', { scope: 'row' }, name,
+      mine ? null : h('span', { class: 'queue-note' }, t('notMyQueue')),
+      unstaffed ? h('span', { class: 'queue-note warn-note' }, t('nobodyForQueue')) : null),
     h('td', { class: 'num' }, String(q.waiting || 0)),
     h('td', { class: 'urgent-cell' }, q.urgent ? h('span', { class: 'badge urgent' }, String(q.urgent)) : '0',
       categories ? h('span', { class: 'categories' }, ` ${categories}`) : null),
     h('td', { class: 'num wait', 'data-wait': `${q.audience}/${q.language}` }, q.waiting ? duration(liveWait(q)) : '–'),
-    h('td', {}, q.waiting ? h('button', { type: 'button', class: 'small', 'aria-label': t('acceptThis', { queue: name }),
+    h('td', {}, q.waiting && mine ? h('button', { type: 'button', class: 'small', 'aria-label': t('acceptThis', { queue: name }),
       onclick: () => acceptNext(q.audience, q.language) }, '+') : null)));
   }
 }

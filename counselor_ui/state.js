@@ -12,7 +12,7 @@ export const S = {
   retryAt: 0,
   restoring: false, // between `welcome` and the pong that follows the server's replay
   everOnline: false,
-  status: { available: true, capacity: 3, active: 0 },
+  status: { available: true, capacity: 3, active: 0, audiences: ['parent', 'youth'], languages: ['en', 'nl'] },
   queues: [],
   queuesAt: 0,
   chats: new Map(), // session_id -> chat (see chats.js)

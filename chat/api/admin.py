@@ -15,6 +15,8 @@ from starlette.concurrency import run_in_threadpool
 from chat.api.deps import AdminDep, DbDep, RuntimeDep
 from chat.services import accounts
 from chat.services.auth import Role, hash_password
+from chat.sessions import Audience, Language
+from chat.skills import Skills
 from chat.store.sql import ChatSummary, Counselor
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
@@ -37,6 +39,9 @@ class CounselorPatch(BaseModel):
     display_name: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     role: Role | None = None
     active: bool | None = None
+    # Skills: the audiences and languages the counselor takes (each at least one).
+    audiences: Annotated[list[Audience], Field(min_length=1, max_length=2)] | None = None
+    languages: Annotated[list[Language], Field(min_length=1, max_length=2)] | None = None
 
 
 class PasswordIn(BaseModel):
@@ -46,7 +51,13 @@ class PasswordIn(BaseModel):
 
 
 def counselor_out(row: Counselor) -> dict[str, Any]:
-    return {"username": row.username, "display_name": row.display_name, "role": row.role, "active": row.active}
+    return {
+        "username": row.username,
+        "display_name": row.display_name,
+        "role": row.role,
+        "active": row.active,
+        **Skills.parse(row.skills).public(),
+    }
 
 
 async def _get(db: Any, username: str) -> Counselor:
@@ -91,7 +102,19 @@ async def edit_counselor(
         row.role = body.role.value
     if body.active is not None:
         row.active = body.active
+    skills = None
+    if body.audiences is not None or body.languages is not None:
+        current = Skills.parse(row.skills)
+        skills = Skills(
+            frozenset(body.audiences) if body.audiences is not None else current.audiences,
+            frozenset(body.languages) if body.languages is not None else current.languages,
+        )
+        row.skills = skills.dump()
     await db.commit()
+    if skills is not None:
+        # Their next accept, on any instance, takes only these queues; their consoles are told.
+        await rt.store.set_counselor_skills(row.id, skills, rt.settings.token_ttl_seconds)
+        await rt.store.publish_counselor_status(row.id, rt.settings.default_capacity)
     if body.active is False or body.role is not None:
         # A disabled account, or one whose rights changed, logs in again.
         await rt.tokens.revoke_all(row.id)

@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from chat.events import Event, stream_id
 from chat.queue import NORMAL_OFFSET, URGENT_OFFSET, head_score, is_urgent_score, queue_score
 from chat.sessions import Audience, EndReason, Language, SessionStatus
+from chat.skills import Skills
 from chat.store.keys import Keys
 
 # Returned by the append script when it refuses.
@@ -470,15 +471,21 @@ class RedisStore:
         capacity: int = 0,
         audience: str | None = None,
         language: str | None = None,
+        queues: list[tuple[str, str]] | None = None,
     ) -> str | None:
         """Take the next visitor atomically: urgent first, then oldest. None when nobody waits.
 
-        Raises :class:`AtCapacity` when the counselor already has ``capacity`` chats.
+        ``queues`` (audience, language) limits the claim to those queues (a counselor's skills);
+        otherwise ``audience``/``language`` narrow it. Raises :class:`AtCapacity` when the
+        counselor already has ``capacity`` chats.
         """
         k = self.keys
+        queue_keys = [k.queue(a, x) for a, x in queues] if queues is not None else self.queue_keys(audience, language)
+        if not queue_keys:
+            return None
         while True:
             result = await self._claim(
-                keys=[k.counselor_sessions(counselor_id), k.recent_waits, *self.queue_keys(audience, language)],
+                keys=[k.counselor_sessions(counselor_id), k.recent_waits, *queue_keys],
                 args=[
                     k.prefix,
                     str(counselor_id),
@@ -562,6 +569,18 @@ class RedisStore:
             pipe.expire(key, ttl)
             await pipe.execute()
 
+    async def publish_counselor_status(self, counselor_id: int, default_capacity: int) -> None:
+        """Tell every console of this counselor, on every instance, their availability, capacity, load and skills."""
+        available, capacity = await self.counselor_status(counselor_id, default_capacity)
+        frame = {
+            "type": "status",
+            "available": available,
+            "capacity": capacity,
+            "active": await self.active_count(counselor_id),
+            **(await self.counselor_skills(counselor_id)).public(),
+        }
+        await self.redis.publish(self.keys.counselor_channel(counselor_id), json.dumps(frame))
+
     async def active_count(self, counselor_id: int) -> int:
         return int(await self.redis.scard(self.keys.counselor_sessions(counselor_id)))
 
@@ -616,6 +635,31 @@ class RedisStore:
 
     async def counselor_session_ids(self, counselor_id: int) -> list[str]:
         return sorted(_s(x) for x in await self.redis.smembers(self.keys.counselor_sessions(counselor_id)))
+
+    async def counselor_skills(self, counselor_id: int) -> Skills:
+        return Skills.parse(_s(await self.redis.hget(self.keys.counselor_state(counselor_id), "skills") or ""))
+
+    async def set_counselor_skills(self, counselor_id: int, skills: Skills, ttl: int) -> None:
+        key = self.keys.counselor_state(counselor_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, "skills", skills.dump())
+            pipe.expire(key, ttl)
+            await pipe.execute()
+
+    async def skilled_online(self, now_ms: int, horizon_ms: int = 60_000) -> dict[tuple[str, str], int]:
+        """Per queue, how many counselors online take it (whatever their availability)."""
+        ids = await self.redis.zrangebyscore(self.keys.counselors_online, now_ms - horizon_ms, "+inf")
+        counts: dict[tuple[str, str], int] = {}
+        if not ids:
+            return counts
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for cid in ids:
+                pipe.hget(self.keys.counselor_state(int(_s(cid))), "skills")
+            raw = await pipe.execute()
+        for text in raw:
+            for queue in Skills.parse(_s(text or "")).queues():
+                counts[queue] = counts.get(queue, 0) + 1
+        return counts
 
     async def counselors_online(self, now_ms: int, horizon_ms: int = 60_000) -> int:
         return int(await self.redis.zcount(self.keys.counselors_online, now_ms - horizon_ms, "+inf"))

@@ -40,6 +40,8 @@ class Counselor(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Which queues they take, ``chat.skills.Skills.dump()``; None: every queue.
+    skills: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class Snippet(Base):

@@ -33,6 +33,7 @@ from chat.services import accounts
 from chat.services.auth import Principal, Role, TokenBucket
 from chat.services.runtime import Runtime
 from chat.sessions import EndReason, SessionStatus
+from chat.skills import Skills
 from chat.store.redis import NOT_OWNER, AtCapacity, SessionInfo
 from chat.store.sql import AuditEntry, Counselor
 from chat.ws.connection import Connection, origin_allowed
@@ -96,7 +97,8 @@ class CounselorConnection(Connection):
                 await self.unfollow(moved)
                 await self.send({"type": "transferred", "session_id": moved, "to": frame.get("to")})
         elif kind == "status":
-            await self.send({k: frame[k] for k in ("type", "available", "capacity", "active") if k in frame})
+            keep = ("type", "available", "capacity", "active", "audiences", "languages")
+            await self.send({k: frame[k] for k in keep if k in frame})
         elif kind == "revoked" and self.principal is not None:
             if frame.get("token_hash") in ("*", self.principal.token_hash):
                 await self.send(error_frame(ErrorCode.UNAUTHORIZED, "your login was revoked"))
@@ -185,6 +187,11 @@ async def _serve(conn: CounselorConnection, reader: FrameReader) -> None:
     rt = conn.rt
     principal = await _authenticate(conn, reader)
     conn.principal = principal
+    # Skills first, so that `welcome` is the first frame (the status frames come after it).
+    async with rt.db() as db:
+        account = await db.get(Counselor, principal.counselor_id)
+    skills = Skills.parse(account.skills if account is not None else None)
+    await rt.store.set_counselor_skills(principal.counselor_id, skills, rt.settings.token_ttl_seconds)
     await rt.hub.subscribe(rt.keys.counselor_channel(principal.counselor_id), conn._listener)
     # A token revoked between the check and the subscription is caught here.
     if not await rt.tokens.is_valid_hash(principal.token_hash):
@@ -192,7 +199,7 @@ async def _serve(conn: CounselorConnection, reader: FrameReader) -> None:
         await conn.close(1008, "revoked")
         return
     await rt.store.heartbeat_counselor(principal.counselor_id, rt.now_ms())
-    await conn.send({"type": "welcome", "counselor": principal.public()})
+    await conn.send({"type": "welcome", "counselor": {**principal.public(), **skills.public()}})
     await _publish_status(conn)
     watcher = rt.extras.get("watcher")
     if watcher is not None:
@@ -251,6 +258,8 @@ async def _serve(conn: CounselorConnection, reader: FrameReader) -> None:
             await rt.store.set_counselor_status(
                 principal.counselor_id, frame.available, frame.capacity, rt.settings.token_ttl_seconds
             )
+            if frame.audiences is not None or frame.languages is not None:
+                await _set_skills(conn, frame)
             await _publish_status(conn)
         elif isinstance(frame, Transfer):
             await _transfer(conn, frame)
@@ -286,14 +295,16 @@ async def _accept(conn: CounselorConnection, frame: Accept) -> None:
             )
         )
         return
+    skills = await rt.store.counselor_skills(conn.principal.counselor_id)
     try:
         sid = await rt.store.claim(
             conn.principal.counselor_id,
             conn.principal.display_name,
             rt.now_ms(),
             capacity=capacity,
-            audience=frame.audience.value if frame.audience else None,
-            language=frame.language.value if frame.language else None,
+            queues=skills.queues(
+                frame.audience.value if frame.audience else None, frame.language.value if frame.language else None
+            ),
         )
     except AtCapacity:
         await conn.send(
@@ -301,7 +312,9 @@ async def _accept(conn: CounselorConnection, frame: Accept) -> None:
         )
         return
     if sid is None:
-        await conn.send(error_frame(ErrorCode.QUEUE_EMPTY, "nobody is waiting", **{"for": "accept"}))
+        await conn.send(
+            error_frame(ErrorCode.QUEUE_EMPTY, "nobody is waiting in the queues you take", **{"for": "accept"})
+        )
         return
     info = await rt.store.get_session(sid)
     assert info is not None
@@ -314,14 +327,30 @@ async def _accept(conn: CounselorConnection, frame: Accept) -> None:
     await _publish_status(conn)
 
 
-async def _publish_status(conn: CounselorConnection) -> None:
-    """Tell every console of this counselor their availability, capacity and load."""
+async def _set_skills(conn: CounselorConnection, frame: Status) -> None:
+    """The counselor chooses which audiences and languages they take: kept in SQL and, for claims, in Redis."""
     rt = conn.rt
     assert conn.principal is not None
-    cid = conn.principal.counselor_id
-    available, capacity = await rt.store.counselor_status(cid, rt.settings.default_capacity)
-    frame = {"type": "status", "available": available, "capacity": capacity, "active": await rt.store.active_count(cid)}
-    await rt.redis.publish(rt.keys.counselor_channel(cid), json.dumps(frame))
+    current = await rt.store.counselor_skills(conn.principal.counselor_id)
+    skills = Skills(
+        frozenset(frame.audiences) if frame.audiences is not None else current.audiences,
+        frozenset(frame.languages) if frame.languages is not None else current.languages,
+    )
+    async with rt.db() as db:
+        account = await db.get(Counselor, conn.principal.counselor_id)
+        if account is not None:
+            account.skills = skills.dump()
+            await db.commit()
+    await rt.store.set_counselor_skills(conn.principal.counselor_id, skills, rt.settings.token_ttl_seconds)
+    watcher = rt.extras.get("watcher")
+    if watcher is not None:
+        watcher.changed()
+
+
+async def _publish_status(conn: CounselorConnection) -> None:
+    """Tell every console of this counselor their availability, capacity, load and skills."""
+    assert conn.principal is not None
+    await conn.rt.store.publish_counselor_status(conn.principal.counselor_id, conn.rt.settings.default_capacity)
 
 
 async def _transfer(conn: CounselorConnection, frame: Transfer) -> None:

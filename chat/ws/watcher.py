@@ -118,8 +118,13 @@ class Watcher:
         self.counselors.discard(conn)
 
     # -- queues ----------------------------------------------------------------------
+    def changed(self) -> None:
+        """Something the queue overview shows changed (such as a counselor's skills): update soon."""
+        self._changed.set()
+
     async def queues_frame(self) -> list[dict[str, Any]]:
         now = self.rt.now_ms()
+        skilled = await self.rt.store.skilled_online(now)
         return [
             {
                 "audience": s.audience,
@@ -128,6 +133,8 @@ class Watcher:
                 "urgent": s.urgent,
                 "urgent_categories": list(s.urgent_categories),
                 "longest_wait_seconds": (max(0, (now - s.oldest_ms) // 1000) if s.oldest_ms is not None else 0),
+                # How many counselors online take this queue: 0 shows a queue that nobody can answer.
+                "skilled_online": skilled.get((s.audience, s.language), 0),
                 "longest_urgent_wait_seconds": (
                     max(0, (now - s.urgent_oldest_ms) // 1000) if s.urgent_oldest_ms is not None else 0
                 ),

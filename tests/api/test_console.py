@@ -21,7 +21,7 @@ from tests.helpers import (
     connect,
     counselor_ws,
     login,
-    no_frame,
+    none_of,
     recv,
     recv_match,
     recv_until,
@@ -53,7 +53,8 @@ async def test_availability_and_capacity(console_server: ServerThread, team: dic
     await send(anna, {"type": "auth", "token": team["anna"]})
     assert (await recv(anna))["type"] == "welcome"
     status = await recv_until(anna, "status")
-    assert status == {"type": "status", "available": True, "capacity": 3, "active": 0}
+    every = {"audiences": ["parent", "youth"], "languages": ["en", "nl"]}
+    assert status == {"type": "status", "available": True, "capacity": 3, "active": 0, **every}
     visitors = [await visitor_hello(console_server) for _ in range(3)]
 
     await send(anna, {"type": "status", "available": False, "capacity": 1})
@@ -62,6 +63,7 @@ async def test_availability_and_capacity(console_server: ServerThread, team: dic
         "available": False,
         "capacity": 1,
         "active": 0,
+        **every,
     }
     await send(anna, {"type": "accept"})
     refused = await recv_until(anna, "error")
@@ -178,7 +180,7 @@ async def test_monitoring_is_read_only_and_audited(console_server: ServerThread,
     await send(sam, {"type": "unmonitor", "session_id": sid})
     await send(visitor, {"type": "message", "client_id": "v2", "text": "Hallo?"})
     await recv_match(anna, type="message", seq=3)
-    await no_frame(sam, 0.3)
+    await none_of(sam, "message", 0.3)
 
     async with httpx.AsyncClient(base_url=console_server.http) as client:
         audit = await client.get("/api/audit", headers={"Authorization": f"Bearer {team['sam']}"})
@@ -251,7 +253,14 @@ async def test_admin_manages_counselors(console_server: ServerThread, team: dict
         assert (await client.patch("/api/admin/counselors/ada", json={"active": False})).status_code == 409
         assert (await client.patch("/api/admin/counselors/ghost", json={"active": False})).status_code == 404
         listed = {c["username"]: c for c in (await client.get("/api/admin/counselors")).json()}
-        assert listed["noor"] == {"username": "noor", "display_name": "Noor", "role": "supervisor", "active": False}
+        assert listed["noor"] == {
+            "username": "noor",
+            "display_name": "Noor",
+            "role": "supervisor",
+            "active": False,
+            "audiences": ["parent", "youth"],
+            "languages": ["en", "nl"],
+        }
         assert "password_hash" not in str(listed)
 
 

@@ -676,11 +676,40 @@ async def test_a_whisper_reaches_the_supervisor_and_never_the_visitors_widget(
     await context.close()
 
 
+async def test_skills_route_a_visitor_to_the_right_counselor(env: Env, open_console: Callable[..., Any]) -> None:
+    console = await open_console("bram")
+    page = console.page
+    # Bram takes young people only: he unticks parents in the queue panel.
+    await page.get_by_label("Ouders").uncheck()
+    await expect(page.get_by_label("Jongeren")).to_be_disabled()  # at least one audience stays
+    parent = await visitor(env, audience="parent", first_message="Ik maak me zorgen")
+    await queue_total(page, "Totaal: 1 wachtend, waarvan 0 urgent")
+    row = page.locator('tr[data-queue="parent/nl"]')
+    await expect(row).to_contain_text("niet jouw wachtrij")
+    await expect(row).to_contain_text("niemand online voor deze wachtrij")
+    await expect(row.get_by_role("button")).to_have_count(0)
+    await expect(page).to_have_title("Chatconsole")  # a queue he does not take does not call him
+    await page.get_by_role("button", name="Volgende aannemen").click()
+    await expect(page.locator(".queue-msg")).to_contain_text("Er wacht niemand")
+    youth = await visitor(env, audience="youth", first_message="hoi")
+    await expect(page).to_have_title(re.compile(r"Wachtend|wachtend"))
+    await page.get_by_role("button", name="Volgende aannemen").click()
+    tab = page.get_by_role("tab")
+    await expect(tab).to_have_count(1)
+    await expect(tab).to_contain_text("Jongere")
+    await youth.wait(type="paired")
+    assert not any(f.get("type") == "paired" for f in parent.frames)
+    await axe_check(env, page, "skills")
+    await shoot(page, "13-skills")
+    await page.get_by_label("Ouders").check()  # as it was, for the other tests
+    await leave(parent, youth)
+
+
 async def test_transfer_between_counselors(env: Env, open_console: Callable[..., Any]) -> None:
     console = await open_console("anna")
     page = console.page
     bram = Peer(await counselor_ws(env.server, await token(env, "bram"), capacity=3))
-    v = await visitor(env, first_message="Mijn dochter komt niet meer thuis")
+    v = await visitor(env, first_message="Mijn dochter heeft een nieuwe vriend van 19")
     await queue_total(page, "Totaal: 1 wachtend, waarvan 0 urgent")
     await page.keyboard.press("Alt+N")
     await expect(page.get_by_role("tab")).to_have_count(1)
@@ -721,7 +750,7 @@ async def test_transfer_between_counselors(env: Env, open_console: Callable[...,
     await expect(chat_panel(page).locator(".transfer-note")).to_contain_text("Overgedragen door Bram.")
     await expect(chat_panel(page).locator(".transfer-note")).to_contain_text("Terug naar jou")
     await expect(chat_panel(page).locator(".msg .text")).to_have_text(
-        ["Mijn dochter komt niet meer thuis", "Ik ben Anna. Vertel eens?", "Ze is 15", "Hoi, ik ben Bram."]
+        ["Mijn dochter heeft een nieuwe vriend van 19", "Ik ben Anna. Vertel eens?", "Ze is 15", "Hoi, ik ben Bram."]
     )
     await v.wait(type="paired", counselor_name="Anna")
     box = chat_panel(page).get_by_label("Bericht aan de bezoeker")
@@ -1104,7 +1133,14 @@ async def test_admin_manages_counselors_and_snippets(env: Env, open_console: Cal
         base_url=env.server.http, timeout=10, headers={"Authorization": f"Bearer {await token(env, 'root')}"}
     ) as client:
         cato = [c for c in (await client.get("/api/admin/counselors")).json() if c["username"] == "cato"][0]
-        assert cato == {"username": "cato", "display_name": "Cato", "role": "supervisor", "active": False}
+        assert cato == {
+            "username": "cato",
+            "display_name": "Cato",
+            "role": "supervisor",
+            "active": False,
+            "audiences": ["parent", "youth"],
+            "languages": ["en", "nl"],
+        }
         assert (
             await client.post("/api/auth/login", json={"username": "cato", "password": "another long password"})
         ).status_code == 401
