@@ -9,6 +9,7 @@ import { unlockAudio, beep, setBadge, notificationState, askNotifications, notif
 import * as chats from './chats.js';
 import * as supervisor from './supervisor.js';
 import * as admin from './admin.js';
+import * as review from './review.js';
 
 const BEEP_EVERY = 10000; // ms between beeps while someone waits and no chat is open
 const NOTIFY_EVERY = 60000; // ms between notifications for the same wait
@@ -178,6 +179,7 @@ function renderShell() {
     views: {
       chats: h('div', { class: 'view', 'data-view': 'chats' }),
       supervisor: h('div', { class: 'view', 'data-view': 'supervisor' }),
+      review: h('div', { class: 'view', 'data-view': 'review' }),
       admin: h('div', { class: 'view', 'data-view': 'admin' }),
     },
   };
@@ -196,7 +198,7 @@ function renderShell() {
       h('button', { type: 'button', class: 'secondary', onclick: showShortcuts }, t('shortcuts')),
       h('button', { type: 'button', class: 'secondary', onclick: logout }, t('logout'))));
   const views = [['chats', 'viewChats', true], ['supervisor', 'viewSupervisor', isSupervisor()],
-    ['admin', 'viewAdmin', isAdmin()]];
+    ['review', 'viewReview', true], ['admin', 'viewAdmin', isAdmin()]];
   if (!views.some(([key, , ok]) => ok && key === S.view)) S.view = 'chats';
   for (const [key, label, ok] of views) {
     if (!ok) continue;
@@ -205,9 +207,10 @@ function renderShell() {
   }
   for (const dialog of document.querySelectorAll('dialog')) dialog.close();
   replace(root, header, U.alerts, U.nav.children.length > 1 ? U.nav : null,
-    h('main', { class: 'main', id: 'main' }, U.views.chats, U.views.supervisor, U.views.admin));
+    h('main', { class: 'main', id: 'main' }, U.views.chats, U.views.supervisor, U.views.review, U.views.admin));
   chats.mount(U.views.chats);
   if (isSupervisor()) supervisor.mount(U.views.supervisor);
+  review.mount(U.views.review);
   if (isAdmin()) admin.mount(U.views.admin);
   showView(S.view, false);
   renderHeader();
@@ -225,6 +228,7 @@ function showView(key, focus = true) {
   }
   supervisor.show(key === 'supervisor' && isSupervisor());
   admin.show(key === 'admin' && isAdmin());
+  review.show(key === 'review');
   if (key === 'chats') {
     const chat = chats.currentChat();
     if (chat) chats.select(chat.sid);
