@@ -288,7 +288,8 @@ async def _accept(conn: CounselorConnection, frame: Accept) -> None:
     info = await rt.store.get_session(sid)
     assert info is not None
     await rt.store.touch_idle(sid, rt.now_ms() + int(rt.settings.idle_timeout_seconds * 1000))
-    await conn.send_assigned(info)
+    # "for": this answers the console's accept, even when it carries the kept note of an earlier transfer.
+    await conn.send_assigned(info, **{"for": "accept"})
     await conn.follow(sid, 0)
     await rt.store.publish_control(
         sid, {"type": "paired", "session_id": sid, "counselor_name": conn.principal.display_name}

@@ -370,7 +370,7 @@ async def test_transfer_note_stays_with_the_chat(review_server: ServerThread, te
     bo = await counselor_ws(review_server, team["bo"])
     await send(bo, {"type": "accept"})
     taken = await recv_until(bo, "assigned")
-    assert taken["session_id"] == sid
+    assert taken["session_id"] == sid and taken["for"] == "accept"
     assert taken["transfer"] == {"from": "Anna", "note": "Moeder, zoon van 15; voorzichtig"}
     await recv_match(bo, type="status", active=1)  # the accept is done (its status goes to every console)
     await bo.close()
