@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     # Transcripts: kept this many days; false keeps only the text-free summary.
     store_transcripts: bool = True
     transcript_retention_days: int = 30
+    # A counselor may read the transcripts of their own chats for this many days after the end
+    # (supervisors and admins read every transcript, for as long as it is kept).
+    own_transcript_days: float = 7.0
     # The archiver's lease on a session; another archiver takes over when it runs out.
     archive_lease_seconds: float = 60.0
     # Fault injection for tests and drills: "claimed:SECONDS" or "written:SECONDS" pauses the

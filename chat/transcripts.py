@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from chat.stats import amsterdam_day, to_hour
+
 Redact = Callable[[str], str]
 
 
@@ -51,6 +53,9 @@ class SummaryRecord:
     wrapup_category: str | None
     risk_level: str | None
     referral: str | None
+    # The counselor who had the chat last (their account id), and the hour it began (UTC).
+    counselor_id: int | None = None
+    opened_hour: datetime | None = None
 
 
 def redact_events(events: list[dict[str, Any]], redact: Redact) -> list[dict[str, Any]]:
@@ -111,19 +116,22 @@ def build(
     )
     summary = SummaryRecord(
         session_id=sid,
-        day=to_minute(opened).date(),
+        day=amsterdam_day(opened),
         audience=meta.get("audience", ""),
         language=meta.get("language", ""),
         urgent=meta.get("urgent") == "1",
         triage_categories=meta.get("category") or None,
         paired=paired is not None,
-        wait_seconds=(paired - enqueued) // 1000 if paired is not None else None,
+        # Until a counselor took it, or until the visitor left the queue (abandoned): everyone who waited.
+        wait_seconds=max(0, ((paired if paired is not None else ended) - enqueued) // 1000),
         duration_seconds=(ended - paired) // 1000 if paired is not None else None,
         end_reason=reason,
         messages=sum(1 for e in events if e.get("type") == "message"),
         wrapup_category=wrapup.get("category"),
         risk_level=wrapup.get("risk"),
         referral=wrapup.get("referral"),
+        counselor_id=int(meta["counselor"]) if (meta.get("counselor") or "").isdigit() else None,
+        opened_hour=to_hour(opened),
     )
     if redact is None:
         return summary, None

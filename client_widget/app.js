@@ -521,12 +521,16 @@ function finished(reasonText, rate) {
 }
 
 function ratingForm() {
+  const ratingToken = S.link?.token || null;
   const form = h('form', { class: 'rating', onsubmit: (e) => {
     e.preventDefault();
     const chosen = form.querySelector('input:checked');
     if (!chosen) return;
     fetch(api('rating'), { method: 'POST', headers: { 'Content-Type': 'application/json' }, credentials: 'omit',
-      cache: 'no-store', body: JSON.stringify({ score: Number(chosen.value), language: lang }) }).catch(() => {});
+      // The resume token (in memory only) lets the server count the score for this chat's counselor,
+      // once; the server never stores it.
+      cache: 'no-store', body: JSON.stringify({ score: Number(chosen.value), language: lang,
+        ...(ratingToken ? { token: ratingToken } : {}) }) }).catch(() => {});
     const thanks = h('p', { class: 'thanks', id: 'rated', tabindex: '-1', role: 'status', text: t('rateThanks') });
     form.replaceWith(thanks);
     thanks.focus();

@@ -4,6 +4,7 @@
 import { S } from './state.js';
 import { h, t, clear, replace, nextId, duration } from './dom.js';
 import { get, post, patch, del, detailText } from './api.js';
+import * as staffingView from './staffing.js';
 
 const ROLES = ['counselor', 'supervisor', 'admin'];
 const SNIPPET_CATEGORIES = ['emergency', 'exploitation', 'abuse_at_home', 'suicide_prevention', 'online_abuse', 'police',
@@ -14,6 +15,7 @@ let section = 'counselors';
 let counselors = [];
 let snippets = [];
 let stats = null;
+let staffing = null;
 let snippetLanguage = '';
 
 function problem(err) {
@@ -26,7 +28,8 @@ function problem(err) {
 export function mount(root) {
   V = { root, body: h('div', { class: 'admin-body' }), msg: h('p', { class: 'flash', role: 'status' }),
     err: h('p', { class: 'error', role: 'alert' }), nav: null };
-  const sections = [['counselors', 'adminCounselors'], ['snippets', 'adminSnippets'], ['stats', 'adminStats']];
+  const sections = [['counselors', 'adminCounselors'], ['snippets', 'adminSnippets'], ['stats', 'adminStats'],
+    ['staffing', 'adminStaffing']];
   V.nav = h('div', { class: 'subnav', role: 'group', 'aria-label': t('adminTitle') },
     sections.map(([key, label]) => h('button', { type: 'button', class: 'subnav-btn', 'data-section': key,
       'aria-pressed': String(section === key), onclick: () => go(key) }, t(label))));
@@ -58,6 +61,7 @@ async function load() {
   try {
     if (section === 'counselors') counselors = await get('/api/admin/counselors');
     else if (section === 'snippets') snippets = await get('/api/snippets?include_inactive=true');
+    else if (section === 'staffing') staffing = await get('/api/admin/staffing');
     else stats = await get('/api/admin/stats?days=30');
   } catch (err) {
     say(problem(err), true);
@@ -69,6 +73,7 @@ function render() {
   if (!V) return;
   if (section === 'counselors') renderCounselors();
   else if (section === 'snippets') renderSnippets();
+  else if (section === 'staffing') staffingView.render(V.body, staffing);
   else renderStats();
 }
 
@@ -304,7 +309,8 @@ function renderStats() {
   const w = stats.wait_seconds || {};
   const fmt = (v) => (v == null ? '–' : duration(v));
   const total = stats.total ?? (stats.days || []).reduce((n, d) => n + d.chats, 0);
-  const abandoned = stats.abandoned_rate == null ? '–' : `${Math.round(stats.abandoned_rate * 1000) / 10}%`;
+  const abandoned = stats.abandoned_rate == null ? '–'
+    : `${stats.abandoned ?? ''} (${Math.round(stats.abandoned_rate * 1000) / 10}%)`;
   replace(V.body, h('section', { 'aria-labelledby': 'adm-st', class: 'stats' },
     h('div', { class: 'view-head' }, h('h3', { id: 'adm-st' }, t('adminStats')),
       h('p', { class: 'hint' }, t('statsPeriod', { days: 30 })),
@@ -333,5 +339,6 @@ export function clearData() {
   counselors = [];
   snippets = [];
   stats = null;
+  staffing = null;
   clear(V?.body || document.createElement('div'));
 }

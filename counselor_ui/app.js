@@ -9,6 +9,7 @@ import { unlockAudio, beep, setBadge, notificationState, askNotifications, notif
 import * as chats from './chats.js';
 import * as supervisor from './supervisor.js';
 import * as admin from './admin.js';
+import * as review from './review.js';
 
 const BEEP_EVERY = 10000; // ms between beeps while someone waits and this counselor has room for a chat
 const URGENT_BEEP_EVERY = 5000; // sooner, and louder, while an urgent visitor waits
@@ -179,6 +180,7 @@ function renderShell() {
     views: {
       chats: h('div', { class: 'view', 'data-view': 'chats' }),
       supervisor: h('div', { class: 'view', 'data-view': 'supervisor' }),
+      review: h('div', { class: 'view', 'data-view': 'review' }),
       admin: h('div', { class: 'view', 'data-view': 'admin' }),
     },
   };
@@ -197,7 +199,7 @@ function renderShell() {
       h('button', { type: 'button', class: 'secondary', onclick: showShortcuts }, t('shortcuts')),
       h('button', { type: 'button', class: 'secondary', onclick: logout }, t('logout'))));
   const views = [['chats', 'viewChats', true], ['supervisor', 'viewSupervisor', isSupervisor()],
-    ['admin', 'viewAdmin', isAdmin()]];
+    ['review', 'viewReview', true], ['admin', 'viewAdmin', isAdmin()]];
   if (!views.some(([key, , ok]) => ok && key === S.view)) S.view = 'chats';
   for (const [key, label, ok] of views) {
     if (!ok) continue;
@@ -206,9 +208,10 @@ function renderShell() {
   }
   for (const dialog of document.querySelectorAll('dialog')) dialog.close();
   replace(root, header, U.alerts, U.nav.children.length > 1 ? U.nav : null,
-    h('main', { class: 'main', id: 'main' }, U.views.chats, U.views.supervisor, U.views.admin));
+    h('main', { class: 'main', id: 'main' }, U.views.chats, U.views.supervisor, U.views.review, U.views.admin));
   chats.mount(U.views.chats);
   if (isSupervisor()) supervisor.mount(U.views.supervisor);
+  review.mount(U.views.review);
   if (isAdmin()) admin.mount(U.views.admin);
   showView(S.view, false);
   renderHeader();
@@ -226,6 +229,7 @@ function showView(key, focus = true) {
   }
   supervisor.show(key === 'supervisor' && isSupervisor());
   admin.show(key === 'admin' && isAdmin());
+  review.show(key === 'review');
   if (key === 'chats') {
     const chat = chats.currentChat();
     if (chat) chats.select(chat.sid);

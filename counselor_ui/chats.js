@@ -148,7 +148,7 @@ export function onAssigned(frame) {
   }
   chat.confirmed = true;
   mountChat(chat);
-  const mine = S.pendingAccept && !frame.transfer;
+  const mine = S.pendingAccept && (frame.for === 'accept' || !frame.transfer);
   if (mine) S.pendingAccept = false;
   if (mine || !S.current || !S.chats.has(S.current)) select(chat.sid, { focus: mine });
   if (fresh && !S.restoring) {

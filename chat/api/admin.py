@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import statistics
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
@@ -17,6 +16,7 @@ from chat.services import accounts
 from chat.services.auth import Role, hash_password
 from chat.sessions import Audience, Language
 from chat.skills import Skills
+from chat.stats import Chat, amsterdam_day, per_day, waits
 from chat.store.sql import ChatSummary, Counselor
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
@@ -129,32 +129,32 @@ async def reset_password(username: str, body: PasswordIn, _: AdminDep, rt: Runti
     await rt.tokens.revoke_all(row.id)
 
 
-def _percentile(values: list[int], q: float) -> float | None:
-    if not values:
-        return None
-    if len(values) == 1:
-        return float(values[0])
-    return float(statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1])
-
-
 @router.get("/stats")
 async def stats(
     _: AdminDep, rt: RuntimeDep, db: DbDep, days: Annotated[int, Query(ge=1, le=366)] = 30
 ) -> dict[str, Any]:
-    since = (datetime.fromtimestamp(rt.now_ms() / 1000, UTC) - timedelta(days=days - 1)).date()
+    """The last ``days`` Europe/Amsterdam days (today included) from the text-free summaries.
+
+    Abandoned: the visitor left the queue (ended, quick exit, timed out) before anyone answered. The
+    wait percentiles are over everyone who waited, the abandoned included (their wait is until they left).
+    """
+    today = amsterdam_day(rt.now_ms())
+    since = today - timedelta(days=days - 1)
     rows = (await db.execute(select(ChatSummary).where(ChatSummary.day >= since))).scalars().all()
-    per_day: dict[str, dict[str, int]] = {}
-    for r in rows:
-        day = per_day.setdefault(r.day.isoformat(), {"chats": 0, "abandoned": 0})
-        day["chats"] += 1
-        day["abandoned"] += not r.paired
-    waits = sorted(r.wait_seconds for r in rows if r.wait_seconds is not None)
+    chats = [Chat(r.day, r.paired, r.wait_seconds) for r in rows]
     abandoned = sum(1 for r in rows if not r.paired)
     return {
         "since": since.isoformat(),
+        "until": today.isoformat(),
+        "timezone": "Europe/Amsterdam",
         "total": len(rows),
-        "days": [{"day": d, **v} for d, v in sorted(per_day.items())],
-        "wait_seconds": {"p50": _percentile(waits, 50), "p90": _percentile(waits, 90), "p99": _percentile(waits, 99)},
+        "abandoned": abandoned,
+        "days": [
+            {"day": d["day"], "chats": d["chats"], "abandoned": d["abandoned"]}
+            for d in per_day(chats, since, today)
+            if d["chats"]
+        ],
+        "wait_seconds": waits(chats),
         "abandoned_rate": round(abandoned / len(rows), 4) if rows else None,
         "by_audience": dict(Counter(r.audience for r in rows)),
         "by_language": dict(Counter(r.language for r in rows)),

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import func, select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from chat.api import admin, console, health, public, rating, supervisor, widget
+from chat.api import admin, console, health, public, rating, staffing, supervisor, transcripts, widget, wrapups
 from chat.api import auth as auth_routes
 from chat.api import snippets as snippet_routes
 from chat.services import intake
@@ -92,6 +92,9 @@ def create_app(settings: Settings, redis_url: str, *, clock: Callable[[], int] |
     app.include_router(snippet_routes.router)
     app.include_router(supervisor.router)
     app.include_router(admin.router)
+    app.include_router(transcripts.router)
+    app.include_router(staffing.router)
+    app.include_router(wrapups.router)
     app.include_router(rating.router)
     app.include_router(widget.api)
     app.include_router(widget.router)

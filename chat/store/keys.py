@@ -54,6 +54,15 @@ class Keys:
         """String: sha256(token) -> session id, with the session's TTL."""
         return f"{self.prefix}:vtoken:{token_hash}"
 
+    def rateable(self, token_hash: str) -> str:
+        """String: sha256(token) -> the id of the counselor who had the chat when it ended.
+
+        Left by the end of a chat with a counselor (``RedisStore.end``), with the ended TTL, and taken
+        (GETDEL) by the one rating it allows: the rating counts for that counselor without naming the
+        session. Outlives the session's own keys by design; it holds no session id.
+        """
+        return f"{self.prefix}:rateable:{token_hash}"
+
     # -- queues --------------------------------------------------------------
     def queue(self, audience: str, language: str) -> str:
         """Sorted set of session ids; the score orders urgent first, then oldest."""

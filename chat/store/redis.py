@@ -132,6 +132,8 @@ redis.call('ZADD', KEYS[4], ready, ARGV[6])
 for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[3]) end
 local vtoken = redis.call('HGET', KEYS[1], 'vtoken')
 if vtoken then redis.call('EXPIRE', ARGV[4] .. ':vtoken:' .. vtoken, ARGV[3]) end
+-- The visitor's one rating of this chat counts for its counselor (Keys.rateable): no session id in it.
+if vtoken and fields[3] then redis.call('SET', ARGV[4] .. ':rateable:' .. vtoken, fields[3], 'EX', ARGV[3]) end
 redis.call('PUBLISH', ARGV[4] .. ':{' .. ARGV[6] .. '}:ch', event)
 return {1, seq}
 """
@@ -139,10 +141,12 @@ return {1, seq}
 _TRANSFER = """
 -- KEYS: meta, events, cids, from set, to set
 -- ARGV: handover event json without seq, from id, to id ('' = back to the queue), to name, now_ms, ttl,
---       session channel, prefix, sid, head score, queue channel
+--       session channel, prefix, sid, head score, queue channel, from name, note
 if redis.call('HGET', KEYS[1], 'status') ~= 'active' then return {-2, 0} end
 if redis.call('HGET', KEYS[1], 'counselor') ~= ARGV[2] then return {-3, 0} end
 redis.call('SREM', KEYS[4], ARGV[9])
+-- The note stays with the chat (never with the events) for whoever has it next, after a reload too.
+redis.call('HSET', KEYS[1], 'transfer_from', ARGV[12], 'transfer_note', ARGV[13])
 if ARGV[3] ~= '' then
   redis.call('HSET', KEYS[1], 'counselor', ARGV[3], 'counselor_name', ARGV[4])
   redis.call('SADD', KEYS[5], ARGV[9])
@@ -199,6 +203,9 @@ class SessionInfo:
     paired_at: int | None
     visitor_online: bool
     categories: tuple[str, ...]
+    # The last transfer's sender and internal note, for the counselor who has the chat now.
+    transfer_from: str | None = None
+    transfer_note: str | None = None
 
     @property
     def category(self) -> str | None:
@@ -221,6 +228,8 @@ class SessionInfo:
             paired_at=int(raw["paired_at"]) if raw.get("paired_at") else None,
             visitor_online=int(raw.get("visitor_conns", "0")) > 0,
             categories=tuple(c for c in raw.get("category", "").split(",") if c),
+            transfer_from=raw.get("transfer_from") if "transfer_from" in raw else None,
+            transfer_note=raw.get("transfer_note") if "transfer_from" in raw else None,
         )
 
 
@@ -407,6 +416,11 @@ class RedisStore:
             await pipe.execute()
         return True
 
+    async def take_rateable(self, token: str) -> int | None:
+        """The counselor a visitor's rating counts for, once: the key is deleted as it is read."""
+        value = await self.redis.getdel(self.keys.rateable(token_hash(token)))
+        return int(_s(value)) if value is not None and _s(value).isdigit() else None
+
     async def awaiting_wrapup(self, counselor_id: int) -> list[str]:
         """The counselor's ended chats that still wait for a wrap-up (and are not archived yet)."""
         return sorted(_s(x) for x in await self.redis.smembers(self.keys.counselor_wrapups(counselor_id)))
@@ -585,11 +599,22 @@ class RedisStore:
         return int(await self.redis.scard(self.keys.counselor_sessions(counselor_id)))
 
     async def transfer(
-        self, sid: str, from_id: int, to_id: int | None, to_name: str | None, now_ms: int, ts: str
+        self,
+        sid: str,
+        from_id: int,
+        to_id: int | None,
+        to_name: str | None,
+        now_ms: int,
+        ts: str,
+        *,
+        from_name: str = "",
+        note: str = "",
     ) -> AppendResult:
         """Move an active chat to another counselor, or back to the head of its queue (``to_id`` None).
 
-        One script: ownership, the move and the ``handover`` event happen together.
+        One script: ownership, the move, the note kept in the meta for the next counselor
+        (``transfer_from``, ``transfer_note``; replaced by a later transfer) and the ``handover`` event
+        happen together.
         """
         k = self.keys
         event = {"type": "handover", "session_id": sid, "sender": "system", "ts": ts, "counselor_name": to_name}
@@ -612,6 +637,8 @@ class RedisStore:
                 sid,
                 head_score(now_ms),
                 k.queue_channel,
+                from_name,
+                note,
             ],
         )
         return AppendResult(int(code), int(seq))

@@ -124,6 +124,7 @@ class ChatSummary(Base):
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     triage_categories: Mapped[str | None] = mapped_column(String(200), nullable=True)
     paired: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Until paired, or until the visitor left the queue unanswered (then paired is false).
     wait_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
     duration_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
     end_reason: Mapped[str] = mapped_column(String(16))
@@ -131,6 +132,10 @@ class ChatSummary(Base):
     wrapup_category: Mapped[str | None] = mapped_column(String(32), nullable=True)
     risk_level: Mapped[str | None] = mapped_column(String(16), nullable=True)
     referral: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # The counselor who had the chat last (for review and "my wrap-ups"); the hour it began, in UTC
+    # (for staffing per hour of the week). Both empty in summaries archived before 0005.
+    counselor_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    opened_hour: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class Rating(Base):
@@ -147,6 +152,23 @@ class Rating(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     day: Mapped[date] = mapped_column(Date)
     language: Mapped[str] = mapped_column(String(2))
+    score: Mapped[int] = mapped_column(Integer)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CounselorRating(Base):
+    """The same anonymous scores, counted per day, counselor and score (no language, no session).
+
+    A rating is tied to the counselor who had the chat when it ended, through a one-use key in Redis
+    that the chat's end leaves behind (``Keys.rateable``); nothing about the visitor is kept.
+    """
+
+    __tablename__ = "counselor_ratings"
+    __table_args__ = (UniqueConstraint("day", "counselor_id", "score"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    counselor_id: Mapped[int] = mapped_column(Integer)
     score: Mapped[int] = mapped_column(Integer)
     count: Mapped[int] = mapped_column(Integer, default=0)
 

@@ -110,6 +110,9 @@ class CounselorConnection(Connection):
             await self.send({"type": "queues", "queues": queues})
 
     async def send_assigned(self, info: SessionInfo, kind: str = "assigned", **extra: Any) -> None:
+        if kind == "assigned" and info.transfer_from is not None:
+            # The note of the last transfer, to whoever has the chat now: after a reload, or from the queue.
+            extra.setdefault("transfer", {"from": info.transfer_from, "note": info.transfer_note or ""})
         await self.send(
             {
                 "type": kind,
@@ -319,7 +322,8 @@ async def _accept(conn: CounselorConnection, frame: Accept) -> None:
     info = await rt.store.get_session(sid)
     assert info is not None
     await rt.store.touch_idle(sid, rt.now_ms() + int(rt.settings.idle_timeout_seconds * 1000))
-    await conn.send_assigned(info)
+    # "for": this answers the console's accept, even when it carries the kept note of an earlier transfer.
+    await conn.send_assigned(info, **{"for": "accept"})
     await conn.follow(sid, 0)
     await rt.store.publish_control(
         sid, {"type": "paired", "session_id": sid, "counselor_name": conn.principal.display_name}
@@ -384,6 +388,8 @@ async def _transfer(conn: CounselorConnection, frame: Transfer) -> None:
         target.display_name if target else None,
         rt.now_ms(),
         utc_now_iso(),
+        from_name=me.display_name,
+        note=frame.note,
     )
     if result.code < 0:
         await conn.send(error_frame(ErrorCode.NOT_IN_SESSION, "this session is not yours", session_id=frame.session_id))

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -267,12 +268,12 @@ async def test_admin_manages_counselors(console_server: ServerThread, team: dict
 async def test_statistics_from_text_free_summaries(console_server: ServerThread, team: dict[str, str]) -> None:
     settings = console_server.settings
     engine = make_engine(settings.sqlalchemy_url)
-    today = datetime.now(UTC).date()
+    today = datetime.now(ZoneInfo("Europe/Amsterdam")).date()
     tag = os.urandom(3).hex()
     rows = [  # (day offset, paired, wait, audience, category, risk)
         (0, True, 30, "parent", "worry_about_child", "low"),
         (0, True, 90, "youth", "sexual_exploitation", "high"),
-        (0, False, None, "youth", None, None),
+        (0, False, 400, "youth", None, None),  # left the queue after 400 s: abandoned, and it waited
         (1, True, 600, "parent", "abuse_at_home", "medium"),
         (40, True, 5, "parent", "other", "none"),  # outside a 30-day window
     ]
@@ -307,9 +308,11 @@ async def test_statistics_from_text_free_summaries(console_server: ServerThread,
         {"day": (today - timedelta(days=1)).isoformat(), "chats": 1, "abandoned": 0},
         {"day": today.isoformat(), "chats": 3, "abandoned": 1},
     ]
-    assert stats["abandoned_rate"] == 0.25
-    assert stats["wait_seconds"]["p50"] == 90
-    assert 90 < stats["wait_seconds"]["p90"] <= 600
+    assert stats["abandoned_rate"] == 0.25 and stats["abandoned"] == 1
+    assert stats["until"] == today.isoformat() and stats["timezone"] == "Europe/Amsterdam"
+    # Over everyone who waited, the abandoned included: 30, 90, 400, 600.
+    assert stats["wait_seconds"]["p50"] == 245
+    assert 400 < stats["wait_seconds"]["p90"] <= 600
     assert stats["by_audience"] == {"parent": 2, "youth": 2}
     assert stats["by_category"] == {"worry_about_child": 1, "sexual_exploitation": 1, "abuse_at_home": 1}
     assert stats["by_risk"] == {"low": 1, "high": 1, "medium": 1}

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from redis.asyncio import Redis
@@ -110,6 +111,10 @@ async def test_archives_redacted_transcript_and_wrapup(arch_server: ServerThread
     )
     assert summary.paired and summary.end_reason == "counselor" and summary.messages == 2
     assert summary.audience == "parent" and summary.wait_seconds is not None
+    # The counselor who had it, the Amsterdam day and the hour it began (for review and staffing).
+    assert summary.counselor_id is not None and summary.opened_hour is not None
+    began = summary.opened_hour if summary.opened_hour.tzinfo else summary.opened_hour.replace(tzinfo=UTC)
+    assert began.minute == 0 and summary.day == began.astimezone(ZoneInfo("Europe/Amsterdam")).date()
     [transcript] = await rows(arch_server.settings, Transcript, sid)
     events = json.loads(transcript.events)
     assert [e["seq"] for e in events] == [1, 2, 3, 4]
@@ -153,7 +158,9 @@ async def test_abandoned_in_queue_is_archived_at_once(arch_server: ServerThread,
     await recv_until(visitor, "ended")
     assert await archiver.run_once() == 1
     [summary] = await rows(arch_server.settings, ChatSummary, session["session_id"])
-    assert summary.paired is False and summary.wait_seconds is None and summary.end_reason == "quick_exit"
+    # Abandoned in the queue: its wait (until the visitor left) counts in the wait percentiles too.
+    assert summary.paired is False and summary.wait_seconds is not None and summary.wait_seconds >= 0
+    assert summary.end_reason == "quick_exit" and summary.counselor_id is None
     assert summary.audience == "youth"
 
 

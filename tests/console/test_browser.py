@@ -775,7 +775,8 @@ async def test_transfer_between_counselors(env: Env, open_console: Callable[...,
     await v.wait(type="handover", counselor_name=None)
     await queue_total(page, "Totaal: 1 wachtend, waarvan 0 urgent")
     await bram.send({"type": "accept"})
-    await bram.wait(type="assigned", session_id=v.sid, transfer=None)
+    # It answers his accept, and carries the kept note of the last transfer (Anna's, without a note).
+    await bram.wait(type="assigned", session_id=v.sid, transfer={"from": "Anna", "note": ""}, **{"for": "accept"})
     assert v.closed_with is None
     await bram.close()
     await leave(v)

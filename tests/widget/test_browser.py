@@ -33,7 +33,7 @@ from sqlalchemy import select
 
 from chat.settings import Settings
 from chat.store.migrate import upgrade_async
-from chat.store.sql import Rating, make_engine, make_sessionmaker
+from chat.store.sql import CounselorRating, Rating, make_engine, make_sessionmaker
 from tests.browser import LiveServer, assert_no_serious_axe_violations, chat, load_axe, open_widget, start_chat
 from tests.conftest import REDIS_URL, make_settings
 from tests.helpers import add_counselor, counselor_ws, login, recv, recv_match, recv_until, send
@@ -420,6 +420,14 @@ async def test_visitor_chats_with_a_counselor(env: Env, visit: Visit) -> None:
     finally:
         await engine.dispose()
     assert [(r.score, r.language, r.count) for r in rows] == [(4, "nl", 1)]
+    # The widget sent the chat's token with it: the score counts for the counselor too (and no token is kept).
+    engine = make_engine(env.settings.sqlalchemy_url)
+    try:
+        async with make_sessionmaker(engine)() as db:
+            mine = (await db.execute(select(CounselorRating))).scalars().all()
+    finally:
+        await engine.dispose()
+    assert [(r.score, r.count) for r in mine] == [(4, 1)]
     await shoot(env, page, "05-rated")
     assert_only_own_origins(env, visit)
     await anna.close()
