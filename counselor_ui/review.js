@@ -6,7 +6,7 @@
 import { S, isSupervisor } from './state.js';
 import { h, t, replace, nextId, duration, dateTime } from './dom.js';
 import { get, detailText } from './api.js';
-import { eventRow } from './chats.js';
+import { eventRow, noteRow } from './chats.js';
 
 const CATEGORIES = ['sexual_exploitation', 'criminal_exploitation', 'abuse_at_home', 'online_abuse', 'sexual_violence',
   'worry_about_child', 'mental_health', 'information', 'other', 'not_a_real_chat'];
@@ -200,7 +200,9 @@ async function open(sid) {
     return;
   }
   V.err.textContent = '';
-  const list = h('ol', { class: 'rows' }, (tr.events || []).map((ev) => eventRow(eventShape(ev))).filter(Boolean));
+  // Staff notes (whispers) are kept, redacted, in place; they show as they did in the chat, marked staff only.
+  const list = h('ol', { class: 'rows' }, (tr.events || []).map((ev) => (ev.type === 'staff_note'
+    ? noteRow({ ...ev, note_id: '' }) : eventRow(eventShape(ev)))).filter(Boolean));
   V.transcript.hidden = false;
   V.transcript.dataset.sid = tr.session_id;
   replace(V.transcript,
