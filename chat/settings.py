@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     token_ttl_seconds: int = 8 * 3600
     login_max_failures: int = 5
     login_window_seconds: int = 15 * 60
+    # Failures for one username from everywhere only slow its logins down, up to this many seconds each.
+    login_max_delay_seconds: float = 10.0
     messages_per_second: float = 5.0
     message_burst: int = 20
     hellos_per_minute: int = 30

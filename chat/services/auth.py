@@ -154,12 +154,74 @@ class Hasher:
         return hmac.new(salt, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
+# Count first, then check, in one step: parallel requests cannot all pass a check made before any is counted.
+_HIT = """
+-- KEYS: counters   ARGV: window seconds
+local out = {}
+for i, key in ipairs(KEYS) do
+  local n = redis.call('INCR', key)
+  if n == 1 then redis.call('EXPIRE', key, ARGV[1]) end
+  out[i] = n
+end
+return out
+"""
+
+# A token bucket in Redis (shared by every socket and instance): KEYS[i] has rate ARGV[2i], burst ARGV[2i+1].
+# Takes a token from every bucket or from none; returns 1 when taken, 0 when one of them is empty.
+_TAKE = """
+local now = tonumber(ARGV[1])
+local levels = {}
+for i, key in ipairs(KEYS) do
+  local rate, burst = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
+  local state = redis.call('HMGET', key, 't', 'at')
+  local tokens = tonumber(state[1]) or burst
+  local at = tonumber(state[2]) or now
+  tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000)
+  if tokens < 1 then return 0 end
+  levels[i] = tokens
+end
+for i, key in ipairs(KEYS) do
+  local rate, burst = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
+  redis.call('HSET', key, 't', levels[i] - 1, 'at', now)
+  redis.call('PEXPIRE', key, math.ceil(burst / rate * 1000) + 1000)
+end
+return 1
+"""
+
+
+# Only an existing counter goes down (a new key would have no TTL).
+_REFUND = """
+if redis.call('EXISTS', KEYS[1]) == 1 and tonumber(redis.call('GET', KEYS[1])) > 0 then redis.call('DECR', KEYS[1]) end
+return 0
+"""
+
+
 class RateLimiter:
-    """Fixed-window counters in Redis, keyed on a hash."""
+    """Counters in Redis, keyed on a hash: fixed windows (:meth:`hit_all`) and token buckets (:meth:`take`)."""
 
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self.redis = redis
         self.keys = keys
+        self._hit = redis.register_script(_HIT)
+        self._take = redis.register_script(_TAKE)
+        self._refund = redis.register_script(_REFUND)
+
+    async def hit_all(self, window: int, *subjects: tuple[str, str]) -> list[int]:
+        """Count one attempt against every (bucket, subject hash) at once; the counts after it."""
+        counts = await self._hit(keys=[self.keys.rate(b, h) for b, h in subjects], args=[window])
+        return [int(c) for c in counts]
+
+    async def take(self, now_ms: int, *buckets: tuple[str, str, float, int]) -> bool:
+        """One token from each (bucket, subject hash, rate per second, burst), all or none."""
+        args: list[float | int] = [now_ms]
+        for _b, _h, rate, burst in buckets:
+            args += [rate, burst]
+        taken = await self._take(keys=[self.keys.rate(b, h) for b, h, _r, _u in buckets], args=args)
+        return int(taken) == 1
+
+    async def refund(self, bucket: str, subject_hash: str) -> None:
+        """Take back one counted attempt (a login that succeeded is not held against the address)."""
+        await self._refund(keys=[self.keys.rate(bucket, subject_hash)])
 
     async def hit(self, bucket: str, subject_hash: str, window: int) -> int:
         key = self.keys.rate(bucket, subject_hash)
