@@ -251,6 +251,17 @@ async def _resume(conn: VisitorConnection, resume: Resume) -> bool:
         return False
     conn.sid, conn.status, conn.started_ms = sid, info.status, info.enqueued_at
     conn.audience, conn.language = info.audience, info.language
+    if info.status is SessionStatus.ENDED:
+        # Whoever holds the token of an ended chat (a parent who finds it in a closed tab's storage)
+        # learns that it ended, and nothing of what was said.
+        await conn.send(
+            {"type": "session", "session_id": sid, "token": resume.token, "status": "ended", "resumed": True}
+        )
+        for event in await rt.store.events_after(sid, max(0, info.seq - 1)):
+            if event.get("type") == "ended":
+                await conn.send(event)
+        conn.ended.set()
+        return True
     last_seq = min(resume.last_seq, info.seq)
     # resumed is false when the stream no longer holds everything after last_seq.
     events = await rt.store.events_after(sid, last_seq, count=1)
@@ -265,18 +276,15 @@ async def _resume(conn: VisitorConnection, resume: Resume) -> bool:
     if info.counselor_name and info.status is SessionStatus.ACTIVE:
         frame["counselor_name"] = info.counselor_name
     await conn.send(frame)
-    if info.status is not SessionStatus.ENDED:
-        n = await rt.store.visitor_presence(sid, +1, rt.now_ms(), 0)
-        if n == 1 and info.status is SessionStatus.ACTIVE:
-            await rt.store.publish_control(sid, {"type": "presence", "session_id": sid, "visitor": "online"})
-        if info.status is SessionStatus.QUEUED:
-            watcher = rt.extras.get("watcher")
-            if watcher is not None:
-                await watcher.visitor_joined(conn)
+    n = await rt.store.visitor_presence(sid, +1, rt.now_ms(), 0)
+    if n == 1 and info.status is SessionStatus.ACTIVE:
+        await rt.store.publish_control(sid, {"type": "presence", "session_id": sid, "visitor": "online"})
+    if info.status is SessionStatus.QUEUED:
+        watcher = rt.extras.get("watcher")
+        if watcher is not None:
+            await watcher.visitor_joined(conn)
     await conn.follow(sid, last_seq)
     await conn.check_paired()
-    if info.status is SessionStatus.ENDED:
-        conn.ended.set()
     return True
 
 

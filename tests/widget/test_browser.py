@@ -549,6 +549,34 @@ async def test_lost_history_is_told(env: Env, visit: Visit) -> None:
     await cato.close()
 
 
+async def test_chat_found_ended_leaves_nothing_on_screen(env: Env, visit: Visit) -> None:
+    page = visit.page
+    await page.goto(env.host + "/host.html")
+    frame = await open_widget(page)
+    dirk = await counselor(env, "dirk")
+    await start_chat(frame, first="Iets wat niemand mag lezen")
+    sid = await accept(dirk)
+    await expect(frame.locator(".info h2")).to_have_text("Je chat met Dirk")
+
+    # The visitor's connection is gone while the counselor ends the chat: the widget does not see `ended` live.
+    await visit.context.set_offline(True)
+    env.server.stop()
+    await dirk.close()
+    await expect(frame.locator("#notice")).not_to_have_text("")
+    env.restart()
+    dirk = await counselor_ws(env.server, env.tokens["dirk"])
+    await send(dirk, {"type": "end", "session_id": sid})
+    await recv_match(dirk, type="ended", session_id=sid)
+    await visit.context.set_offline(False)
+
+    # Back online it finds the chat ended: the chat is wiped from the screen and the token from the tab.
+    await expect(frame.locator("#done-title")).to_be_visible(timeout=15_000)
+    await expect(frame.locator(".msg")).to_have_count(0)
+    assert "niemand mag lezen" not in await chat_frame(page).evaluate("() => document.body.innerText")
+    assert await chat_frame(page).evaluate("() => sessionStorage.length") == 0
+    await dirk.close()
+
+
 async def test_quick_exit_button(env: Env, visit: Visit) -> None:
     page = visit.page
     await page.goto(env.host + "/before.html")
