@@ -64,8 +64,14 @@ class Settings(BaseSettings):
     login_window_seconds: int = 15 * 60
     # Failures for one username from everywhere only slow its logins down, up to this many seconds each.
     login_max_delay_seconds: float = 10.0
+    # Per session (all its sockets, on every instance together), and per client address (all its sessions).
     messages_per_second: float = 5.0
     message_burst: int = 20
+    address_messages_per_second: float = 50.0
+    address_message_burst: int = 200
+    # A session's stored events and bytes are capped; beyond: `too_large` with reason `session_full`.
+    max_session_events: int = 2000
+    max_session_bytes: int = 2 * 1024 * 1024
     hellos_per_minute: int = 30
     sweep_interval: float = 1.0
 

@@ -597,7 +597,7 @@ function onLink(kind, f) {
       break;
     case 'failed': {
       const el = mine.get(f.client_id);
-      if (el) setState(el, 'notSent', f.code === 'too_large' ? t('tooLong') : '');
+      if (el) setState(el, 'notSent', f.reason === 'session_full' ? t('chatFull') : f.code === 'too_large' ? t('tooLong') : '');
       break;
     }
     case 'slow':

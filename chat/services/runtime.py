@@ -70,6 +70,8 @@ class Runtime:
                 session_ttl=settings.session_ttl_seconds,
                 ended_ttl=settings.ended_ttl_seconds,
                 wrapup_wait_ms=int(settings.wrapup_wait_seconds * 1000),
+                max_events=settings.max_session_events,
+                max_bytes=settings.max_session_bytes,
             ),
             hub=Hub(redis),
             tokens=TokenStore(redis, keys, settings.token_ttl_seconds),

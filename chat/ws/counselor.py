@@ -32,7 +32,7 @@ from chat.services import accounts
 from chat.services.auth import Principal, Role, TokenBucket
 from chat.services.runtime import Runtime
 from chat.sessions import EndReason, SessionStatus
-from chat.store.redis import NOT_OWNER, AtCapacity, SessionInfo
+from chat.store.redis import NOT_OWNER, SESSION_FULL, AtCapacity, SessionInfo
 from chat.store.sql import AuditEntry, Counselor
 from chat.ws.connection import Connection, origin_allowed
 from chat.ws.frames import Disconnected, FrameReader
@@ -436,6 +436,15 @@ async def _say(conn: CounselorConnection, reader: FrameReader, frame: CounselorM
         allowed=(SessionStatus.ACTIVE,),
         now_ms=now,
     )
+    if result.code == SESSION_FULL:
+        await reader.strike(
+            ErrorCode.TOO_LARGE,
+            "this chat is full",
+            session_id=frame.session_id,
+            client_id=frame.client_id,
+            reason="session_full",
+        )
+        return
     if result.code < 0:
         await conn.send(
             error_frame(

@@ -23,8 +23,9 @@ from chat.protocol import (
 )
 from chat.services.addresses import http_client_address
 from chat.services.auth import TokenBucket
-from chat.services.runtime import Runtime
+from chat.services.runtime import Runtime, wall_ms
 from chat.sessions import EndReason, Sender, SessionStatus
+from chat.store.redis import SESSION_FULL
 from chat.ws.connection import Connection, origin_allowed
 from chat.ws.frames import Disconnected, FrameReader
 
@@ -41,6 +42,7 @@ class VisitorConnection(Connection):
         self.audience = ""
         self.language = ""
         self.started_ms = 0  # when the session began: triage scans its first minutes
+        self.client_hash = ""  # HMAC of the client address (rotating salt); never the address itself
         self.last_queue: tuple[int | None, int | None, bool] | None = None
         self.ended = asyncio.Event()
 
@@ -141,19 +143,29 @@ async def _first_frame(conn: VisitorConnection, reader: FrameReader) -> Hello | 
 async def _serve(conn: VisitorConnection, reader: FrameReader) -> None:
     rt = conn.rt
     first = await _first_frame(conn, reader)
+    address = http_client_address(conn.ws, rt.settings.trusted_proxies) or "unknown"
+    conn.client_hash = await rt.hasher.digest("addr", address)
     if isinstance(first, Hello):
         if not await _hello(conn, first):
             return
     elif not await _resume(conn, first):
         return
     assert conn.sid is not None
-    bucket = TokenBucket(rt.settings.messages_per_second, rt.settings.message_burst)
+    settings = rt.settings
+    # Typing is never stored: a bucket of this socket's own is enough for it.
+    bucket = TokenBucket(settings.messages_per_second, settings.message_burst)
     while conn.status is not SessionStatus.ENDED:
         frame = await _next_or_end(conn, reader)
         if frame is None:
             break
         if isinstance(frame, VisitorMessage):
-            if not bucket.take():
+            # Per session and per client address, shared by every socket on every instance: six sockets
+            # resuming one session get no more than one.
+            if not await rt.limiter.take(
+                wall_ms(),
+                ("msg-session", conn.sid, settings.messages_per_second, settings.message_burst),
+                ("msg-addr", conn.client_hash, settings.address_messages_per_second, settings.address_message_burst),
+            ):
                 await reader.strike(ErrorCode.RATE_LIMITED, "too many messages; slow down", client_id=frame.client_id)
                 continue
             await _message(conn, reader, frame)
@@ -194,8 +206,7 @@ async def _next_or_end(conn: VisitorConnection, reader: FrameReader) -> Any:
 async def _hello(conn: VisitorConnection, hello: Hello) -> bool:
     rt = conn.rt
     settings = rt.settings
-    subject = await rt.hasher.digest("addr", http_client_address(conn.ws, settings.trusted_proxies) or "unknown")
-    if await rt.limiter.hit("hello", subject, 60) > settings.hellos_per_minute:
+    if await rt.limiter.hit("hello", conn.client_hash, 60) > settings.hellos_per_minute:
         await conn.send(error_frame(ErrorCode.RATE_LIMITED, "too many new chats from here; try again later"))
         await conn.close(1008, "rate limited")
         return False
@@ -319,6 +330,9 @@ async def _message(conn: VisitorConnection, reader: FrameReader, frame: VisitorM
         allowed=(SessionStatus.QUEUED, SessionStatus.ACTIVE),
         now_ms=now,
     )
+    if result.code == SESSION_FULL:
+        await reader.strike(ErrorCode.TOO_LARGE, "this chat is full", client_id=frame.client_id, reason="session_full")
+        return
     if result.code < 0:
         await conn.send(error_frame(ErrorCode.NOT_IN_SESSION, "the session has ended", client_id=frame.client_id))
         return
