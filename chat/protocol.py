@@ -129,6 +129,8 @@ class CounselorTyping(Frame):
 class CounselorEnd(Frame):
     type: Literal["end"]
     session_id: SessionId
+    # Ended as abusive: the visitor's client hash is refused new chats for a while.
+    abusive: StrictBool = False
 
 
 class Wrapup(Frame):

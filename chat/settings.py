@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     max_session_events: int = 2000
     max_session_bytes: int = 2 * 1024 * 1024
     hellos_per_minute: int = 30
+    # A chat ended as abusive refuses new chats from that client hash for this long.
+    block_seconds: int = 24 * 3600
     sweep_interval: float = 1.0
 
     @field_validator("allowed_origins", "trusted_proxies", mode="before")

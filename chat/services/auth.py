@@ -128,30 +128,53 @@ class TokenStore:
 class Hasher:
     """HMAC of client addresses and login names with a salt that rotates daily.
 
-    The salt lives in Redis with a TTL of a day (shared by all instances, so
-    limits hold across them) and is cached here for a minute.
+    Each day (UTC, by ``rotate_seconds``) has a salt of its own in Redis, shared by all
+    instances so that limits hold across them, kept one day longer than its own (a block
+    made late in a day still holds the next morning: :meth:`recent_digests`) and then gone.
+    Cached here for a minute.
     """
 
     def __init__(self, redis: Redis, keys: Keys, rotate_seconds: int = 24 * 3600) -> None:
         self.redis = redis
         self.keys = keys
         self.rotate_seconds = rotate_seconds
-        self._salt: bytes | None = None
-        self._fetched = 0.0
+        self._salts: dict[int, tuple[bytes | None, float]] = {}
 
-    async def _current_salt(self) -> bytes:
+    def epoch(self) -> int:
+        return int(time.time() // self.rotate_seconds)
+
+    async def _salt(self, epoch: int, *, create: bool) -> bytes | None:
         now = time.monotonic()
-        if self._salt is None or now - self._fetched > 60:
-            fresh = secrets.token_bytes(32).hex()
-            await self.redis.set(self.keys.address_salt, fresh, ex=self.rotate_seconds, nx=True)
-            salt = await self.redis.get(self.keys.address_salt)
-            self._salt = (salt.encode() if isinstance(salt, str) else salt) or fresh.encode()
-            self._fetched = now
-        return self._salt
+        cached = self._salts.get(epoch)
+        if cached is not None and now - cached[1] <= 60 and (cached[0] is not None or not create):
+            return cached[0]
+        key = self.keys.address_salt(epoch)
+        if create:
+            await self.redis.set(key, secrets.token_bytes(32).hex(), ex=2 * self.rotate_seconds, nx=True)
+        raw = await self.redis.get(key)
+        salt = (raw.encode() if isinstance(raw, str) else raw) or None
+        self._salts = {e: v for e, v in self._salts.items() if e >= epoch - 1}
+        self._salts[epoch] = (salt, now)
+        return salt
+
+    @staticmethod
+    def _mac(salt: bytes, kind: str, value: str) -> str:
+        return hmac.new(salt, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()[:32]
 
     async def digest(self, kind: str, value: str) -> str:
-        salt = await self._current_salt()
-        return hmac.new(salt, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()[:32]
+        """The HMAC under today's salt."""
+        salt = await self._salt(self.epoch(), create=True)
+        assert salt is not None
+        return self._mac(salt, kind, value)
+
+    async def recent_digests(self, kind: str, value: str) -> list[str]:
+        """Today's HMAC, and yesterday's while its salt is still kept."""
+        epoch = self.epoch()
+        out = [await self.digest(kind, value)]
+        previous = await self._salt(epoch - 1, create=False)
+        if previous is not None:
+            out.append(self._mac(previous, kind, value))
+        return out
 
 
 # Count first, then check, in one step: parallel requests cannot all pass a check made before any is counted.

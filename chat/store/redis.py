@@ -266,6 +266,7 @@ class RedisStore:
         urgent: bool,
         category: str | None,
         now_ms: int,
+        client: str = "",
     ) -> tuple[str, str]:
         """Create a queued session; returns (session id, visitor token)."""
         sid = new_session_id()
@@ -287,6 +288,8 @@ class RedisStore:
             "visitor_conns": 0,
             # The hash of the resume token, so that the archiver can delete its key.
             "vtoken": token_hash(token),
+            # The client hash (HMAC, daily salt; never the address), to block the visitor if the chat is abusive.
+            "client": client,
         }
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(k.session(sid), mapping=cast(Any, meta))

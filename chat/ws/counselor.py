@@ -215,7 +215,10 @@ async def _serve(conn: CounselorConnection, reader: FrameReader) -> None:
                 )
         elif isinstance(frame, CounselorEnd):
             if await _owns(conn, frame.session_id):
+                client = await rt.redis.hget(rt.keys.session(frame.session_id), "client")
                 await rt.store.end(frame.session_id, EndReason.COUNSELOR, utc_now_iso(), rt.now_ms())
+                if frame.abusive:
+                    await _block(conn, frame.session_id, client.decode() if isinstance(client, bytes) else client)
         elif isinstance(frame, Wrapup):
             wrapup = {"category": frame.category.value, "risk": frame.risk.value, "referral": frame.referral.value}
             if await rt.store.save_wrapup(frame.session_id, principal.counselor_id, wrapup, rt.now_ms()):
@@ -243,6 +246,18 @@ async def _serve(conn: CounselorConnection, reader: FrameReader) -> None:
                 await conn.unfollow(frame.session_id)
         elif isinstance(frame, Auth):
             await reader.strike(ErrorCode.BAD_REQUEST, "already authenticated")
+
+
+async def _block(conn: CounselorConnection, sid: str, client: str | None) -> None:
+    """The chat was ended as abusive: refuse new chats from its client hash for a while; audited, no text."""
+    rt = conn.rt
+    assert conn.principal is not None
+    if client:
+        await rt.blocks.block(client, by=conn.principal.username, now_ms=rt.now_ms(), seconds=rt.settings.block_seconds)
+    async with rt.db() as db:
+        db.add(AuditEntry(actor=conn.principal.username, action="block", session_id=sid))
+        await db.commit()
+    await conn.send({"type": "blocked", "session_id": sid, "block_seconds": rt.settings.block_seconds})
 
 
 async def _owns(conn: CounselorConnection, sid: str, **extra: Any) -> bool:

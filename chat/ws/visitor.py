@@ -43,6 +43,7 @@ class VisitorConnection(Connection):
         self.language = ""
         self.started_ms = 0  # when the session began: triage scans its first minutes
         self.client_hash = ""  # HMAC of the client address (rotating salt); never the address itself
+        self.client_hashes: list[str] = []  # today's and yesterday's, to find a block made yesterday
         self.last_queue: tuple[int | None, int | None, bool] | None = None
         self.ended = asyncio.Event()
 
@@ -144,7 +145,8 @@ async def _serve(conn: VisitorConnection, reader: FrameReader) -> None:
     rt = conn.rt
     first = await _first_frame(conn, reader)
     address = http_client_address(conn.ws, rt.settings.trusted_proxies) or "unknown"
-    conn.client_hash = await rt.hasher.digest("addr", address)
+    conn.client_hashes = await rt.hasher.recent_digests("addr", address)
+    conn.client_hash = conn.client_hashes[0]
     if isinstance(first, Hello):
         if not await _hello(conn, first):
             return
@@ -210,6 +212,13 @@ async def _hello(conn: VisitorConnection, hello: Hello) -> bool:
         await conn.send(error_frame(ErrorCode.RATE_LIMITED, "too many new chats from here; try again later"))
         await conn.close(1008, "rate limited")
         return False
+    if await rt.blocks.is_blocked(conn.client_hashes):
+        # Neutral: the visitor is not told they were blocked, only that they cannot chat now, with help to call.
+        closed = rt.extras.get("closed_frame")
+        frame = await closed(hello.language.value) if closed else error_frame(ErrorCode.SERVICE_CLOSED, "closed")
+        await conn.send(frame)
+        await conn.close(1000)
+        return False
     gate = rt.extras.get("hello_gate")
     if gate is not None:
         refusal = await gate(hello)
@@ -236,6 +245,7 @@ async def _hello(conn: VisitorConnection, hello: Hello) -> bool:
         urgent=urgent,
         category=category,
         now_ms=now,
+        client=conn.client_hash,
     )
     conn.sid, conn.status, conn.started_ms = sid, SessionStatus.QUEUED, now
     conn.audience, conn.language = hello.audience.value, hello.language.value
