@@ -89,11 +89,10 @@ async def test_a_chat_ended_as_abusive_blocks_its_visitor(start_server: StartSer
 
         forbidden = await client.delete(f"/api/supervisor/blocks/{block['id']}", headers=as_anna)
         assert forbidden.status_code == 403
-        lifted = await client.delete(
-            f"/api/supervisor/blocks/{block['id']}", headers={"Authorization": f"Bearer {sam}"}
-        )
+        as_sam = {"Authorization": f"Bearer {sam}"}
+        lifted = await client.delete(f"/api/supervisor/blocks/{block['id']}", headers=as_sam)
         assert lifted.status_code == 204
-        again = await client.delete(f"/api/supervisor/blocks/{block['id']}", headers={"Authorization": f"Bearer {sam}"})
+        again = await client.delete(f"/api/supervisor/blocks/{block['id']}", headers=as_sam)
         assert again.status_code == 404
     frames = await _hello_answer(srv, track)
     assert frames[0]["type"] == "session"
