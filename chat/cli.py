@@ -71,7 +71,7 @@ def _redis_url(settings: Settings) -> tuple[str, Any]:
         return settings.redis_url, None
     from chat.server.embedded import EmbeddedRedis
 
-    embedded = EmbeddedRedis(settings.data_dir)
+    embedded = EmbeddedRedis(settings.data_dir, maxmemory=settings.embedded_redis_maxmemory)
     return embedded.start(), embedded
 
 

@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     database_url: str | None = None
     redis_prefix: str = "chat"
     redis_max_connections: int = 64
+    # The embedded redis-server's memory limit (redis syntax: 256mb, 1gb); it never evicts (noeviction).
+    embedded_redis_maxmemory: str = "256mb"
     # HMAC key for hashing client addresses and login names; generated per data dir in development.
     secret_key: str | None = None
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from redis.exceptions import RedisError
 from sqlalchemy import func, select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -93,6 +94,12 @@ def create_app(settings: Settings, redis_url: str, *, clock: Callable[[], int] |
     app.include_router(console.router)
     app.add_api_websocket_route("/ws/visitor", visitor_endpoint)
     app.add_api_websocket_route("/ws/counselor", counselor_endpoint)
+
+    @app.exception_handler(RedisError)
+    async def store_unavailable(request: Request, exc: RedisError) -> Response:
+        # Redis full (maxmemory with noeviction) or unreachable: a documented 503, never a stack trace.
+        log.warning("http: store unavailable (%s)", type(exc).__name__)
+        return JSONResponse({"detail": "unavailable"}, status_code=503, headers={"Retry-After": "5"})
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from redis.exceptions import RedisError
 from sqlalchemy import select
 from starlette.websockets import WebSocket
 
@@ -123,6 +125,11 @@ async def counselor_endpoint(ws: WebSocket) -> None:
         await _serve(conn, reader)
     except Disconnected:
         pass
+    except RedisError as exc:
+        # Redis is full (maxmemory, noeviction) or unreachable: nothing was half-stored; try again later.
+        log.warning("counselor: store unavailable (%s)", type(exc).__name__)
+        await conn.send(error_frame(ErrorCode.UNAVAILABLE, "the service is unavailable; try again shortly"))
+        await conn.close(1013, "try again later")
     except Exception:
         log.exception("counselor: unexpected failure")
         await conn.send(error_frame(ErrorCode.INTERNAL, "internal error"))
@@ -140,7 +147,8 @@ async def counselor_endpoint(ws: WebSocket) -> None:
                 for c in rt.connections
                 if c is not conn
             ):
-                await rt.store.counselor_offline(conn.principal.counselor_id)
+                with contextlib.suppress(RedisError):
+                    await rt.store.counselor_offline(conn.principal.counselor_id)
         await conn.stop()
 
 

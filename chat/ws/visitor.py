@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
+from redis.exceptions import RedisError
 from starlette.websockets import WebSocket
 
 from chat.events import Event, utc_now_iso
@@ -102,6 +104,11 @@ async def visitor_endpoint(ws: WebSocket) -> None:
         await _serve(conn, reader)
     except Disconnected:
         pass
+    except RedisError as exc:
+        # Redis is full (maxmemory, noeviction) or unreachable: nothing was half-stored; try again later.
+        log.warning("visitor: store unavailable (%s)", type(exc).__name__)
+        await conn.send(error_frame(ErrorCode.UNAVAILABLE, "the service is unavailable; try again shortly"))
+        await conn.close(1013, "try again later")
     except Exception:
         log.exception("visitor: unexpected failure")
         await conn.send(error_frame(ErrorCode.INTERNAL, "internal error"))
@@ -110,10 +117,11 @@ async def visitor_endpoint(ws: WebSocket) -> None:
         await conn.stop()
         if conn.sid and conn.status is not SessionStatus.ENDED:
             grace_ms = int(rt.settings.visitor_grace_seconds * 1000)
-            if await rt.store.visitor_presence(conn.sid, -1, rt.now_ms(), grace_ms) == 0:
-                await rt.store.publish_control(
-                    conn.sid, {"type": "presence", "session_id": conn.sid, "visitor": "offline"}
-                )
+            with contextlib.suppress(RedisError):
+                if await rt.store.visitor_presence(conn.sid, -1, rt.now_ms(), grace_ms) == 0:
+                    await rt.store.publish_control(
+                        conn.sid, {"type": "presence", "session_id": conn.sid, "visitor": "offline"}
+                    )
 
 
 async def _first_frame(conn: VisitorConnection, reader: FrameReader) -> Hello | Resume:
