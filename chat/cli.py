@@ -22,11 +22,21 @@ log = logging.getLogger("chat.cli")
 def serve_config(settings: Settings, app: Any, host: str, port: int) -> Any:
     """The uvicorn configuration every server uses, tests included: frame limit, no deflate, no access log."""
     import uvicorn
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+    from chat.server.guard import guarded_protocol
 
     return uvicorn.Config(
         app,
         host=host,
         port=port,
+        http=guarded_protocol(
+            AutoHTTPProtocol,
+            header_timeout=settings.header_timeout_seconds,
+            max_per_address=settings.max_connections_per_address,
+            trusted=frozenset(settings.trusted_proxies),
+        ),
+        h11_max_incomplete_event_size=16 * 1024,
         ws="websockets-sansio",
         ws_max_size=settings.max_frame_bytes,
         ws_per_message_deflate=False,

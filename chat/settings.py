@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     triage_window_seconds: float = 15 * 60.0
 
     max_frame_bytes: int = 16 * 1024
+    # A connection must send a complete request head (or websocket handshake) within this many seconds.
+    header_timeout_seconds: float = 10.0
+    # Open TCP connections per client address (not for trusted proxies), and websockets per client address
+    # (forwarded addresses included) in one process. Generous: a school shares one address.
+    max_connections_per_address: int = 1000
+    max_sockets_per_address: int = 500
     max_text_chars: int = 4000
     first_frame_timeout: float = 10.0
     visitor_grace_seconds: float = 120.0

@@ -36,7 +36,7 @@ from chat.services.runtime import Runtime
 from chat.sessions import EndReason, SessionStatus
 from chat.store.redis import NOT_OWNER, SESSION_FULL, AtCapacity, SessionInfo
 from chat.store.sql import AuditEntry, Counselor
-from chat.ws.connection import Connection, origin_allowed
+from chat.ws.connection import Connection, admit, origin_allowed, refuse_busy, release
 from chat.ws.frames import Disconnected, FrameReader
 
 log = logging.getLogger("chat.counselor")
@@ -117,6 +117,17 @@ async def counselor_endpoint(ws: WebSocket) -> None:
     if not origin_allowed(ws, rt.settings.allowed_origins):
         await ws.close(1008, "origin not allowed")
         return
+    slot = admit(ws, rt)
+    if slot is None:
+        await refuse_busy(ws)
+        return
+    try:
+        await _run(ws, rt)
+    finally:
+        release(rt, slot)
+
+
+async def _run(ws: WebSocket, rt: Runtime) -> None:
     await ws.accept()
     conn = CounselorConnection(ws, rt)
     reader = FrameReader(conn, parse_counselor)

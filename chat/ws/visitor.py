@@ -28,7 +28,7 @@ from chat.services.auth import TokenBucket
 from chat.services.runtime import Runtime, wall_ms
 from chat.sessions import EndReason, Sender, SessionStatus
 from chat.store.redis import SESSION_FULL
-from chat.ws.connection import Connection, origin_allowed
+from chat.ws.connection import Connection, admit, origin_allowed, refuse_busy, release
 from chat.ws.frames import Disconnected, FrameReader
 
 log = logging.getLogger("chat.visitor")
@@ -96,6 +96,17 @@ async def visitor_endpoint(ws: WebSocket) -> None:
     if not origin_allowed(ws, rt.settings.allowed_origins):
         await ws.close(1008, "origin not allowed")
         return
+    slot = admit(ws, rt)
+    if slot is None:
+        await refuse_busy(ws)
+        return
+    try:
+        await _run(ws, rt)
+    finally:
+        release(rt, slot)
+
+
+async def _run(ws: WebSocket, rt: Runtime) -> None:
     await ws.accept()
     conn = VisitorConnection(ws, rt)
     reader = FrameReader(conn, parse_visitor)
