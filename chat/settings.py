@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     first_frame_timeout: float = 10.0
     visitor_grace_seconds: float = 120.0
     idle_timeout_seconds: float = 30 * 60.0
+    # A queued session that never wrote anything ends after this long (it keeps its place while it writes).
+    queued_silent_timeout_seconds: float = 30 * 60.0
     session_ttl_seconds: int = 24 * 3600
     ended_ttl_seconds: int = 3600
     # A counselor's capacity until they set one; supervisors are alerted after this wait.

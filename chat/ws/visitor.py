@@ -271,6 +271,9 @@ async def _hello(conn: VisitorConnection, hello: Hello) -> bool:
     if first_message:
         event = {"type": "message", "session_id": sid, "sender": "visitor", "text": first_message, "ts": utc_now_iso()}
         await rt.store.append(sid, event, client_id=None, owner=None, allowed=(SessionStatus.QUEUED,), now_ms=now)
+    else:
+        # Nothing written yet: a queued session that stays silent this long ends (the sweeper checks again).
+        await rt.store.touch_idle(sid, now + int(settings.queued_silent_timeout_seconds * 1000))
     await rt.store.visitor_presence(sid, +1, now, 0)
     await conn.send({"type": "session", "session_id": sid, "token": token, "status": "queued", "resumed": False})
     watcher = rt.extras.get("watcher")

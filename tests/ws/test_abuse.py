@@ -123,3 +123,24 @@ async def test_activity_does_not_renew_a_session_lifetime(start_server: StartSer
         assert 0 < await client.pttl(keys.client_ids(sid)) <= before
     finally:
         await client.aclose()
+
+
+async def test_a_silent_queued_session_times_out_and_a_writing_one_waits(start_server: StartServer, track: Any) -> None:
+    srv = await start_server(queued_silent_timeout_seconds=1.0)
+    silent, s1 = await visitor_hello(srv)
+    wrote_first, s2 = await visitor_hello(srv, first_message="ik wacht")
+    wrote_later, s3 = await visitor_hello(srv)
+    for ws in (silent, wrote_first, wrote_later):
+        track(ws)
+    await send(wrote_later, {"type": "message", "client_id": "w1", "text": "toch iets"})
+    await recv_match(wrote_later, type="ack", client_id="w1")
+    ended = await recv_match(silent, type="ended", timeout=10)
+    assert ended["reason"] == "timeout"
+    # Well past the timeout, those who wrote are still waiting in the queue.
+    await asyncio.sleep(1.5)
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        statuses = [await client.hget(srv.rt.keys.session(s["session_id"]), "status") for s in (s1, s2, s3)]
+    finally:
+        await client.aclose()
+    assert statuses == [b"ended", b"queued", b"queued"]
