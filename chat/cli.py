@@ -166,7 +166,7 @@ def cmd_counselor(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _counselor(args: argparse.Namespace, settings: Settings) -> int:
     from chat.services import accounts
-    from chat.services.auth import Role, hash_password
+    from chat.services.auth import Role
     from chat.store.sql import make_engine, make_sessionmaker
 
     engine = make_engine(settings.sqlalchemy_url)
@@ -188,7 +188,11 @@ async def _counselor(args: argparse.Namespace, settings: Settings) -> int:
                 row.active = False
                 verb = "disabled"
             else:
-                row.password_hash = hash_password(_read_password(args))
+                try:
+                    accounts.set_password(row, _read_password(args))
+                except accounts.AccountError as exc:
+                    print(f"chat: {exc}", file=sys.stderr)
+                    return 1
                 verb = "has a new password"
             await db.commit()
             revoked = await _revoke_all(settings, row.id)
