@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     secret_key: str | None = None
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # /metrics answers only a Bearer with this token; unset, /metrics is off (404).
+    metrics_token: str | None = None
 
     # Weekly schedule with exceptions (TOML, see chat/data/hours.example.toml); unset = always open.
     hours_file: Path | None = None
