@@ -91,8 +91,9 @@ class Connection:
             if self.ws.application_state is WebSocketState.CONNECTED:
                 try:
                     await self.ws.send_text(json.dumps(frame, ensure_ascii=False, separators=(",", ":")))
-                except WebSocketDisconnect:
-                    # The client is gone; whoever sent (the queue watcher, a relay) must not fail on it.
+                except (WebSocketDisconnect, RuntimeError):
+                    # The client is gone, or the websocket layer already closed the socket (1007, 1009: then
+                    # uvicorn refuses any further send with RuntimeError); whoever sent must not fail on it.
                     self.closing = True
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
