@@ -173,6 +173,8 @@ async def _serve(conn: VisitorConnection, reader: FrameReader) -> None:
         return
     assert conn.sid is not None
     settings = rt.settings
+    # Keyed on an HMAC of the session id, so that no key outlives the archived session naming it.
+    session_key = await rt.hasher.digest("session", conn.sid)
     # Typing is never stored: a bucket of this socket's own is enough for it.
     bucket = TokenBucket(settings.messages_per_second, settings.message_burst)
     while conn.status is not SessionStatus.ENDED:
@@ -184,7 +186,7 @@ async def _serve(conn: VisitorConnection, reader: FrameReader) -> None:
             # resuming one session get no more than one.
             if not await rt.limiter.take(
                 wall_ms(),
-                ("msg-session", conn.sid, settings.messages_per_second, settings.message_burst),
+                ("msg-session", session_key, settings.messages_per_second, settings.message_burst),
                 ("msg-addr", conn.client_hash, settings.address_messages_per_second, settings.address_message_burst),
             ):
                 await reader.strike(ErrorCode.RATE_LIMITED, "too many messages; slow down", client_id=frame.client_id)
