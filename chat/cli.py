@@ -22,11 +22,21 @@ log = logging.getLogger("chat.cli")
 def serve_config(settings: Settings, app: Any, host: str, port: int) -> Any:
     """The uvicorn configuration every server uses, tests included: frame limit, no deflate, no access log."""
     import uvicorn
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+    from chat.server.guard import guarded_protocol
 
     return uvicorn.Config(
         app,
         host=host,
         port=port,
+        http=guarded_protocol(
+            AutoHTTPProtocol,
+            header_timeout=settings.header_timeout_seconds,
+            max_per_address=settings.max_connections_per_address,
+            trusted=frozenset(settings.trusted_proxies),
+        ),
+        h11_max_incomplete_event_size=16 * 1024,
         ws="websockets-sansio",
         ws_max_size=settings.max_frame_bytes,
         ws_per_message_deflate=False,
@@ -71,7 +81,7 @@ def _redis_url(settings: Settings) -> tuple[str, Any]:
         return settings.redis_url, None
     from chat.server.embedded import EmbeddedRedis
 
-    embedded = EmbeddedRedis(settings.data_dir)
+    embedded = EmbeddedRedis(settings.data_dir, maxmemory=settings.embedded_redis_maxmemory)
     return embedded.start(), embedded
 
 
@@ -156,7 +166,7 @@ def cmd_counselor(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _counselor(args: argparse.Namespace, settings: Settings) -> int:
     from chat.services import accounts
-    from chat.services.auth import Role, hash_password
+    from chat.services.auth import Role
     from chat.store.sql import make_engine, make_sessionmaker
 
     engine = make_engine(settings.sqlalchemy_url)
@@ -178,7 +188,11 @@ async def _counselor(args: argparse.Namespace, settings: Settings) -> int:
                 row.active = False
                 verb = "disabled"
             else:
-                row.password_hash = hash_password(_read_password(args))
+                try:
+                    accounts.set_password(row, _read_password(args))
+                except accounts.AccountError as exc:
+                    print(f"chat: {exc}", file=sys.stderr)
+                    return 1
                 verb = "has a new password"
             await db.commit()
             revoked = await _revoke_all(settings, row.id)

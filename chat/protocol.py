@@ -36,6 +36,8 @@ class ErrorCode(enum.StrEnum):
     SERVICE_CLOSED = "service_closed"
     NOT_IN_SESSION = "not_in_session"
     INTERNAL = "internal"
+    # The store is full or unreachable: the socket closes with 1013, try again later.
+    UNAVAILABLE = "unavailable"
 
 
 class Frame(BaseModel):
@@ -138,6 +140,8 @@ class CounselorTyping(Frame):
 class CounselorEnd(Frame):
     type: Literal["end"]
     session_id: SessionId
+    # Ended as abusive: the visitor's client hash is refused new chats for a while.
+    abusive: StrictBool = False
 
 
 class Wrapup(Frame):
@@ -217,6 +221,23 @@ def error_frame(code: ErrorCode, message: str, **extra: Any) -> dict[str, Any]:
     return {"type": "error", "code": code.value, "message": message, **extra}
 
 
+def _valid_unicode(value: Any, depth: int = 0) -> bool:
+    """No lone surrogates anywhere (JSON allows ``"\\ud800"``; UTF-8, Redis and the browsers do not)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if depth > 32:
+        return False
+    if isinstance(value, dict):
+        return all(_valid_unicode(k, depth + 1) and _valid_unicode(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_valid_unicode(v, depth + 1) for v in value)
+    return True
+
+
 def _load(raw: str) -> dict[str, Any]:
     try:
         data = json.loads(raw)
@@ -226,26 +247,51 @@ def _load(raw: str) -> dict[str, Any]:
         raise ProtocolError(ErrorCode.BAD_REQUEST, "frame must be a JSON object")
     if not isinstance(data.get("type"), str):
         raise ProtocolError(ErrorCode.BAD_REQUEST, "frame has no string 'type'")
+    if not _valid_unicode(data):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "frame holds invalid Unicode")
     return data
 
 
-def _describe(exc: ValidationError) -> str:
-    # Never echo the input back: it may hold what a visitor typed.
-    parts = []
-    for err in exc.errors()[:3]:
-        where = ".".join(str(p) for p in err["loc"][1:]) or str(err["loc"][0]) if err["loc"] else "frame"
-        parts.append(f"{where}: {err['msg']}")
-    return "; ".join(parts)
+def _describe(exc: ValidationError, known: frozenset[str]) -> str:
+    """A fixed message naming at most the field (one of ours): never anything of what was sent."""
+    err = exc.errors()[0]
+    fields = [p for p in err["loc"][1:] if isinstance(p, str) and p in known]
+    where = fields[0] if fields else "frame"
+    return f"{where}: missing" if err["type"] == "missing" else f"{where}: invalid"
+
+
+# Every field name a client frame may carry: the only words of a frame an error message may repeat.
+_FIELDS = frozenset(
+    name
+    for model in (
+        Hello,
+        Resume,
+        VisitorMessage,
+        VisitorTyping,
+        Auth,
+        Accept,
+        CounselorMessage,
+        CounselorResource,
+        CounselorTyping,
+        CounselorEnd,
+        Wrapup,
+        Status,
+        Transfer,
+        Monitor,
+        Unmonitor,
+    )
+    for name in model.model_fields
+)
 
 
 def _parse(adapter: TypeAdapter[Any], raw: str, allowed: frozenset[str]) -> Any:
     data = _load(raw)
     if data["type"] not in allowed:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, f"unknown type {data['type'][:40]!r}")
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "unknown frame type")
     try:
         return adapter.validate_python(data)
     except ValidationError as exc:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, _describe(exc)) from None
+        raise ProtocolError(ErrorCode.BAD_REQUEST, _describe(exc, _FIELDS)) from None
 
 
 VISITOR_TYPES = frozenset({"hello", "resume", "message", "typing", "end", "quick_exit", "ping"})

@@ -23,10 +23,14 @@ class Settings(BaseSettings):
     database_url: str | None = None
     redis_prefix: str = "chat"
     redis_max_connections: int = 64
+    # The embedded redis-server's memory limit (redis syntax: 256mb, 1gb); it never evicts (noeviction).
+    embedded_redis_maxmemory: str = "256mb"
     # HMAC key for hashing client addresses and login names; generated per data dir in development.
     secret_key: str | None = None
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # /metrics answers only a Bearer with this token; unset, /metrics is off (404).
+    metrics_token: str | None = None
 
     # Weekly schedule with exceptions (TOML, see chat/data/hours.example.toml); unset = always open.
     hours_file: Path | None = None
@@ -36,10 +40,18 @@ class Settings(BaseSettings):
     triage_window_seconds: float = 15 * 60.0
 
     max_frame_bytes: int = 16 * 1024
+    # A connection must send a complete request head (or websocket handshake) within this many seconds.
+    header_timeout_seconds: float = 10.0
+    # Open TCP connections per client address (not for trusted proxies), and websockets per client address
+    # (forwarded addresses included) in one process. Generous: a school shares one address.
+    max_connections_per_address: int = 1000
+    max_sockets_per_address: int = 500
     max_text_chars: int = 4000
     first_frame_timeout: float = 10.0
     visitor_grace_seconds: float = 120.0
     idle_timeout_seconds: float = 30 * 60.0
+    # A queued session that never wrote anything ends after this long (it keeps its place while it writes).
+    queued_silent_timeout_seconds: float = 30 * 60.0
     session_ttl_seconds: int = 24 * 3600
     ended_ttl_seconds: int = 3600
     # A counselor's capacity until they set one; supervisors are alerted after this wait.
@@ -69,9 +81,19 @@ class Settings(BaseSettings):
     token_ttl_seconds: int = 8 * 3600
     login_max_failures: int = 5
     login_window_seconds: int = 15 * 60
+    # Failures for one username from everywhere only slow its logins down, up to this many seconds each.
+    login_max_delay_seconds: float = 10.0
+    # Per session (all its sockets, on every instance together), and per client address (all its sessions).
     messages_per_second: float = 5.0
     message_burst: int = 20
+    address_messages_per_second: float = 50.0
+    address_message_burst: int = 200
+    # A session's stored events and bytes are capped; beyond: `too_large` with reason `session_full`.
+    max_session_events: int = 2000
+    max_session_bytes: int = 2 * 1024 * 1024
     hellos_per_minute: int = 30
+    # A chat ended as abusive refuses new chats from that client hash for this long.
+    block_seconds: int = 24 * 3600
     sweep_interval: float = 1.0
 
     @field_validator("allowed_origins", "trusted_proxies", mode="before")

@@ -549,6 +549,11 @@ function onLink(kind, f) {
     case 'session':
       if (f.counselor_name) S.counselor = f.counselor_name;
       if (f.status === 'queued' || f.status === 'active') S.phase = f.status;
+      if (f.status === 'ended') {
+        // Found ended (after a reconnect or a reload): nothing of the chat stays on the screen.
+        C.log.replaceChildren();
+        mine.clear();
+      }
       showInfo();
       if (f.reconnect) notice(t('reconnected'), 3000);
       pending('waiting', 'sending');
@@ -596,7 +601,7 @@ function onLink(kind, f) {
       break;
     case 'failed': {
       const el = mine.get(f.client_id);
-      if (el) setState(el, 'notSent', f.code === 'too_large' ? t('tooLong') : '');
+      if (el) setState(el, 'notSent', f.reason === 'session_full' ? t('chatFull') : f.code === 'too_large' ? t('tooLong') : '');
       break;
     }
     case 'slow':

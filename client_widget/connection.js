@@ -161,7 +161,9 @@ export class Link {
     switch (f.type) {
       case 'session':
         this.token = f.token;
+        // An ended session: its token is worth nothing now, and must not stay in this tab.
         if (f.status !== 'ended') saved.keep(f.token);
+        else saved.clear();
         this.online = true;
         this.attempt = 0;
         this.emit('session', { ...f, reconnect: this.lost });

@@ -1047,6 +1047,8 @@ export function openWrapup(chat = currentChat()) {
     return h('p', { class: 'field' }, h('label', { for: id }, t(label)), selects[name]);
   });
   const active = !chat.ended;
+  const abusiveId = nextId('abusive');
+  const abusive = h('input', { type: 'checkbox', id: abusiveId, name: 'abusive' });
   const handle = modal('wrapup', chat, t('wrapupTitle'), (self) => [
     h('p', {}, t('wrapupIntro')),
     h('form', { class: 'form', onsubmit: (event) => {
@@ -1056,7 +1058,9 @@ export function openWrapup(chat = currentChat()) {
         self.error(t('wrapupMissing'));
         return;
       }
-      if (active && !chat.ended && !sendFrame({ type: 'end', session_id: chat.sid })) {
+      const end = { type: 'end', session_id: chat.sid };
+      if (abusive.checked) end.abusive = true;
+      if (active && !chat.ended && !sendFrame(end)) {
         self.error(t('connOffline', { seconds: '…' }));
         return;
       }
@@ -1070,6 +1074,7 @@ export function openWrapup(chat = currentChat()) {
       self.error('');
     } },
     ...fields,
+    active ? h('p', { class: 'field check' }, abusive, ' ', h('label', { for: abusiveId }, t('wrapupAbusive'))) : null,
     h('div', { class: 'buttons' },
       h('button', { type: 'submit', class: active ? 'danger' : 'primary' }, active ? t('wrapupEndAndSave') : t('wrapupSave')),
       h('button', { type: 'button', class: 'secondary', onclick: () => self.close() }, t('cancel')))),

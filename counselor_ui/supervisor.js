@@ -3,7 +3,7 @@
 // the audit log itself. The overview is fetched again every few seconds while the view is shown.
 import { S, sendFrame } from './state.js';
 import { h, t, clear, replace, duration, clock, dateTime, queueName, nextId, reasonText, newClientId } from './dom.js';
-import { get, detailText } from './api.js';
+import { get, del, detailText } from './api.js';
 import { eventRow, liveWait, noteRow, noteOrder } from './chats.js';
 
 const REFRESH_MS = 4000;
@@ -11,6 +11,7 @@ const REFRESH_MS = 4000;
 let V = null;
 let timer = 0;
 let audit = [];
+let blocks = { active: 0, blocks: [] };
 let lastError = '';
 
 export function mount(root) {
@@ -23,6 +24,8 @@ export function mount(root) {
     noChats: h('p', { class: 'hint' }, t('supNoChats')),
     monitors: h('div', { class: 'monitors' }),
     audit: h('tbody'),
+    blocks: h('tbody'),
+    blocksCount: h('p', { class: 'hint', role: 'status' }),
     msg: h('p', { class: 'error', role: 'alert' }),
   };
   const table = (caption, cols, body) => h('div', { class: 'table-wrap' }, h('table', { class: 'grid' },
@@ -42,6 +45,9 @@ export function mount(root) {
       table(t('supChats'), [t('colQueue'), t('colCategory'), t('colCounselor'), t('colStarted'), t('colWaited'),
         h('span', { class: 'sr-only' }, t('colActions'))], V.chats), V.noChats),
     V.monitors,
+    h('section', { 'aria-labelledby': 'sup-blocks' }, h('h3', { id: 'sup-blocks' }, t('supBlocks')), V.blocksCount,
+      table(t('supBlocks'), [t('colStarted'), t('colUntil'), t('colBy'), h('span', { class: 'sr-only' }, t('colActions'))],
+        V.blocks)),
     h('section', { 'aria-labelledby': 'sup-audit' }, h('h3', { id: 'sup-audit' }, t('supAudit')),
       table(t('supAudit'), [t('colAt'), t('colActor'), t('colAction'), t('colSession')], V.audit))));
   for (const mon of S.monitors.values()) {
@@ -61,8 +67,10 @@ export function show(active) {
 
 export async function refresh() {
   try {
-    const [overview, entries] = await Promise.all([get('/api/supervisor/overview'), get('/api/audit?limit=20')]);
+    const [overview, entries, blocked] = await Promise.all([get('/api/supervisor/overview'),
+      get('/api/audit?limit=20'), get('/api/supervisor/blocks')]);
     S.overview = overview;
+    blocks = blocked || { active: 0, blocks: [] };
     audit = Array.isArray(entries) ? entries : [];
     lastError = '';
     if (V) V.refreshed.textContent = t('supRefreshed', { time: clock(new Date()) });
@@ -126,6 +134,15 @@ function render() {
       h('td', {}, h('button', { type: 'button', class: 'small', disabled: watching,
         'aria-label': t('monitorChat', { id: `${queueName(chat.audience, chat.language)}, ${chat.counselor_name || ''}` }),
         onclick: () => monitor(chat.session_id) }, t('monitor')))));
+  }
+  V.blocksCount.textContent = blocks.active ? t('supBlocksCount', { n: blocks.active }) : t('supNoBlocks');
+  clear(V.blocks);
+  for (const b of blocks.blocks || []) {
+    V.blocks.appendChild(h('tr', { 'data-block': b.id },
+      h('td', {}, dateTime(b.since)),
+      h('td', {}, dateTime(b.until)),
+      h('td', {}, b.by || '–'),
+      h('td', {}, h('button', { type: 'button', class: 'small', onclick: () => unblock(b.id) }, t('unblock')))));
   }
   clear(V.audit);
   for (const entry of audit) {
@@ -264,4 +281,13 @@ function addRow(mon, seq, ev, made = null) {
   mon.el.list.insertBefore(row, rows[i]?.el || null);
   rows.splice(i, 0, { seq, el: row });
   mon.el.log.scrollTop = mon.el.log.scrollHeight;
+}
+
+async function unblock(id) {
+  try {
+    await del(`/api/supervisor/blocks/${encodeURIComponent(id)}`);
+  } catch (err) {
+    lastError = detailText(err.detail) || err.message;
+  }
+  refresh();
 }

@@ -124,6 +124,10 @@ async def edit_counselor(
 @router.post("/counselors/{username}/password", status_code=status.HTTP_204_NO_CONTENT)
 async def reset_password(username: str, body: PasswordIn, _: AdminDep, rt: RuntimeDep, db: DbDep) -> None:
     row = await _get(db, username)
+    try:
+        accounts.check_password(body.password)
+    except accounts.AccountError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     row.password_hash = await run_in_threadpool(hash_password, body.password)
     await db.commit()
     await rt.tokens.revoke_all(row.id)

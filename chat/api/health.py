@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import text
 
-from chat.api.deps import RuntimeDep
+from chat.api.deps import RuntimeDep, bearer_token
 
 router = APIRouter(tags=["ops"])
 
@@ -36,8 +37,19 @@ async def readyz(rt: RuntimeDep) -> JSONResponse:
     return JSONResponse({"status": "ready"})
 
 
-@router.get("/metrics", response_class=PlainTextResponse)
-async def metrics(rt: RuntimeDep) -> str:
+@router.get("/metrics", response_class=PlainTextResponse, include_in_schema=False)
+async def metrics(request: Request, rt: RuntimeDep) -> str:
+    """Prometheus text, for a scraper holding ``CHAT_METRICS_TOKEN`` (Bearer); without that setting, 404.
+
+    Nothing here tells about one person: no urgent counts per queue (with one or two people waiting they
+    would say who was triaged urgent), only counts everyone may see on /api/status and process counters.
+    """
+    expected = rt.settings.metrics_token
+    given = bearer_token(request) or ""
+    if not expected:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Not Found")
+    if not secrets.compare_digest(given.encode(), expected.encode()):
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a valid metrics token is required")
     now = rt.now_ms()
     lines = [
         "# HELP chat_queue_waiting Visitors waiting per queue.",
@@ -46,9 +58,6 @@ async def metrics(rt: RuntimeDep) -> str:
     stats = await rt.store.queue_stats()
     for s in stats:
         lines.append(f'chat_queue_waiting{{audience="{s.audience}",language="{s.language}"}} {s.waiting}')
-    lines += ["# HELP chat_queue_urgent Urgent visitors waiting per queue.", "# TYPE chat_queue_urgent gauge"]
-    for s in stats:
-        lines.append(f'chat_queue_urgent{{audience="{s.audience}",language="{s.language}"}} {s.urgent}')
     lines += [
         "# HELP chat_queue_longest_wait_seconds Longest current wait per queue.",
         "# TYPE chat_queue_longest_wait_seconds gauge",

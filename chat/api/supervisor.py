@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query, status
 from sqlalchemy import select
 
 from chat.api.deps import DbDep, RuntimeDep, SupervisorDep
@@ -70,3 +70,31 @@ async def audit(_: SupervisorDep, db: DbDep, limit: Annotated[int, Query(ge=1, l
         .all()
     )
     return [{"at": r.at.isoformat(), "actor": r.actor, "action": r.action, "session_id": r.session_id} for r in rows]
+
+
+@router.get("/supervisor/blocks")
+async def blocks(_: SupervisorDep, rt: RuntimeDep) -> dict[str, Any]:
+    """Visitors blocked after an abusive chat: how many, until when, by whom (never who they are)."""
+    active = await rt.blocks.active(rt.now_ms())
+    return {
+        "active": len(active),
+        "made_last_day": await rt.blocks.total(),
+        "block_seconds": rt.settings.block_seconds,
+        "blocks": [
+            {
+                "id": b.id,
+                "since": datetime.fromtimestamp(b.since_ms / 1000, UTC).isoformat(),
+                "until": datetime.fromtimestamp(b.until_ms / 1000, UTC).isoformat(),
+                "by": b.by,
+            }
+            for b in active
+        ],
+    }
+
+
+@router.delete("/supervisor/blocks/{block_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def unblock(block_id: str, principal: SupervisorDep, rt: RuntimeDep, db: DbDep) -> None:
+    if not await rt.blocks.unblock(block_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such block")
+    db.add(AuditEntry(actor=principal.username, action="unblock", session_id=None))
+    await db.commit()

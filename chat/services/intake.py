@@ -76,6 +76,15 @@ def install(rt: Runtime) -> None:
             resources=await emergency_snippets(rt, hello.language.value),
         )
 
+    async def closed_frame(language: str) -> dict[str, Any]:
+        """The neutral answer for a visitor who may not start a chat now (a block): closed, with the resources."""
+        return error_frame(
+            ErrorCode.SERVICE_CLOSED,
+            CLOSED_TEXT.get(language, CLOSED_TEXT["nl"]),
+            next_opening=None,
+            resources=await emergency_snippets(rt, language),
+        )
+
     def check(text: str, language: str) -> tuple[bool, str | None]:
         # Every list, not only the visitor's language: people mix languages.
         result = triage.check(text, None)
@@ -91,4 +100,10 @@ def install(rt: Runtime) -> None:
         online = await rt.store.counselors_online(now)
         return lambda position: estimate_wait(position, recent, online, now / 1000)
 
-    rt.extras.update(service_status=service_status, hello_gate=hello_gate, triage=check, wait_estimator=estimator)
+    rt.extras.update(
+        service_status=service_status,
+        hello_gate=hello_gate,
+        closed_frame=closed_frame,
+        triage=check,
+        wait_estimator=estimator,
+    )

@@ -11,6 +11,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from chat.services.auth import Hasher, RateLimiter, TokenStore
+from chat.services.blocks import Blocks
 from chat.settings import Settings
 from chat.store.keys import Keys
 from chat.store.pubsub import Hub
@@ -34,6 +35,7 @@ class Runtime:
     tokens: TokenStore
     hasher: Hasher
     limiter: RateLimiter
+    blocks: Blocks
     clock: Callable[[], int] = wall_ms
     # This process's open websockets (``chat.ws.connection.Connection`` objects, which
     # add and remove themselves). Typed loosely so that the services never import
@@ -70,11 +72,14 @@ class Runtime:
                 session_ttl=settings.session_ttl_seconds,
                 ended_ttl=settings.ended_ttl_seconds,
                 wrapup_wait_ms=int(settings.wrapup_wait_seconds * 1000),
+                max_events=settings.max_session_events,
+                max_bytes=settings.max_session_bytes,
             ),
             hub=Hub(redis),
             tokens=TokenStore(redis, keys, settings.token_ttl_seconds),
             hasher=Hasher(redis, keys),
             limiter=RateLimiter(redis, keys),
+            blocks=Blocks(redis, keys),
         )
 
     async def close(self) -> None:

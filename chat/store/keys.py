@@ -149,10 +149,27 @@ class Keys:
         """Counter for a rate limit; the subject is an HMAC, never an address or a name."""
         return f"{self.prefix}:rate:{bucket}:{subject_hash}"
 
+    def address_salt(self, epoch: int) -> str:
+        """The salt of one day (``epoch``) for hashing client addresses and names; expires after two days."""
+        return f"{self.prefix}:salt:address:{epoch}"
+
+    def block(self, subject_hash: str) -> str:
+        """String: an abusive visitor's client hash -> the block's id; TTL = the block's length."""
+        return f"{self.prefix}:block:{subject_hash}"
+
+    def block_info(self, block_id: str) -> str:
+        """Hash: one block's subject hash, since, until, by; TTL = the block's length."""
+        return f"{self.prefix}:blockinfo:{block_id}"
+
     @property
-    def address_salt(self) -> str:
-        """Rotating salt for hashing client addresses; expires within a day."""
-        return f"{self.prefix}:salt:address"
+    def blocks(self) -> str:
+        """Sorted set: block id -> until (ms), for supervisors' list and count."""
+        return f"{self.prefix}:blocks"
+
+    @property
+    def blocks_total(self) -> str:
+        """Counter: blocks made (expires a day after the last one)."""
+        return f"{self.prefix}:stats:blocks"
 
     @property
     def stats_events_relayed(self) -> str:

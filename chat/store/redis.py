@@ -25,9 +25,11 @@ from chat.store.keys import Keys
 UNKNOWN = -1
 WRONG_STATE = -2
 NOT_OWNER = -3
+SESSION_FULL = -4
 
 _APPEND = """
--- KEYS: meta, events, cids   ARGV: event json without seq, client_id, owner, allowed states, now_ms, ttl, channel
+-- KEYS: meta, events, cids
+-- ARGV: event json without seq, client_id, owner, allowed states, now_ms, ttl, channel, max events, max bytes
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return {-1, 0} end
 if not string.find(ARGV[4], '|' .. status .. '|', 1, true) then return {-2, 0} end
@@ -36,16 +38,21 @@ if ARGV[2] ~= '' then
   local existing = redis.call('HGET', KEYS[3], ARGV[2])
   if existing then return {0, tonumber(existing)} end
 end
+-- A session's stream is capped (the `ended` event, written by the end script, always fits).
+local stored = tonumber(redis.call('HGET', KEYS[1], 'bytes') or '0')
+if tonumber(redis.call('HGET', KEYS[1], 'seq') or '0') >= tonumber(ARGV[8])
+  or stored + string.len(ARGV[1]) > tonumber(ARGV[9]) then return {-4, 0} end
 local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+redis.call('HINCRBY', KEYS[1], 'bytes', string.len(ARGV[1]))
 local event = '{"seq":' .. seq .. ',' .. string.sub(ARGV[1], 2)
 redis.call('XADD', KEYS[2], seq .. '-1', 'e', event)
-if ARGV[2] ~= '' then
-  redis.call('HSET', KEYS[3], ARGV[2], seq)
-  redis.call('EXPIRE', KEYS[3], ARGV[6])
-end
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[3], ARGV[2], seq) end
 redis.call('HSET', KEYS[1], 'last_activity', ARGV[5])
-redis.call('EXPIRE', KEYS[1], ARGV[6])
-redis.call('EXPIRE', KEYS[2], ARGV[6])
+-- Activity does not renew the session's lifetime: its keys share the TTL the meta got at the start.
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then ttl = tonumber(ARGV[6]) * 1000; redis.call('PEXPIRE', KEYS[1], ttl) end
+redis.call('PEXPIRE', KEYS[2], ttl)
+if ARGV[2] ~= '' then redis.call('PEXPIRE', KEYS[3], ttl) end
 redis.call('PUBLISH', ARGV[7], event)
 return {1, seq}
 """
@@ -161,6 +168,8 @@ end
 local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
 local event = '{"seq":' .. seq .. ',' .. string.sub(ARGV[1], 2)
 redis.call('XADD', KEYS[2], seq .. '-1', 'e', event)
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
 redis.call('HSET', KEYS[1], 'last_activity', ARGV[5])
 redis.call('PUBLISH', ARGV[7], event)
 return {1, seq}
@@ -254,8 +263,18 @@ class RedisStore:
     """Everything live, in Redis. One instance per process, shared by all connections."""
 
     def __init__(
-        self, redis: Redis, keys: Keys, *, session_ttl: int, ended_ttl: int, wrapup_wait_ms: int = 600_000
+        self,
+        redis: Redis,
+        keys: Keys,
+        *,
+        session_ttl: int,
+        ended_ttl: int,
+        wrapup_wait_ms: int = 600_000,
+        max_events: int = 2000,
+        max_bytes: int = 2 * 1024 * 1024,
     ) -> None:
+        self.max_events = max_events
+        self.max_bytes = max_bytes
         self.redis = redis
         self.keys = keys
         self.session_ttl = session_ttl
@@ -278,6 +297,7 @@ class RedisStore:
         urgent: bool,
         category: str | None,
         now_ms: int,
+        client: str = "",
     ) -> tuple[str, str]:
         """Create a queued session; returns (session id, visitor token)."""
         sid = new_session_id()
@@ -299,6 +319,8 @@ class RedisStore:
             "visitor_conns": 0,
             # The hash of the resume token, so that the archiver can delete its key.
             "vtoken": token_hash(token),
+            # The client hash (HMAC, daily salt; never the address), to block the visitor if the chat is abusive.
+            "client": client,
         }
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(k.session(sid), mapping=cast(Any, meta))
@@ -375,6 +397,8 @@ class RedisStore:
                 now_ms,
                 self.session_ttl,
                 self.keys.session_channel(sid),
+                self.max_events,
+                self.max_bytes,
             ],
         )
         return AppendResult(int(code), int(seq))

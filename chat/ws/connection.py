@@ -10,18 +10,55 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import json
 import logging
+import secrets
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from chat.events import Cursor, Event, Verdict
+from chat.services.addresses import http_client_address
 from chat.services.runtime import Runtime
 
 log = logging.getLogger("chat.ws.connection")
 
 _RESYNC = b""
+
+
+# A key of this process's own for counting sockets per client address in memory (never stored or logged).
+_ADDRESS_KEY = secrets.token_bytes(32)
+
+
+def admit(ws: WebSocket, rt: Runtime) -> str | None:
+    """Count this socket against its client address; None when the address already has too many."""
+    address = http_client_address(ws, rt.settings.trusted_proxies) or "unknown"
+    key = hmac.new(_ADDRESS_KEY, address.encode(), hashlib.sha256).hexdigest()[:24]
+    counts: dict[str, int] = rt.extras.setdefault("sockets_by_address", {})
+    if counts.get(key, 0) >= rt.settings.max_sockets_per_address:
+        return None
+    counts[key] = counts.get(key, 0) + 1
+    return key
+
+
+def release(rt: Runtime, key: str | None) -> None:
+    counts: dict[str, int] = rt.extras.setdefault("sockets_by_address", {})
+    if key is not None and key in counts:
+        counts[key] -= 1
+        if counts[key] <= 0:
+            del counts[key]
+
+
+async def refuse_busy(ws: WebSocket) -> None:
+    """Too many sockets from this address: accept, say so, close 1013 (try again later)."""
+    await ws.accept()
+    with contextlib.suppress(Exception):
+        await ws.send_text(
+            json.dumps({"type": "error", "code": "rate_limited", "message": "too many connections from here"})
+        )
+        await ws.close(1013, "try again later")
 
 
 def origin_allowed(ws: WebSocket, allowed: list[str]) -> bool:
@@ -54,8 +91,9 @@ class Connection:
             if self.ws.application_state is WebSocketState.CONNECTED:
                 try:
                     await self.ws.send_text(json.dumps(frame, ensure_ascii=False, separators=(",", ":")))
-                except WebSocketDisconnect:
-                    # The client is gone; whoever sent (the queue watcher, a relay) must not fail on it.
+                except (WebSocketDisconnect, RuntimeError):
+                    # The client is gone, or the websocket layer already closed the socket (1007, 1009: then
+                    # uvicorn refuses any further send with RuntimeError); whoever sent must not fail on it.
                     self.closing = True
 
     async def close(self, code: int = 1000, reason: str = "") -> None:

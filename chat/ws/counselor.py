@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from redis.exceptions import RedisError
 from sqlalchemy import select
 from starlette.websockets import WebSocket
 
@@ -34,9 +36,9 @@ from chat.services.auth import Principal, Role, TokenBucket
 from chat.services.runtime import Runtime
 from chat.sessions import EndReason, SessionStatus
 from chat.skills import Skills
-from chat.store.redis import NOT_OWNER, AtCapacity, SessionInfo
+from chat.store.redis import NOT_OWNER, SESSION_FULL, AtCapacity, SessionInfo
 from chat.store.sql import AuditEntry, Counselor
-from chat.ws.connection import Connection, origin_allowed
+from chat.ws.connection import Connection, admit, origin_allowed, refuse_busy, release
 from chat.ws.frames import Disconnected, FrameReader
 
 log = logging.getLogger("chat.counselor")
@@ -139,6 +141,17 @@ async def counselor_endpoint(ws: WebSocket) -> None:
     if not origin_allowed(ws, rt.settings.allowed_origins):
         await ws.close(1008, "origin not allowed")
         return
+    slot = admit(ws, rt)
+    if slot is None:
+        await refuse_busy(ws)
+        return
+    try:
+        await _run(ws, rt)
+    finally:
+        release(rt, slot)
+
+
+async def _run(ws: WebSocket, rt: Runtime) -> None:
     await ws.accept()
     conn = CounselorConnection(ws, rt)
     reader = FrameReader(conn, parse_counselor)
@@ -147,6 +160,11 @@ async def counselor_endpoint(ws: WebSocket) -> None:
         await _serve(conn, reader)
     except Disconnected:
         pass
+    except RedisError as exc:
+        # Redis is full (maxmemory, noeviction) or unreachable: nothing was half-stored; try again later.
+        log.warning("counselor: store unavailable (%s)", type(exc).__name__)
+        await conn.send(error_frame(ErrorCode.UNAVAILABLE, "the service is unavailable; try again shortly"))
+        await conn.close(1013, "try again later")
     except Exception:
         log.exception("counselor: unexpected failure")
         await conn.send(error_frame(ErrorCode.INTERNAL, "internal error"))
@@ -164,7 +182,8 @@ async def counselor_endpoint(ws: WebSocket) -> None:
                 for c in rt.connections
                 if c is not conn
             ):
-                await rt.store.counselor_offline(conn.principal.counselor_id)
+                with contextlib.suppress(RedisError):
+                    await rt.store.counselor_offline(conn.principal.counselor_id)
         await conn.stop()
 
 
@@ -244,7 +263,10 @@ async def _serve(conn: CounselorConnection, reader: FrameReader) -> None:
                 )
         elif isinstance(frame, CounselorEnd):
             if await _owns(conn, frame.session_id):
+                client = await rt.redis.hget(rt.keys.session(frame.session_id), "client")
                 await rt.store.end(frame.session_id, EndReason.COUNSELOR, utc_now_iso(), rt.now_ms())
+                if frame.abusive:
+                    await _block(conn, frame.session_id, client.decode() if isinstance(client, bytes) else client)
         elif isinstance(frame, Wrapup):
             wrapup = {"category": frame.category.value, "risk": frame.risk.value, "referral": frame.referral.value}
             if await rt.store.save_wrapup(frame.session_id, principal.counselor_id, wrapup, rt.now_ms()):
@@ -276,6 +298,18 @@ async def _serve(conn: CounselorConnection, reader: FrameReader) -> None:
                 await conn.unfollow(frame.session_id)
         elif isinstance(frame, Auth):
             await reader.strike(ErrorCode.BAD_REQUEST, "already authenticated")
+
+
+async def _block(conn: CounselorConnection, sid: str, client: str | None) -> None:
+    """The chat was ended as abusive: refuse new chats from its client hash for a while; audited, no text."""
+    rt = conn.rt
+    assert conn.principal is not None
+    if client:
+        await rt.blocks.block(client, by=conn.principal.username, now_ms=rt.now_ms(), seconds=rt.settings.block_seconds)
+    async with rt.db() as db:
+        db.add(AuditEntry(actor=conn.principal.username, action="block", session_id=sid))
+        await db.commit()
+    await conn.send({"type": "blocked", "session_id": sid, "block_seconds": rt.settings.block_seconds})
 
 
 async def _owns(conn: CounselorConnection, sid: str, **extra: Any) -> bool:
@@ -485,6 +519,15 @@ async def _say(conn: CounselorConnection, reader: FrameReader, frame: CounselorM
         allowed=(SessionStatus.ACTIVE,),
         now_ms=now,
     )
+    if result.code == SESSION_FULL:
+        await reader.strike(
+            ErrorCode.TOO_LARGE,
+            "this chat is full",
+            session_id=frame.session_id,
+            client_id=frame.client_id,
+            reason="session_full",
+        )
+        return
     if result.code < 0:
         await conn.send(
             error_frame(

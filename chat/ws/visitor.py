@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
+from redis.exceptions import RedisError
 from starlette.websockets import WebSocket
 
 from chat.events import Event, utc_now_iso
@@ -23,9 +25,10 @@ from chat.protocol import (
 )
 from chat.services.addresses import http_client_address
 from chat.services.auth import TokenBucket
-from chat.services.runtime import Runtime
+from chat.services.runtime import Runtime, wall_ms
 from chat.sessions import EndReason, Sender, SessionStatus
-from chat.ws.connection import Connection, origin_allowed
+from chat.store.redis import SESSION_FULL
+from chat.ws.connection import Connection, admit, origin_allowed, refuse_busy, release
 from chat.ws.frames import Disconnected, FrameReader
 
 log = logging.getLogger("chat.visitor")
@@ -41,6 +44,8 @@ class VisitorConnection(Connection):
         self.audience = ""
         self.language = ""
         self.started_ms = 0  # when the session began: triage scans its first minutes
+        self.client_hash = ""  # HMAC of the client address (rotating salt); never the address itself
+        self.client_hashes: list[str] = []  # today's and yesterday's, to find a block made yesterday
         self.last_queue: tuple[int | None, int | None, bool] | None = None
         self.ended = asyncio.Event()
 
@@ -91,6 +96,17 @@ async def visitor_endpoint(ws: WebSocket) -> None:
     if not origin_allowed(ws, rt.settings.allowed_origins):
         await ws.close(1008, "origin not allowed")
         return
+    slot = admit(ws, rt)
+    if slot is None:
+        await refuse_busy(ws)
+        return
+    try:
+        await _run(ws, rt)
+    finally:
+        release(rt, slot)
+
+
+async def _run(ws: WebSocket, rt: Runtime) -> None:
     await ws.accept()
     conn = VisitorConnection(ws, rt)
     reader = FrameReader(conn, parse_visitor)
@@ -99,6 +115,11 @@ async def visitor_endpoint(ws: WebSocket) -> None:
         await _serve(conn, reader)
     except Disconnected:
         pass
+    except RedisError as exc:
+        # Redis is full (maxmemory, noeviction) or unreachable: nothing was half-stored; try again later.
+        log.warning("visitor: store unavailable (%s)", type(exc).__name__)
+        await conn.send(error_frame(ErrorCode.UNAVAILABLE, "the service is unavailable; try again shortly"))
+        await conn.close(1013, "try again later")
     except Exception:
         log.exception("visitor: unexpected failure")
         await conn.send(error_frame(ErrorCode.INTERNAL, "internal error"))
@@ -107,10 +128,11 @@ async def visitor_endpoint(ws: WebSocket) -> None:
         await conn.stop()
         if conn.sid and conn.status is not SessionStatus.ENDED:
             grace_ms = int(rt.settings.visitor_grace_seconds * 1000)
-            if await rt.store.visitor_presence(conn.sid, -1, rt.now_ms(), grace_ms) == 0:
-                await rt.store.publish_control(
-                    conn.sid, {"type": "presence", "session_id": conn.sid, "visitor": "offline"}
-                )
+            with contextlib.suppress(RedisError):
+                if await rt.store.visitor_presence(conn.sid, -1, rt.now_ms(), grace_ms) == 0:
+                    await rt.store.publish_control(
+                        conn.sid, {"type": "presence", "session_id": conn.sid, "visitor": "offline"}
+                    )
 
 
 async def _first_frame(conn: VisitorConnection, reader: FrameReader) -> Hello | Resume:
@@ -141,19 +163,32 @@ async def _first_frame(conn: VisitorConnection, reader: FrameReader) -> Hello | 
 async def _serve(conn: VisitorConnection, reader: FrameReader) -> None:
     rt = conn.rt
     first = await _first_frame(conn, reader)
+    address = http_client_address(conn.ws, rt.settings.trusted_proxies) or "unknown"
+    conn.client_hashes = await rt.hasher.recent_digests("addr", address)
+    conn.client_hash = conn.client_hashes[0]
     if isinstance(first, Hello):
         if not await _hello(conn, first):
             return
     elif not await _resume(conn, first):
         return
     assert conn.sid is not None
-    bucket = TokenBucket(rt.settings.messages_per_second, rt.settings.message_burst)
+    settings = rt.settings
+    # Keyed on an HMAC of the session id, so that no key outlives the archived session naming it.
+    session_key = await rt.hasher.digest("session", conn.sid)
+    # Typing is never stored: a bucket of this socket's own is enough for it.
+    bucket = TokenBucket(settings.messages_per_second, settings.message_burst)
     while conn.status is not SessionStatus.ENDED:
         frame = await _next_or_end(conn, reader)
         if frame is None:
             break
         if isinstance(frame, VisitorMessage):
-            if not bucket.take():
+            # Per session and per client address, shared by every socket on every instance: six sockets
+            # resuming one session get no more than one.
+            if not await rt.limiter.take(
+                wall_ms(),
+                ("msg-session", session_key, settings.messages_per_second, settings.message_burst),
+                ("msg-addr", conn.client_hash, settings.address_messages_per_second, settings.address_message_burst),
+            ):
                 await reader.strike(ErrorCode.RATE_LIMITED, "too many messages; slow down", client_id=frame.client_id)
                 continue
             await _message(conn, reader, frame)
@@ -194,10 +229,16 @@ async def _next_or_end(conn: VisitorConnection, reader: FrameReader) -> Any:
 async def _hello(conn: VisitorConnection, hello: Hello) -> bool:
     rt = conn.rt
     settings = rt.settings
-    subject = await rt.hasher.digest("addr", http_client_address(conn.ws, settings.trusted_proxies) or "unknown")
-    if await rt.limiter.hit("hello", subject, 60) > settings.hellos_per_minute:
+    if await rt.limiter.hit("hello", conn.client_hash, 60) > settings.hellos_per_minute:
         await conn.send(error_frame(ErrorCode.RATE_LIMITED, "too many new chats from here; try again later"))
         await conn.close(1008, "rate limited")
+        return False
+    if await rt.blocks.is_blocked(conn.client_hashes):
+        # Neutral: the visitor is not told they were blocked, only that they cannot chat now, with help to call.
+        closed = rt.extras.get("closed_frame")
+        frame = await closed(hello.language.value) if closed else error_frame(ErrorCode.SERVICE_CLOSED, "closed")
+        await conn.send(frame)
+        await conn.close(1000)
         return False
     gate = rt.extras.get("hello_gate")
     if gate is not None:
@@ -225,12 +266,16 @@ async def _hello(conn: VisitorConnection, hello: Hello) -> bool:
         urgent=urgent,
         category=category,
         now_ms=now,
+        client=conn.client_hash,
     )
     conn.sid, conn.status, conn.started_ms = sid, SessionStatus.QUEUED, now
     conn.audience, conn.language = hello.audience.value, hello.language.value
     if first_message:
         event = {"type": "message", "session_id": sid, "sender": "visitor", "text": first_message, "ts": utc_now_iso()}
         await rt.store.append(sid, event, client_id=None, owner=None, allowed=(SessionStatus.QUEUED,), now_ms=now)
+    else:
+        # Nothing written yet: a queued session that stays silent this long ends (the sweeper checks again).
+        await rt.store.touch_idle(sid, now + int(settings.queued_silent_timeout_seconds * 1000))
     await rt.store.visitor_presence(sid, +1, now, 0)
     await conn.send({"type": "session", "session_id": sid, "token": token, "status": "queued", "resumed": False})
     watcher = rt.extras.get("watcher")
@@ -251,6 +296,17 @@ async def _resume(conn: VisitorConnection, resume: Resume) -> bool:
         return False
     conn.sid, conn.status, conn.started_ms = sid, info.status, info.enqueued_at
     conn.audience, conn.language = info.audience, info.language
+    if info.status is SessionStatus.ENDED:
+        # Whoever holds the token of an ended chat (a parent who finds it in a closed tab's storage)
+        # learns that it ended, and nothing of what was said.
+        await conn.send(
+            {"type": "session", "session_id": sid, "token": resume.token, "status": "ended", "resumed": True}
+        )
+        for event in await rt.store.events_after(sid, max(0, info.seq - 1)):
+            if event.get("type") == "ended":
+                await conn.send(event)
+        conn.ended.set()
+        return True
     last_seq = min(resume.last_seq, info.seq)
     # resumed is false when the stream no longer holds everything after last_seq.
     events = await rt.store.events_after(sid, last_seq, count=1)
@@ -265,18 +321,15 @@ async def _resume(conn: VisitorConnection, resume: Resume) -> bool:
     if info.counselor_name and info.status is SessionStatus.ACTIVE:
         frame["counselor_name"] = info.counselor_name
     await conn.send(frame)
-    if info.status is not SessionStatus.ENDED:
-        n = await rt.store.visitor_presence(sid, +1, rt.now_ms(), 0)
-        if n == 1 and info.status is SessionStatus.ACTIVE:
-            await rt.store.publish_control(sid, {"type": "presence", "session_id": sid, "visitor": "online"})
-        if info.status is SessionStatus.QUEUED:
-            watcher = rt.extras.get("watcher")
-            if watcher is not None:
-                await watcher.visitor_joined(conn)
+    n = await rt.store.visitor_presence(sid, +1, rt.now_ms(), 0)
+    if n == 1 and info.status is SessionStatus.ACTIVE:
+        await rt.store.publish_control(sid, {"type": "presence", "session_id": sid, "visitor": "online"})
+    if info.status is SessionStatus.QUEUED:
+        watcher = rt.extras.get("watcher")
+        if watcher is not None:
+            await watcher.visitor_joined(conn)
     await conn.follow(sid, last_seq)
     await conn.check_paired()
-    if info.status is SessionStatus.ENDED:
-        conn.ended.set()
     return True
 
 
@@ -311,6 +364,9 @@ async def _message(conn: VisitorConnection, reader: FrameReader, frame: VisitorM
         allowed=(SessionStatus.QUEUED, SessionStatus.ACTIVE),
         now_ms=now,
     )
+    if result.code == SESSION_FULL:
+        await reader.strike(ErrorCode.TOO_LARGE, "this chat is full", client_id=frame.client_id, reason="session_full")
+        return
     if result.code < 0:
         await conn.send(error_frame(ErrorCode.NOT_IN_SESSION, "the session has ended", client_id=frame.client_id))
         return

@@ -3,7 +3,8 @@
 The queue watcher listens for "the queues changed" and sends each local
 queued visitor its position and ETA, and each local counselor the overview,
 only when the numbers changed. The sweeper ends sessions whose grace period
-or idle time ran out; every instance sweeps, and a ZREM decides which one
+or idle time ran out (and queued sessions that never wrote anything, after
+``CHAT_QUEUED_SILENT_TIMEOUT_SECONDS``); every instance sweeps, and a ZREM decides which one
 acts on a timer.
 """
 
@@ -253,10 +254,16 @@ class Watcher:
         for sid in await rt.store.due_timers(rt.keys.idle_timers, now):
             if not await rt.redis.zrem(rt.keys.idle_timers, sid):
                 continue
-            raw = await rt.redis.hget(rt.keys.session(sid), "last_activity")
+            status, seq, raw = await rt.redis.hmget(rt.keys.session(sid), ["status", "seq", "last_activity"])
             if raw is None:
                 continue
-            deadline = int(raw) + idle_ms
+            limit_ms = idle_ms
+            if status in (b"queued", "queued"):
+                if int(seq or 0) > 0:
+                    continue  # a queued visitor who wrote something waits as long as it takes
+                # Queued and never wrote anything: a flood of empty hellos must not hold the queue for ever.
+                limit_ms = int(rt.settings.queued_silent_timeout_seconds * 1000)
+            deadline = int(raw) + limit_ms
             if deadline > now:
                 await rt.store.touch_idle(sid, deadline)
                 continue

@@ -49,6 +49,7 @@ export default {
   waiting: 'Will be sent once connected',
   sent: 'Sent',
   notSent: 'Not sent',
+  chatFull: 'This chat is full. End it and start a new one if you need to.',
   tooLong: 'This message is too long.',
   slowDown: 'You are sending many messages in a row. They will go out shortly.',
   newMessages: 'New messages',

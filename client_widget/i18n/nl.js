@@ -49,6 +49,7 @@ export default {
   waiting: 'Wordt verstuurd zodra er verbinding is',
   sent: 'Verstuurd',
   notSent: 'Niet verstuurd',
+  chatFull: 'Deze chat is vol. Beëindig hem en begin zo nodig een nieuwe.',
   tooLong: 'Dit bericht is te lang.',
   slowDown: 'Je stuurt veel berichten achter elkaar. Ze worden zo verstuurd.',
   newMessages: 'Nieuwe berichten',

@@ -146,6 +146,13 @@ export default {
 
   // wrap-up
   wrapupTitle: 'Finish the chat',
+  wrapupAbusive: 'Abusive chat: refuse new chats from this visitor for a while (they see only that the chat is closed)',
+  supBlocks: 'Blocked visitors',
+  supBlocksCount: '{n} blocked now',
+  supNoBlocks: 'Nobody is blocked.',
+  colUntil: 'Until',
+  colBy: 'By',
+  unblock: 'Lift block',
   wrapupIntro: 'Choose one answer per question. No text is kept, only these choices.',
   wrapupCategory: 'Category',
   wrapupRisk: 'Risk',
@@ -242,7 +249,7 @@ export default {
   unmonitor: 'Stop monitoring',
   monitoringTitle: 'Monitoring: {queue}, counselor {name}',
   monitoringNote: 'Read only. Your monitoring is written to the audit log.',
-  auditActions: { monitor: 'monitored', transcript: 'opened transcript' },
+  auditActions: { monitor: 'monitored', transcript: 'opened transcript', block: 'ended as abusive', unblock: 'lifted a block' },
 
   // admin
   adminTitle: 'Admin',

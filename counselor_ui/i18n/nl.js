@@ -146,6 +146,13 @@ export default {
 
   // wrap-up
   wrapupTitle: 'Chat afronden',
+  wrapupAbusive: 'Misbruik: weiger een tijd nieuwe chats van deze bezoeker (die ziet alleen dat de chat gesloten is)',
+  supBlocks: 'Geblokkeerde bezoekers',
+  supBlocksCount: '{n} nu geblokkeerd',
+  supNoBlocks: 'Niemand is geblokkeerd.',
+  colUntil: 'Tot',
+  colBy: 'Door',
+  unblock: 'Blokkade opheffen',
   wrapupIntro: 'Kies per vraag één antwoord. Er gaat geen tekst mee, alleen deze keuzes.',
   wrapupCategory: 'Onderwerp',
   wrapupRisk: 'Risico',
@@ -242,7 +249,7 @@ export default {
   unmonitor: 'Stop met meelezen',
   monitoringTitle: 'Meelezen: {queue}, hulpverlener {name}',
   monitoringNote: 'Alleen lezen. Dat je meeleest, staat in het auditlog.',
-  auditActions: { monitor: 'meegelezen', transcript: 'transcript geopend' },
+  auditActions: { monitor: 'meegelezen', transcript: 'transcript geopend', block: 'beëindigd als misbruik', unblock: 'blokkade opgeheven' },
 
   // admin
   adminTitle: 'Beheer',

@@ -128,7 +128,7 @@ def test_timestamps_are_utc_millis() -> None:
         ("[1,2]", "JSON object"),
         ('{"no":"type"}', "no string 'type'"),
         ('{"type":7}', "no string 'type'"),
-        ('{"type":"launch"}', "unknown type"),
+        ('{"type":"launch"}', "unknown frame type"),
         ('{"type":"hello","audience":"kid"}', "audience"),
         ('{"type":"hello","audience":"parent","language":"de"}', "language"),
         ('{"type":"message","client_id":1,"text":"x"}', "client_id"),
@@ -164,3 +164,28 @@ def test_good_frames_parse() -> None:
         parse_counselor('{"type":"message","client_id":"k","text":"hoi"}')  # no session_id
     with pytest.raises(ProtocolError):
         parse_counselor('{"type":"hello","audience":"parent"}')  # a visitor frame
+
+
+def test_error_messages_are_fixed_sentences() -> None:
+    """Whatever a hostile frame holds, its error message comes from a small fixed set."""
+    hostile = [
+        '{"type":"<img src=x onerror=alert(1)>"}',
+        '{"type":"hello","audience":"\\u202eparent"}',
+        '{"type":"hello","audience":"parent","topic":"\\ud800"}',
+        '{"type":"hello","audience":"parent","first_message":"\\udfff x"}',
+        '{"type":"message","client_id":"' + "c" * 500 + '","text":"x"}',
+        '{"type":"resume","token":"","last_seq":1}',
+        '{"type":"hello","audience":"parent","\\ud800":1}',
+    ]
+    messages = set()
+    for raw in hostile:
+        with pytest.raises(ProtocolError) as info:
+            parse_visitor(raw)
+        messages.add(info.value.message)
+    assert messages <= {
+        "unknown frame type",
+        "audience: invalid",
+        "frame holds invalid Unicode",
+        "client_id: invalid",
+        "token: invalid",
+    }, messages

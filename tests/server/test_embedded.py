@@ -57,3 +57,65 @@ async def test_one_command_runs_everything(tmp_path: Path, deduce_cache: Path) -
         assert server.stop(signal.SIGTERM) == 0
     # Graceful exit: the embedded Redis and its socket are gone.
     assert not (tmp_path / "data" / "redis.url").exists()
+
+
+async def test_embedded_redis_full_answers_unavailable_and_recovers(tmp_path: Path) -> None:
+    """maxmemory with noeviction: nothing live is evicted; when full, a documented `unavailable` (1013 / 503)."""
+    import redis as redis_sync
+
+    from chat.server.embedded import EmbeddedRedis
+    from chat.store.migrate import upgrade
+    from tests.conftest import make_settings
+    from tests.helpers import ServerThread, connect, until_closed
+
+    embedded = EmbeddedRedis(tmp_path / "data", maxmemory="8mb")
+    url = embedded.start()
+    client = redis_sync.Redis.from_url(url)
+    settings = make_settings(tmp_path, "full", redis_url=url)
+    await asyncio.to_thread(upgrade, settings)
+    srv = await asyncio.to_thread(ServerThread(settings, url).start)
+    try:
+        config = {str(k): str(v) for k, v in client.config_get("maxmemory*").items()}
+        assert config["maxmemory"] == str(8 * 1024 * 1024) and config["maxmemory-policy"] == "noeviction"
+        live = await connect(srv.ws + "/ws/visitor")
+        await send(live, {"type": "hello", "audience": "youth", "language": "nl", "first_message": "ik ben er"})
+        session = await recv(live)
+        assert session["type"] == "session"
+        # Fill the memory until Redis refuses a write: it refuses, it does not evict.
+        filled = 0
+        while True:
+            try:
+                client.set(f"junk:{filled}", b"x" * 200_000)
+                filled += 1
+            except redis_sync.exceptions.OutOfMemoryError:
+                break
+        # Client buffers come and go around the edge; hold Redis firmly over its limit for the checks below.
+        client.config_set("maxmemory", "1mb")
+        # The live session was not evicted.
+        assert client.exists(srv.rt.keys.session(session["session_id"]))
+        # A new chat: `unavailable` and 1013 (try again later), not `internal`.
+        refused = await connect(srv.ws + "/ws/visitor")
+        await send(refused, {"type": "hello", "audience": "parent", "language": "nl"})
+        frames = await until_closed(refused)
+        assert [(f["type"], f["code"]) for f in frames] == [("error", "unavailable")]
+        assert refused.close_code == 1013
+        # A message in the live chat: the same answer.
+        await send(live, {"type": "message", "client_id": "m1", "text": "hallo?"})
+        frames = await until_closed(live)
+        assert ("error", "unavailable") in [(f["type"], f.get("code")) for f in frames], frames
+        assert live.close_code == 1013
+        async with httpx.AsyncClient(base_url=srv.http) as http:
+            response = await http.post("/api/rating", json={"score": 5, "language": "nl"})
+            assert response.status_code == 503 and response.json() == {"detail": "unavailable"}
+            assert response.headers["retry-after"]
+        # Room again: chats start again.
+        client.delete(*[f"junk:{i}" for i in range(filled)])
+        client.config_set("maxmemory", "8mb")
+        again = await connect(srv.ws + "/ws/visitor")
+        await send(again, {"type": "hello", "audience": "parent", "language": "nl"})
+        assert (await recv(again))["type"] == "session"
+        await again.close()
+    finally:
+        client.close()
+        await asyncio.to_thread(srv.stop)
+        embedded.stop()

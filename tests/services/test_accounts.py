@@ -110,6 +110,12 @@ async def test_login_logout_and_passwd(db_server: ServerThread) -> None:
         assert (await client.get("/api/auth/me", headers=auth)).status_code == 401
         assert (await client.post("/api/auth/logout", headers=auth)).status_code == 401
 
+        # passwd applies the same rules as add: a short one is refused and the old password still works.
+        for weak in ("kort", " " * 12):
+            refused = run_cli(settings, "counselor", "passwd", name, "--password-stdin", stdin=weak + "\n")
+            assert refused.returncode == 1 and "password" in refused.stderr
+        still = await client.post("/api/auth/login", json={"username": name, "password": "eerste wachtwoord"})
+        assert still.status_code == 200
         changed = run_cli(settings, "counselor", "passwd", name, "--password-stdin", stdin="tweede wachtwoord\n")
         assert changed.returncode == 0, changed.stderr
         old = await client.post("/api/auth/login", json={"username": name, "password": "eerste wachtwoord"})

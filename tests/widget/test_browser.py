@@ -170,7 +170,7 @@ async def env(tmp_path_factory: pytest.TempPathFactory, hosts: HostPages) -> Asy
             executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
         )
         environment = Env(settings, server, hosts, browser, axe, problem)
-        for name in ("anna", "bram", "cato", "dirk"):
+        for name in ("anna", "bram", "cato", "dirk", "femke"):
             await add_counselor(settings, name, display_name=name.capitalize())
             environment.tokens[name] = await login(server.http, name)
         yield environment
@@ -528,6 +528,34 @@ async def test_lost_history_is_told(env: Env, visit: Visit) -> None:
     await axe_check(env, chat_frame(page), "history missing")
     await shoot(env, page, "07-history-missing")
     await cato.close()
+
+
+async def test_chat_found_ended_leaves_nothing_on_screen(env: Env, visit: Visit) -> None:
+    page = visit.page
+    await page.goto(env.host + "/host.html")
+    frame = await open_widget(page)
+    femke = await counselor(env, "femke")
+    await start_chat(frame, first="Iets wat niemand mag lezen")
+    sid = await accept(femke)
+    await expect(frame.locator(".info h2")).to_have_text("Je chat met Femke")
+
+    # The visitor's connection is gone while the counselor ends the chat: the widget does not see `ended` live.
+    await visit.context.set_offline(True)
+    env.server.stop()
+    await femke.close()
+    await expect(frame.locator("#notice")).not_to_have_text("")
+    env.restart()
+    femke = await counselor_ws(env.server, env.tokens["femke"])
+    await send(femke, {"type": "end", "session_id": sid})
+    await recv_match(femke, type="ended", session_id=sid)
+    await visit.context.set_offline(False)
+
+    # Back online it finds the chat ended: the chat is wiped from the screen and the token from the tab.
+    await expect(frame.locator("#done-title")).to_be_visible(timeout=15_000)
+    await expect(frame.locator(".msg")).to_have_count(0)
+    assert "niemand mag lezen" not in await chat_frame(page).evaluate("() => document.body.innerText")
+    assert await chat_frame(page).evaluate("() => sessionStorage.length") == 0
+    await femke.close()
 
 
 async def test_quick_exit_button(env: Env, visit: Visit) -> None:
