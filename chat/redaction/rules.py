@@ -95,7 +95,8 @@ _BRANDS = re.compile(
     r"\b(?:Albert\s+Heijn|McDonald'?s|Burger\s+King|Kruidvat|Jumbo|Hema|HEMA|Lidl|Aldi|Primark|Action"
     r"|Coolblue|Zalando|Etos|Bijenkorf|Mediamarkt|MediaMarkt|Snapchat|Instagram|TikTok|Tiktok|WhatsApp"
     r"|Whatsapp|Facebook|Telegram|Discord|Roblox|Fortnite|YouTube|Youtube|Google|Netflix|Tinder|Nike|Adidas"
-    r"|Puma|Gucci|Zara|Foot\s+Locker|JD\s+Sports|Grindr|Bol\.com|Marktplaats|Vinted)\b"
+    r"|Puma|Gucci|Zara|Foot\s+Locker|JD\s+Sports|Grindr|Bol\.com|Marktplaats|Vinted|KFC|Subway|Starbucks|Domino's"
+    r"|Febo|IKEA|Ikea|Decathlon|Blokker|Zeeman|Intratuin|Gamma|Praxis|Karwei|H&M|Rituals|Hunkemöller)\b"
 )
 _CAR = re.compile(
     r"(?i:\b(?:een|zijn|haar|a|his|her|zwarte|witte|grijze|blauwe|rode|zilveren|black|white|grey|gray|blue"
