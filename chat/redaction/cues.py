@@ -121,7 +121,7 @@ def find_titled_names(
 # --- Streets from deduce's list -----------------------------------------------------------
 
 _STREET_CUE = re.compile(
-    r"(?i:\b(?:op|in|aan|bij|naar|langs|door|over|via|achter|voor|richting|vanaf|woon|woont|on|at|near|along|to)"
+    r"(?i:\b(?:op|in|aan|bij|naar|langs|door|over|via|achter|voor|richting|vanaf|van|woon|woont|on|at|near|along|to)"
     r"\s+(?:de|het|'t|the)?\s*)$"
 )
 _STREET_ENDING = re.compile(
@@ -199,10 +199,13 @@ def find_listed_streets(
 # "year 10 at", "de brugklas van", and after it "4e klas".
 _GRADE_BEFORE = re.compile(
     r"(?i:(?:groep|klas|leerjaar|havo|vwo|vmbo|mavo|atheneum|gymnasium|mbo|year|grade|form)\s+\d{1,2}"
-    r"|\d{1,2}(?:e|de|ste)?\s+(?:havo|vwo|vmbo|mavo|atheneum|gymnasium|klas|mbo)|brugklas|eindexamenklas)"
+    r"|\d{1,2}(?:e|de|ste)?\s+(?:havo|vwo|vmbo|mavo|atheneum|gymnasium|gym|klas|mbo)|brugklas|eindexamenklas"
+    r"|sixth\s+form|(?:havo|vwo|vmbo|mavo)(?=\s+op))"
     r"\s+(?i:van|op|at|on|in|of)\s+(?:(?i:de|het|the)\s+)?(?:(?i:basisschool|school)\s+)?$"
 )
-_GRADE_AFTER = re.compile(r"\s+(?i:\d{1,2}(?:e|de|ste)?\s+klas|klas\s+\d{1,2}|groep\s+\d{1,2})(?![\w-])")
+_GRADE_AFTER = re.compile(
+    r"\s+(?i:(?:in\s+)?\d{1,2}(?:e|de|ste)?\s+klas|(?:in\s+)?klas\s+\d{1,2}|(?:in\s+)?groep\s+\d{1,2})(?![\w-])"
+)
 
 
 def extend_items(text: str, items: list[Item], protected: Sequence[tuple[int, int]] = ()) -> list[Item]:
@@ -239,3 +242,129 @@ def extend_items(text: str, items: list[Item], protected: Sequence[tuple[int, in
 @functools.cache
 def common_or_countries() -> frozenset[str]:
     return frozenset(COMMON | COUNTRIES)
+
+
+# --- Schools, institutions and landmarks named in lowercase ----------------------------------
+
+_NON_NAME = r"(?:[a-zà-ÿ0-9][\w'’.-]*+|[A-Z][\w'’.-]*+)"
+# A school keyword, misspellings included; the words before it name the school.
+_SCHOOL_KIND = (
+    r"college|colege|collage|lyceum|gymnasium|school|scool|skool|hogeschool|academy|academie|uni|university"
+    r"|univeristy|universiteit|univ|scholengemeenschap|basisschool|basischool|[\w-]+(?:college|colege|school|lyceum)"
+)
+# Where a pupil is: "zit op (het)", "ga naar (de)", "at", "go(es) to (the)", "attends".
+_SCHOOL_CUE = r"(?:zit|zat|zitten|ga|gaat|gaan|ging|naar|op|bij|at|to|attends|attend|van)"
+_CUED_SCHOOL = re.compile(
+    rf"(?<![\w'’-])(?i:{_SCHOOL_CUE})\s+(?:(?i:de|het|the|'t)\s+)?"
+    rf"(?P<name>(?:{_NON_NAME}\s+){{0,3}}(?i:{_SCHOOL_KIND})(?:\s+(?i:of|van)\s+{_NON_NAME})?)(?![\w-])"
+)
+# A kind word that leads its name: "hogeschool inholland", "roc da vinci", "vmbo het kwadrant",
+# "obs De Vlieger", "university of leeds", "azc ter apel", "moskee al fourkaan", "kv wageningen".
+_LEADING_KIND = (
+    r"hogeschool|universiteit|university|univeristy|roc|mbo|vmbo|obs|cbs|ikc|basisschool|basischool"
+    r"|scholengemeenschap|azc|moskee|mosque|kerk|parochie|buurthuis|jongerencentrum|jeugdhonk|sportcentrum"
+    r"|zwembad|kapsalon|kebabzaak|shishalounge|shisha\s+lounge|lounge|café|cafe|pizzeria|bakkerij|restaurant"
+    r"|tattooshop|gym|sportschool|[\w-]*vereniging|[\w-]*club|[\w-]*praktijk|[\w-]*kliniek|[\w-]*zorg"
+    r"|jeugdhulp|pleegzorg|modellenbureau|youth\s+prison|youth\s+centre|youth\s+club|foster\s+care\s+with"
+)
+_LED_NAME = re.compile(
+    rf"(?<![\w'’-])(?P<kind>(?i:{_LEADING_KIND}))\s+(?P<name>(?:(?i:van|of|de|het|'t|the|al|el|da|ter|ten)\s+)?"
+    rf"['‘]?{_NON_NAME}(?:\s+{_NON_NAME})?)"
+)
+# Kinds after which a lowercase word is a name ("hogeschool inholland", "azc budel").
+_LOWER_NAME_KINDS = frozenset(
+    "hogeschool universiteit university univeristy roc mbo vmbo obs cbs ikc basisschool basischool azc".split()
+)
+# "zit op de uva", "op het barlaeus", "mijn school is het gsr": a word after "zit op" is a school.
+_ATTENDS = re.compile(
+    r"(?<![\w'’-])(?i:zit|zat|zitten|zitte)\s+(?:(?i:nu|ook|al|nog|wel|daar|hier)\s+)?(?i:op)\s+(?i:de|het|'t)\s+"
+    rf"(?P<name>{_NON_NAME})(?![\w-])|(?i:mijn|my|haar|zijn)\s+(?i:school)\s+(?i:is|heet)\s+(?:(?i:de|het|the)\s+)?"
+    rf"(?P<school>{_NON_NAME})"
+)
+# Things one sits on, not schools.
+_NOT_ATTENDED = frozenset(
+    """
+    bank bed stoel grond vloer trein bus tram metro kamer wc toilet dak balkon stage voetbal hockey les straat
+    fiets scooter brommer bank telefoon computer laptop app chat hoek trap trappen muur schoot rand achterbank
+    """.split()
+)
+# "windrush square", "whitechapel road", "Leicester square", "Westfield shopping centre", "bijlmer arena".
+_ANY_CASE_LANDMARK = re.compile(
+    rf"(?<![\w'’.-])(?P<name>{_NON_NAME}(?:\s+{_NON_NAME})?)\s+(?P<kind>(?i:square|road|street|lane|avenue|circus"
+    r"|crescent|terrace|shopping\s+centre|shopping\s+center|shopping\s+mall|mall|arena|boulevard))(?![\w-])"
+)
+# "de vaartsche rijn", "de Hoornse Vaart", "de Grote Merkt": an adjective of place and a waterway or square.
+_PLACE_ADJECTIVE = re.compile(
+    r"(?<![\w'’-])(?i:[a-zà-ÿ]{3,}(?:se|sche)|grote|kleine|oude|nieuwe)\s+"
+    r"(?i:rijn|vaart|bos|weg|dijk|markt|merkt|plein|poort|haven|kade|singel|gracht|dreef|wetering|vest)(?![\w-])"
+)
+_GENERIC_LANDMARK_NAMES = frozenset(
+    "town main market village high car bus train big small new old local nearby skate city the this that"
+    " centraal central shopping".split()
+)
+
+
+def _ordinary(words: list[str], common: Container[str]) -> bool:
+    return all(w.lower().strip("'’.") in common or w.lower() in INTERFIXES for w in words)
+
+
+def find_named_places_in_any_case(text: str, common: Container[str] = COMMON) -> list[Item]:
+    """Schools, institutions and landmarks whose name is lowercase, misspelt or unknown,
+    recognised by a kind word or a cue: "op het corderius college", "hogeschool
+    inholland", "at brixton academy", "zit op de uva", "moskee al fourkaan", "kapsalon
+    Bella", "windrush square", "de vaartsche rijn"."""
+    found = []
+    for m in _CUED_SCHOOL.finditer(text):
+        words = m.group("name").split()
+        start = m.start("name")
+        # The words before the keyword: drop ordinary ones at the front ("naar de stomme school").
+        while len(words) > 1 and words[0].lower() in common:
+            start = text.index(words[1], start + len(words[0]))
+            words.pop(0)
+        named = words[:-1] if len(words) > 1 else []
+        keyword = words[-1].lower()
+        compound = len(words) == 1 and not re.fullmatch(rf"(?i:{_SCHOOL_KIND.split('|[')[0]})", keyword)
+        if re.search(r"\s(?i:of|van)\s", m.group("name")):
+            named = [m.group("name").split()[-1]]
+        if (named and not any(w.lower() in common for w in named)) or (compound and keyword not in _GENERIC_COMPOUNDS):
+            found.append(Item("INSTELLING", start, m.end("name")))
+    for m in _LED_NAME.finditer(text):
+        words = m.group("name").split()
+        while words and (words[-1].lower() in common or words[-1].lower() in INTERFIXES):
+            words.pop()
+        if not words or _ordinary(words, common) or words[0].lower() in common:
+            continue
+        particle = m.group("name").split()[0].lower() in INTERFIXES | {"of", "the"}
+        if words[0].strip("'‘")[:1].islower() and not particle and m.group("kind").lower() not in _LOWER_NAME_KINDS:
+            continue  # "Jeugdzorg helpt", "the mosque is pushing": a verb, not a name
+        end = (
+            m.start("name") + len(" ".join(words))
+            if len(words) > 1
+            else text.index(words[0], m.start("name")) + len(words[0])
+        )
+        found.append(Item("INSTELLING", m.start(), end))
+    for m in _ATTENDS.finditer(text):
+        group = "name" if m.group("name") else "school"
+        word = m.group(group).lower().strip("'’.")
+        if word not in common and word not in _NOT_ATTENDED and len(word) >= 2:
+            found.append(Item("INSTELLING", m.start(group), m.end(group)))
+    for m in _ANY_CASE_LANDMARK.finditer(text):
+        words = m.group("name").split()
+        while words and (words[0].lower() in common or words[0].lower() in _GENERIC_LANDMARK_NAMES):
+            words.pop(0)
+        if not words or _ordinary(words, common):
+            continue
+        start = m.end("name") - len(" ".join(words))
+        found.append(Item("ADRES", start, m.end()))
+    found += [Item("ADRES", m.start(), m.end()) for m in _PLACE_ADJECTIVE.finditer(text)]
+    return found
+
+
+_GENERIC_COMPOUNDS = frozenset(
+    """
+    basisschool basischool middelbareschool hogeschool school college lyceum gymnasium dansschool rijschool
+    zomerschool sportschool zwemschool muziekschool taalschool highschool praktijkschool vrijeschool
+    montessorischool daltonschool jenaplanschool kunstacademie politieacademie internaatschool kostschool
+    scholengemeenschap universiteit university uni academy academie kindercollege boarding-school
+    """.split()
+)

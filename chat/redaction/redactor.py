@@ -27,6 +27,7 @@ from chat.redaction.cues import (
     extend_items,
     find_cued_organisations,
     find_listed_streets,
+    find_named_places_in_any_case,
     find_quoted_nicknames,
     find_titled_names,
     street_names,
@@ -90,6 +91,7 @@ _RULES: tuple[Callable[[str], list[Item]], ...] = (
     find_cued_organisations,
     find_quoted_nicknames,
     find_listed_streets,
+    find_named_places_in_any_case,
 )
 
 
