@@ -332,7 +332,8 @@ def find_named_places_in_any_case(text: str, common: Container[str] = COMMON) ->
         words = m.group("name").split()
         while words and (words[-1].lower() in common or words[-1].lower() in INTERFIXES):
             words.pop()
-        if not words or _ordinary(words, common) or words[0].lower() in common:
+        core = [w for w in words if w.lower() not in INTERFIXES | {"of", "the"}]
+        if not core or _ordinary(words, common) or core[0].lower() in common:
             continue
         particle = m.group("name").split()[0].lower() in INTERFIXES | {"of", "the"}
         if words[0].strip("'‘")[:1].islower() and not particle and m.group("kind").lower() not in _LOWER_NAME_KINDS:
