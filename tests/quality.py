@@ -8,6 +8,12 @@ Run ``scripts/evaluate triage`` or ``scripts/evaluate redaction`` (add
 ``--misses dev`` to list what the dev split misses; the test split's misses are
 never printed, so that nobody tunes on them by accident).
 
+Redaction also has a training set, ``tests/data/redaction_train.jsonl``: messages
+written later, for tuning, in the same format (split ``train``). ``scripts/evaluate
+redaction --set train`` measures it (``--misses train`` lists its misses);
+``--merge-train`` first rebuilds it from the writers' parts in
+``tests/data/redaction_train_parts/*.jsonl``.
+
 Triage: recall (urgent messages flagged) per kind of danger, false-alarm rate
 (near-misses flagged) per kind of near-miss. Redaction: item recall (an item
 counts as removed only when every character of it is inside a redacted span)
@@ -31,6 +37,8 @@ from typing import Any
 DATA = Path(__file__).resolve().parent / "data"
 TRIAGE_SET = DATA / "triage_eval.jsonl"
 REDACTION_SET = DATA / "redaction_eval.jsonl"
+REDACTION_TRAIN_SET = DATA / "redaction_train.jsonl"
+REDACTION_TRAIN_PARTS = DATA / "redaction_train_parts"
 SPLITS = ("dev", "test")
 
 # The quality bars (SPEC.md, issue 14), on the test split.
@@ -173,6 +181,40 @@ def default_redaction_spans(cache_dir: Path | None = None) -> Callable[[str], li
     return lambda text: [(i.start, i.end) for i in redactor.redact(text).items]
 
 
+_TRAIN_HEADER = """\
+# Redaction training set: chat messages with every personal-data item marked (exact substring and kind),
+# in the format of redaction_eval.jsonl. RULE: this set is for tuning. Rules, word lists and gazetteers may be
+# fitted on it (and on the eval set's "dev" split); the eval set's "test" split stays the only held-out measure.
+# Written for the project by writers who did not see the redaction rules, focused on the kinds the test split
+# showed weak (schools, institutions, streets without numbers, names with particles, initials or in lowercase,
+# lowercase, misspelt and foreign places, handles, nicknames). Merged from redaction_train_parts/*.jsonl by
+# scripts/evaluate redaction --merge-train; records whose items are not in their text are left out.
+"""
+
+
+def merge_train_parts(parts: Path = REDACTION_TRAIN_PARTS, target: Path = REDACTION_TRAIN_SET) -> tuple[int, int]:
+    """Rebuild the training set from its parts: every record once (by text), split "train",
+    ids prefixed with the part's name. Returns (records written, records left out)."""
+    seen: set[str] = set()
+    lines: list[str] = []
+    skipped = 0
+    for part in sorted(parts.glob("*.jsonl")):
+        for row in load(part):
+            text = row.get("text")
+            pii = row.get("pii")
+            if not isinstance(text, str) or not isinstance(pii, list) or text in seen:
+                skipped += 1
+                continue
+            if not all(isinstance(i, dict) and i.get("text") and i["text"] in text and i.get("kind") for i in pii):
+                skipped += 1
+                continue
+            seen.add(text)
+            row = {**row, "id": f"{part.stem}-{row.get('id', len(lines))}", "split": "train"}
+            lines.append(json.dumps(row, ensure_ascii=False))
+    target.write_text(_TRAIN_HEADER + "".join(line + "\n" for line in lines), encoding="utf-8")
+    return len(lines), skipped
+
+
 # --- The command ----------------------------------------------------------------
 
 
@@ -195,8 +237,16 @@ def _print_redaction(split: str, report: RedactionReport, out: Any) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/evaluate", description=__doc__.split("\n\n")[0])
     parser.add_argument("what", choices=("triage", "redaction"))
-    parser.add_argument("--misses", choices=("dev",), help="also list what the dev split gets wrong")
+    parser.add_argument(
+        "--misses", choices=("dev", "train"), help="also list what the dev split (or training set) gets wrong"
+    )
     parser.add_argument("--split", choices=SPLITS, help="only this split (default: both)")
+    parser.add_argument(
+        "--set", choices=("eval", "train"), default="eval", help="redaction: the eval set or the training set"
+    )
+    parser.add_argument(
+        "--merge-train", action="store_true", help="redaction: rebuild the training set from its parts first"
+    )
     args = parser.parse_args(argv)
     out = sys.stdout
     if args.what == "triage":
@@ -210,16 +260,29 @@ def main(argv: list[str] | None = None) -> int:
                     verdict = "missed" if row["urgent"] else "false alarm"
                     print(f"    {verdict:11} {row['id']} {row['kind']:22} {row['text']}", file=out)
     else:
+        if args.merge_train:
+            written, skipped = merge_train_parts()
+            print(f"training set: {written} records merged, {skipped} left out", file=out)
         spans = default_redaction_spans()
+        if args.set == "train":
+            report = evaluate_redaction(load(REDACTION_TRAIN_SET), spans)
+            _print_redaction("train", report, out)
+            if args.misses == "train":
+                _print_misses(report, out)
+            return 0
         for split in (args.split,) if args.split else SPLITS:
             report = evaluate_redaction(load(REDACTION_SET, split), spans)
             _print_redaction(split, report, out)
-            if args.misses and split == "dev":
-                for row, item in report.leaks:
-                    print(f"    leak {row['id']} {item['kind']:13} {item['text']!r:24} {row['text']}", file=out)
-                for row, word in report.lost:
-                    print(f"    lost {row['id']} {word!r:15} {row['text']}", file=out)
+            if args.misses == "dev" and split == "dev":
+                _print_misses(report, out)
     return 0
+
+
+def _print_misses(report: RedactionReport, out: Any) -> None:
+    for row, item in report.leaks:
+        print(f"    leak {row['id']} {item['kind']:13} {item['text']!r:24} {row['text']}", file=out)
+    for row, word in report.lost:
+        print(f"    lost {row['id']} {word!r:15} {row['text']}", file=out)
 
 
 if __name__ == "__main__":

@@ -50,7 +50,9 @@ _PREFIXED = re.compile(
 )
 _PLACE_KINDS = frozenset("winkelcentrum station metrostation treinstation park stadspark bushalte halte markt".split())
 _SUFFIXED = re.compile(rf"(?<![\w'’-])(?P<name>{_NAME})\s+(?P<kind>(?i:{_SUFFIX_WORDS}))(?![\w-])")
-_AFTER_PLACE_WORD = re.compile(r"(?<![\w'’-])(?i:park|station|winkelcentrum)\s+(?P<name>[a-z][\w'’-]{4,})(?![\w-])")
+_AFTER_PLACE_WORD = re.compile(
+    r"(?<![\w'’-])(?i:park|station|winkelcentrum)\s+(?P<name>[a-z][\w'’-]{4,}(?:\s+(?:noord|zuid|oost|west|centraal))?)(?![\w-])"
+)
 # "groep 7 van de Klimop", "klas 2 van het Lorentz"
 _SCHOOL_CLASS = re.compile(
     rf"(?<![\w'’-])(?i:groep|klas)\s+\d{{1,2}}\s+(?i:van|op)\s+(?i:de|het)\s+(?P<name>{_WORD}(?:\s+{_WORD}){{0,2}})"
@@ -135,7 +137,7 @@ def find_organisations(text: str, common: Container[str] = COMMON) -> list[Item]
         # "naar het station brengen": a lowercase infinitive is no name.
         if name.lower() not in common and not name.endswith("en"):
             # "park Sonsbeek" is the park's name; "winkelcentrum" alone names no centre.
-            start = m.start() if m.group().lower().startswith("park") else m.start("name")
+            start = m.start() if m.group().lower().startswith(("park", "station")) else m.start("name")
             found.append(Item("ADRES", start, m.end("name")))
     return found
 

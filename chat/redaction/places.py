@@ -40,6 +40,11 @@ _ALTERNATES_FROM = 250_000
 _FUZZY_FROM = 100_000
 _FUZZY_MIN = 6
 _LONGEST = 5
+# Consonant pairs that begin ordinary words ("thuis", "brood"): no shortened city starts with one.
+_ONSETS = frozenset(
+    "bl br ch dr dw fl fr gl gn gr kl kn kr kw pl pr ps sc sh sj sk sl sm sn sp"
+    " st sw th tj tr ts tw vl vr wr zw".split()
+)
 
 _TOKEN = re.compile(r"[^\W\d_][\w'’]*+")
 # Words after which a place follows: "in", "uit de", "naar", "from", "de wijk"... After a
@@ -82,6 +87,7 @@ class Gazetteer:
     ordinary: frozenset[str]
     fuzzy: dict[tuple[int, str], list[str]]
     main: frozenset[str] = frozenset()
+    elisions: frozenset[tuple[str, str]] = frozenset()
 
     @classmethod
     def of(
@@ -100,7 +106,30 @@ class Gazetteer:
         for key in sorted(main):
             if len(key) >= _FUZZY_MIN and " " not in key:
                 by_shape.setdefault((len(key), key[0]), []).append(key)
-        return cls(frozenset(keys), frozenset(normalise(w) for w in ordinary), by_shape, frozenset(main))
+        # "Rotterdam" -> ("r", "dam"), "Den Bosch" -> ("d", "bosch"): first letter and a tail of 3+ letters
+        # that starts a syllable (after a consonant cluster), for big places only.
+        elisions = set()
+        for key in main:
+            if " " in key:
+                elisions.add((key[0], key.rsplit(" ", 1)[1]))
+            elif len(key) >= 7:
+                elisions.update(
+                    (key[0], key[cut:]) for cut in range(len(key) - 5, len(key) - 2) if key[cut - 1] not in "aeiouy"
+                )
+        return cls(
+            frozenset(keys),
+            frozenset(normalise(w) for w in ordinary),
+            by_shape,
+            frozenset(main),
+            frozenset(elisions),
+        )
+
+    def elided(self, key: str) -> bool:
+        """Whether `key` is a main place written as its first letter and its last syllable,
+        the way chat shortens city names: "rdam" (Rotterdam), "adam", "dbosch" (Den Bosch)."""
+        if len(key) < 4 or " " in key or not key.isalpha() or key[1] in "aeiouy" or key[:2] in _ONSETS:
+            return False
+        return (key[0], key[1:]) in self.elisions
 
     def misspelt(self, key: str) -> bool:
         """Whether `key` is one edit (a transposition counts as one) from a main place of
@@ -249,7 +278,7 @@ def _match_at(
             best = last
     if best is None and cue in _STRONG_CUES | {"to", "naar"} and first.lower() not in common:
         key = normalise(first)
-        if key not in places.ordinary and not key.isdigit() and places.misspelt(key):
+        if key not in places.ordinary and not key.isdigit() and (places.misspelt(key) or places.elided(key)):
             best = index
     return best
 
@@ -261,9 +290,13 @@ def _counts(
         return capital and cue is not None and not initial
     if capital:
         return True
+    if " " in key and key in places.main and written.split()[0].lower() not in _ARTICLES | {"noord", "zuid"}:
+        # "den haag", "bergen op zoom": a main place of more words, lowercase, needs no cue.
+        return True
     if cue is None or written.split()[0].lower() in _ARTICLES:
         # "in de wijk" is no village De Wijk; "in de bijlmer" is found from "bijlmer".
-        return False
+        return cue is not None and " " in key and key in places.main
+
     if cue in _WEAK_CUES:
         return key in places.main and len(key) >= 4
     return len(key) >= 4 or key in places.main

@@ -23,6 +23,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from chat.redaction.cues import (
+    extend_items,
+    find_cued_organisations,
+    find_listed_streets,
+    find_named_places_in_any_case,
+    find_quoted_nicknames,
+    find_titled_names,
+    street_names,
+)
 from chat.redaction.institutions import find_named_schools, find_organisations, find_streets, known_institutions
 from chat.redaction.names import (
     find_addresses,
@@ -79,6 +88,10 @@ _RULES: tuple[Callable[[str], list[Item]], ...] = (
     find_streets,
     find_named_schools,
     find_initialled_names,
+    find_cued_organisations,
+    find_quoted_nicknames,
+    find_listed_streets,
+    find_named_places_in_any_case,
 )
 
 
@@ -88,6 +101,7 @@ def find_all(text: str, first_names: Container[str] = frozenset(), places: Conta
     found = [item for rule in _RULES for item in rule(text)]
     found += find_names(text, first_names)
     found += find_places(text, places)
+    found += find_titled_names(text, first_names)
     return found
 
 
@@ -191,6 +205,7 @@ class Redactor:
         self._engine()
         gazetteer()
         known_institutions()
+        street_names()
 
     def redact(self, text: str) -> Redacted:
         """Find personal data in `text` and replace it with typed placeholders."""
@@ -198,7 +213,8 @@ class Redactor:
             raise TypeError(f"expected str, got {type(text).__name__}")
         engine = self._engine()
         found = find_all(text, engine.first_names, engine.places) + engine.annotate(text)
-        items = merge(found, protected_spans(text))
+        protected = protected_spans(text)
+        items = merge(extend_items(text, merge(found, protected), protected), protected)
         return Redacted(apply(text, items), items)
 
     def _engine(self) -> DeduceEngine:

@@ -95,7 +95,8 @@ _BRANDS = re.compile(
     r"\b(?:Albert\s+Heijn|McDonald'?s|Burger\s+King|Kruidvat|Jumbo|Hema|HEMA|Lidl|Aldi|Primark|Action"
     r"|Coolblue|Zalando|Etos|Bijenkorf|Mediamarkt|MediaMarkt|Snapchat|Instagram|TikTok|Tiktok|WhatsApp"
     r"|Whatsapp|Facebook|Telegram|Discord|Roblox|Fortnite|YouTube|Youtube|Google|Netflix|Tinder|Nike|Adidas"
-    r"|Puma|Gucci|Zara|Foot\s+Locker|JD\s+Sports|Grindr|Bol\.com|Marktplaats|Vinted)\b"
+    r"|Puma|Gucci|Zara|Foot\s+Locker|JD\s+Sports|Grindr|Bol\.com|Marktplaats|Vinted|KFC|Subway|Starbucks|Domino's"
+    r"|Febo|IKEA|Ikea|Decathlon|Blokker|Zeeman|Intratuin|Gamma|Praxis|Karwei|H&M|Rituals|Hunkemöller|Basic-Fit)\b"
 )
 _CAR = re.compile(
     r"(?i:\b(?:een|zijn|haar|a|his|her|zwarte|witte|grijze|blauwe|rode|zilveren|black|white|grey|gray|blue"
@@ -250,10 +251,15 @@ def _handle_like(token: str) -> bool:
     return token.startswith("@") or any(c.isdigit() or c in "_.#" for c in token)
 
 
+# Discord's "name#1234" tags.
+_DISCORD_TAG = re.compile(r"(?<![\w@./#-])[^\W_][\w.]{1,31}#\d{4}(?![\w#])")
+
+
 def find_accounts(text: str, common: Container[str] = COMMON) -> list[Item]:
     """Social-media handles: "@naam", "mijn snap is lisa2009", "insta: jaydenn.x",
-    and user-name-looking tokens such as "xXdragonXx2011" wherever they stand."""
+    "Ghost#4471", and user-name-looking tokens such as "xXdragonXx2011" wherever they stand."""
     found = items_matching("ACCOUNT", _AT_HANDLE, text)
+    found += items_matching("ACCOUNT", _DISCORD_TAG, text)
     for m in _PLATFORM_HANDLE.finditer(text):
         handle = m.group("handle").rstrip(".")
         lowered = handle.lower().lstrip("@")
@@ -346,10 +352,17 @@ _POSTCODE = re.compile(r"(?<![\w-])[1-9]\d{3}(?:\s?(?P<upper>[A-Z]{2})|(?P<lower
 _UK_POSTCODE = re.compile(r"(?<![\w-])[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}(?![\w-])")
 
 
+# Belgian and other four-digit postcodes when called one: "postcode 9100".
+_CUED_POSTCODE = re.compile(
+    r"(?i:\b(?:postcode|postal\s+code|zip(?:\s+code)?|code\s+postal)\s*:?\s*)(\d{4,5})(?![\w-])"
+)
+
+
 def find_postcodes(text: str) -> list[Item]:
     """Dutch postcodes: "1234 AB", "1234AB", "1234ab" (but not "1000mg" or "2019 en"),
     and British ones ("OX4 1HP")."""
     found = items_matching("POSTCODE", _UK_POSTCODE, text)
+    found += items_matching("POSTCODE", _CUED_POSTCODE, text, 1)
     for m in _POSTCODE.finditer(text):
         letters = m.group("upper") or m.group("lower")
         if letters.upper() in {"SA", "SD", "SS"} or letters.lower() in NOT_POSTCODE_LETTERS:

@@ -86,6 +86,7 @@ COMMON = DUTCH | ENGLISH
 
 # Countries, big regions and their adjectives, in Dutch and English, as the gazetteers
 # hold some of them: a country ("ik kom uit Polen") identifies no one, and
+# (the islands of the Kingdom, Curaçao, Aruba, Bonaire, are small places: not here)
 # "een Engels nummer" is not a place.
 COUNTRIES = _words(
     """
@@ -96,8 +97,8 @@ COUNTRIES = _words(
     moldavie moldavië litouwen letland estland turkije marokko algerije tunesie tunesië libie libië egypte
     syrie syrië irak iran afghanistan pakistan india bangladesh china japan korea vietnam thailand
     filipijnen indonesie indonesië maleisie maleisië eritrea ethiopie ethiopië somalie somalië soedan
-    sudan nigeria ghana kameroen congo angola kenia oeganda zuid-afrika suriname curacao curaçao aruba
-    bonaire antillen amerika verenigde staten canada mexico brazilie brazilië colombia venezuela
+    sudan nigeria ghana kameroen congo angola kenia oeganda zuid-afrika suriname antillen amerika
+    verenigde staten canada mexico brazilie brazilië colombia venezuela
     argentinie argentinië chili peru jemen libanon israel israël palestina jordanie jordanië
     saoedi-arabie saoedi-arabië emiraten qatar koeweit georgie georgië armenie armenië azerbeidzjan
     europa afrika azie azië

@@ -16,6 +16,14 @@ from collections.abc import Callable
 import pytest
 
 from chat.redaction import Redactor
+from chat.redaction.cues import (
+    find_cued_organisations,
+    find_listed_streets,
+    find_named_places_in_any_case,
+    find_quoted_nicknames,
+    find_titled_names,
+    street_names,
+)
 from chat.redaction.deduce_engine import chunks
 from chat.redaction.institutions import find_named_schools, find_organisations, find_streets, known_institutions
 from chat.redaction.names import find_addresses, find_initialled_names, find_institutions, find_names, find_places
@@ -53,6 +61,11 @@ CRAFTED = {
     "dotted": _repeat("abc.def."),
     "camel": _repeat("aBcD"),
     "street words": _repeat("Aaaastraat "),
+    "work cues": _repeat("werkt bij Aa "),
+    "quoted cues": _repeat("noemt me 'a "),
+    "school cues": _repeat("zit op het a "),
+    "landmarks": _repeat("a a square "),
+    "particles": _repeat("lisa van de "),
 }
 
 RULES: list[Callable[[str], object]] = [
@@ -70,6 +83,11 @@ RULES: list[Callable[[str], object]] = [
     find_streets,
     find_named_schools,
     find_initialled_names,
+    find_cued_organisations,
+    find_quoted_nicknames,
+    find_titled_names,
+    find_listed_streets,
+    find_named_places_in_any_case,
     protected_spans,
     chunks,
     lambda text: merge(find_all(text), protected_spans(text)),
@@ -81,6 +99,7 @@ def _lists_loaded() -> None:
     """Load the gazetteer and the institution list first: their one-off load is not the rule's time."""
     gazetteer()
     known_institutions()
+    street_names()
 
 
 def _seconds(call: Callable[[str], object], text: str) -> float:
