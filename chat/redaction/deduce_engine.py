@@ -67,7 +67,7 @@ MAX_CHUNK = 200
 MAX_NAME_RUN = 4
 _SENTENCE_END = re.compile(r"[.!?\n]\s+|\n")
 _SPACE = re.compile(r"\s+")
-_CAPITALISED_RUN = re.compile(rf"(?:[A-Z][\w'’.-]*\s+){{{MAX_NAME_RUN}}}")
+_CAPITALISED_RUN = re.compile(rf"(?:[A-Z][\w'’.]*(?:\s+|-)){{{MAX_NAME_RUN}}}")
 
 
 def chunks(text: str, limit: int = MAX_CHUNK) -> list[tuple[int, str]]:

@@ -7,8 +7,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import pytest
-
 from chat.triage import Triage
 from tests.adversarial import adversarial_inputs
 
@@ -32,10 +30,5 @@ def test_triage_is_linear_on_adversarial_inputs() -> None:
     assert _over_budget(lambda text: triage.check(text, None), TRIAGE_BUDGET_S) == {}
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="super-linear regexes in chat/redaction/ (e.g. a' repeated; aaa + underscores + @; capitalised and "
-    "hyphenated names repeated): pending the linear-time rewrite of the redaction rules on its own branch",
-)
 def test_redaction_is_linear_on_adversarial_inputs(redactor: Any) -> None:
     assert _over_budget(redactor.redact, REDACT_BUDGET_S) == {}

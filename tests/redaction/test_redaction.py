@@ -765,3 +765,11 @@ def test_cli_jsonl_all_good_exits_zero(redactor: Redactor, deduce_cache: Path) -
     stdout = io.StringIO()
     assert run_cli(io.StringIO('{"text": "hoi"}\n'), stdout, jsonl=True, cache_dir=deduce_cache) == 0
     assert json.loads(stdout.getvalue()) == {"text": "hoi", "items": []}
+
+
+def test_chunks_end_after_a_run_of_hyphenated_names() -> None:
+    # deduce's context patterns grow with the names in a row; "Jan-Jan-Jan-..." is one long run without spaces.
+    text = "Jan-" * 1000
+    pieces = chunks(text)
+    assert "".join(p for _, p in pieces) == text
+    assert max(len(p) for _, p in pieces) <= 4 * len("Jan-")
