@@ -21,6 +21,7 @@ from chat.services.runtime import Runtime
 from chat.services.webhook import AlertWebhook
 from chat.settings import Settings
 from chat.store.sql import Snippet
+from chat.ws.connection import TransportMiddleware
 from chat.ws.counselor import counselor_endpoint
 from chat.ws.visitor import visitor_endpoint
 from chat.ws.watcher import Watcher
@@ -115,4 +116,6 @@ def create_app(settings: Settings, redis_url: str, *, clock: Callable[[], int] |
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
+    # Last, so outermost: the websocket endpoints get their transport (see TransportMiddleware).
+    app.add_middleware(TransportMiddleware)
     return app
