@@ -1,4 +1,4 @@
-"""Every benchmark at a small size, one after the other (under a minute), so that they cannot rot.
+"""Every benchmark at a small size, one after the other (about a minute), so that they cannot rot.
 
     python bench/quick.py        # what .ci/run runs
 
@@ -18,9 +18,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 RUNS = [
-    ["bench_relay.py", "--pairs", "20", "--rate", "200", "--rate-seconds", "2", "--windows", "4", "--max-seconds", "2"],
-    ["bench_pairing.py", "--visitors", "200", "--counselors", "20"],
-    ["bench_idle.py", "--connections", "300", "--settle", "0.5"],
+    ["bench_relay.py", "--pairs", "10", "--rate", "100", "--rate-seconds", "1", "--windows", "4", "--max-seconds", "2"],
+    ["bench_pairing.py", "--visitors", "100", "--counselors", "10"],
+    ["bench_idle.py", "--connections", "200", "--settle", "0.5"],
 ]
 
 
