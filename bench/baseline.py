@@ -403,12 +403,49 @@ class CpuMeter:
 
     def __exit__(self, *exc: object) -> None:
         wall = time.monotonic() - self.t0
-        self.server_pct = 100 * ((self.server.cpu_seconds() if self.server else 0.0) - self.s0) / wall
+        self.server_s = (self.server.cpu_seconds() if self.server else 0.0) - self.s0
+        self.server_pct = 100 * self.server_s / wall
         self.redis_pct = 100 * (redis_cpu_seconds() - self.r0) / wall
         self.client_pct = 100 * (sum(os.times()[:2]) - self.c0) / wall
 
     def __str__(self) -> str:
         return f"CPU server {self.server_pct:.0f}%, redis {self.redis_pct:.0f}%, bench client {self.client_pct:.0f}%"
+
+
+def redis_commandstats() -> dict[str, int]:
+    """Calls per command since Redis started (``INFO commandstats``); commands run inside scripts count too."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        info = client.info("commandstats")
+        return {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in info.items()}
+    finally:
+        client.close()
+
+
+class RedisCommands:
+    """Redis commands over a phase (``INFO commandstats``). The whole Redis counts, so other clients of the
+    same Redis (another test run) add to it: figures from a quiet Redis only."""
+
+    def __enter__(self) -> RedisCommands:
+        self.before = redis_commandstats()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        after = redis_commandstats()
+        self.delta = {k: v - self.before.get(k, 0) for k, v in after.items() if v - self.before.get(k, 0) > 0}
+        self.delta.pop("info", None)
+
+    def per(self, n: int) -> str:
+        """Commands per unit (a relayed message, an accept): the total, the script calls, the top commands."""
+        if n <= 0:
+            return "no units"
+        total = sum(self.delta.values())
+        scripts = self.delta.get("evalsha", 0) + self.delta.get("eval", 0)
+        top = sorted(self.delta.items(), key=lambda kv: -kv[1])[:6]
+        listed = ", ".join(f"{k} {v / n:.2f}" for k, v in top)
+        return f"Redis commands per unit {total / n:.2f} (scripts {scripts / n:.2f}; {listed})"
 
 
 def delete_prefix(prefix: str) -> int:

@@ -89,7 +89,7 @@ def run_one(kind: str, args: argparse.Namespace, names: list[str], data_dir: Pat
             await asyncio.gather(*drains, return_exceptions=True)
             rtts: list[float] = []
             assigned_at: list[float] = []
-            with h.CpuMeter(server) as cpu:
+            with h.CpuMeter(server) as cpu, h.RedisCommands() as commands:
                 t0 = time.monotonic()
                 got = await asyncio.gather(*(_accept_until_empty(ws, 10, rtts, assigned_at) for ws in counselors))
                 t_assigned = max(assigned_at) - t0 if assigned_at else float("nan")
@@ -111,6 +111,7 @@ def run_one(kind: str, args: argparse.Namespace, names: list[str], data_dir: Pat
                 "paired_s": t_paired,
                 "rtt": {p: h.percentile(ms, p) for p in (50, 90, 99)},
                 "cpu": str(cpu),
+                "redis": commands.per(sum(got)).replace("per unit", "per accept"),
             }
 
         result = asyncio.run(go())
@@ -147,6 +148,7 @@ def main() -> int:
                 f"{r['assigned_s']:.2f} s = {r['per_s']:.0f} pairings/s; all {r['visitors_paired']} visitors "
                 f"told 'paired' after {r['paired_s']:.2f} s; accept round trip {rtt}; {r['cpu']}"
             )
+            print(f"[{kind}] {r['redis']}")
             if r["complaints"]:
                 print(f"[{kind}] server log: {h.summarize(r['complaints'])}")
     finally:

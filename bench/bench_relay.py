@@ -226,15 +226,20 @@ def run_one(kind: str, args: argparse.Namespace, names: list[str], data_dir: Pat
             p.start_readers()
             await fixed_rate(p, min(args.rate, 200), 2.0)  # warm up
             await asyncio.sleep(0.5)
-            with h.CpuMeter(server) as cpu_rate:
+            with h.CpuMeter(server) as cpu_rate, h.RedisCommands() as commands:
                 rated = await fixed_rate(p, args.rate, args.rate_seconds)
             rated["cpu"] = str(cpu_rate)
+            rated["server_cpu_us_per_msg"] = 1e6 * cpu_rate.server_s / max(1, rated["received"])
+            rated["server_pct"] = cpu_rate.server_pct
+            rated["redis"] = commands.per(rated["received"]).replace("per unit", "per message")
+            rated["redis_commands"] = {k: v / max(1, rated["received"]) for k, v in commands.delta.items()}
             tops = []
             for window in args.windows:
                 await asyncio.sleep(0.5)
                 with h.CpuMeter(server) as cpu_max:
                     top = await saturate(p, window, args.max_seconds)
                 top["cpu"] = str(cpu_max)
+                top["server_cpu_us_per_msg"] = 1e6 * cpu_max.server_s / max(1, top["sent"])
                 top["window"] = window
                 tops.append(top)
             await p.stop()
@@ -257,6 +262,7 @@ def main() -> int:
     )
     parser.add_argument("--max-seconds", type=float, default=6.0, help="per maximum run")
     parser.add_argument("--servers", default="chat,baseline")
+    parser.add_argument("--json", help="write the figures to this file")
     args = parser.parse_args()
     args.windows = [int(w) for w in args.windows.split(",")]
 
@@ -273,13 +279,15 @@ def main() -> int:
             print(
                 f"[{kind}] fixed {args.rate:.0f} msg/s for {args.rate_seconds:.0f} s: "
                 f"{rated['received']}/{rated['sent']} received; latency {_fmt_lat(rated['latency'])}; "
-                f"client send lag p99 {rated['send_lag_p99']:.1f} ms; {rated['cpu']}"
+                f"client send lag p99 {rated['send_lag_p99']:.1f} ms; {rated['cpu']}; "
+                f"server CPU {rated['server_cpu_us_per_msg']:.0f} us per message"
             )
+            print(f"[{kind}] {rated['redis']}")
             for top in r["tops"]:
                 print(
                     f"[{kind}] maximum, {top['window']} in flight per visitor: {top['per_s']:.0f} msg/s "
                     f"({top['received']} in {top['elapsed']:.1f} s); latency {_fmt_lat(top['latency'])}; "
-                    f"{top['cpu']}"
+                    f"{top['cpu']}; server CPU {top['server_cpu_us_per_msg']:.0f} us per message"
                 )
             if r["complaints"]:
                 print(f"[{kind}] server log: {h.summarize(r['complaints'])}")
@@ -290,7 +298,9 @@ def main() -> int:
         c, b = results["chat"], results["baseline"]
         print(
             f"ratio chat/baseline: maximum throughput {c['max']['per_s'] / b['max']['per_s']:.2f}; "
-            f"p99 at {args.rate:.0f} msg/s {c['rate']['latency']['p99'] / b['rate']['latency']['p99']:.1f}x"
+            f"p99 at {args.rate:.0f} msg/s {c['rate']['latency']['p99'] / b['rate']['latency']['p99']:.1f}x; "
+            f"server CPU per message at {args.rate:.0f} msg/s "
+            f"{c['rate']['server_cpu_us_per_msg'] / b['rate']['server_cpu_us_per_msg']:.1f}x"
         )
     if "chat" in results:
         c = results["chat"]
@@ -300,6 +310,8 @@ def main() -> int:
             f"{'met' if c['rate']['latency']['p99'] < 50 else 'MISSED'} ({c['rate']['latency']['p99']:.1f} ms)"
         )
     print(f"(removed {removed} Redis keys of prefix {prefix})")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"bench": "relay", "args": vars(args), "results": results}, indent=1))
     return 0
 
 

@@ -22,6 +22,7 @@ from chat.services.runtime import Runtime
 from chat.services.webhook import AlertWebhook
 from chat.settings import Settings
 from chat.store.sql import Snippet
+from chat.ws.connection import TransportMiddleware
 from chat.ws.counselor import counselor_endpoint
 from chat.ws.visitor import visitor_endpoint
 from chat.ws.watcher import Watcher
@@ -147,4 +148,6 @@ def create_app(settings: Settings, redis_url: str, *, clock: Callable[[], int] |
         add_security_headers(request.url.path, response, settings)
         return response
 
+    # Last, so outermost: the websocket endpoints get their transport (see TransportMiddleware).
+    app.add_middleware(TransportMiddleware)
     return app

@@ -5,6 +5,11 @@ websocket cares about; each message goes to the local listeners of that
 channel. Pub/sub may drop messages (a reconnect, a slow consumer): the Redis
 stream stays the source of truth, and listeners are told to resynchronise
 from it after every reconnect of the hub.
+
+Unsubscribing never waits: channels whose last listener left are collected
+and one UNSUBSCRIBE goes out for all of them (a socket closing is no round
+trip, and a shutdown with 10,000 sockets is a handful of commands); once the
+hub is stopping it unsubscribes nothing, as the connection closes anyway.
 """
 
 from __future__ import annotations
@@ -35,6 +40,9 @@ class Hub:
         self._pubsub = redis.pubsub(ignore_subscribe_messages=True)
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._gone: set[str] = set()  # channels without listeners, to unsubscribe in one command
+        self._flusher: asyncio.Task[None] | None = None
+        self.stopping = False
         self.relayed = 0
 
     async def start(self) -> None:
@@ -43,6 +51,9 @@ class Hub:
         self._task = asyncio.create_task(self._run(), name="relay-hub")
 
     async def stop(self) -> None:
+        self.stopping = True
+        if self._flusher:
+            self._flusher.cancel()
         if self._task:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -51,22 +62,36 @@ class Hub:
             await self._pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def subscribe(self, channel: str, listener: Listener) -> None:
-        async with self._lock:
-            first = not self._listeners[channel]
-            self._listeners[channel].add(listener)
-            if first:
+        listeners = self._listeners[channel]
+        first = not listeners
+        listeners.add(listener)
+        if first and self._gone and channel in self._gone:
+            self._gone.discard(channel)  # still subscribed: the UNSUBSCRIBE had not gone out yet
+        elif first:
+            async with self._lock:
                 await self._pubsub.subscribe(channel)
 
     async def unsubscribe(self, channel: str, listener: Listener) -> None:
-        async with self._lock:
-            listeners = self._listeners.get(channel)
-            if not listeners:
+        """Drop a listener; the channel's UNSUBSCRIBE goes out later, together with others."""
+        listeners = self._listeners.get(channel)
+        if not listeners:
+            return
+        listeners.discard(listener)
+        if not listeners:
+            del self._listeners[channel]
+            if self.stopping:
                 return
-            listeners.discard(listener)
-            if not listeners:
-                del self._listeners[channel]
-                with contextlib.suppress(RedisConnectionError, RedisTimeoutError):
-                    await self._pubsub.unsubscribe(channel)
+            self._gone.add(channel)
+            if self._flusher is None or self._flusher.done():
+                self._flusher = asyncio.create_task(self._flush_unsubscribes(), name="relay-unsubscribe")
+
+    async def _flush_unsubscribes(self) -> None:
+        await asyncio.sleep(0.05)  # the sockets closing together make one command
+        while self._gone and not self.stopping:
+            batch = [self._gone.pop() for _ in range(min(len(self._gone), 1000))]
+            async with self._lock:
+                with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError):
+                    await self._pubsub.unsubscribe(*batch)
 
     def on_resync(self, callback: Resync) -> None:
         self._resyncs.add(callback)

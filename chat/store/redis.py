@@ -77,16 +77,36 @@ return {1, id}
 """
 
 _CLAIM = """
--- KEYS: counselor sessions set, recent waits, queue keys...
--- ARGV: prefix, counselor id, counselor name, now_ms, capacity, queue channel, window_ms, random tag
-if tonumber(ARGV[5]) > 0 and redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[5]) then return {'full'} end
+-- KEYS: counselor sessions set, recent waits, counselor state, idle timers, queue keys...
+-- ARGV: prefix, counselor id, counselor name, now_ms, default capacity, queue channel, window_ms, random tag,
+--       session ttl, idle deadline ms, paired frame json (without session_id), then per queue key its audience
+--       and language
+-- One round trip for an accept: availability, capacity and skills, the claim, the idle timer, the `paired`
+-- notice, and what the reply and the status frame need.
+local state = redis.call('HMGET', KEYS[3], 'available', 'capacity', 'skills')
+if state[1] == '0' then return {'unavailable'} end
+local capacity = tonumber(state[2] or ARGV[5])
+local skills = state[3] or ''
+local active = redis.call('SCARD', KEYS[1])
+if capacity > 0 and active >= capacity then return {'full', tostring(capacity), tostring(active), skills} end
+local bar = string.find(skills, '|', 1, true)
+local auds, langs = nil, nil
+if bar then
+  auds = ',' .. string.sub(skills, 1, bar - 1) .. ','
+  langs = ',' .. string.sub(skills, bar + 1) .. ','
+end
 local best_key, best_sid, best_score = nil, nil, nil
-for i = 3, #KEYS do
-  local head = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
-  if head[1] then
-    local score = tonumber(head[2])
-    if best_score == nil or score < best_score or (score == best_score and KEYS[i] < best_key) then
-      best_key, best_sid, best_score = KEYS[i], head[1], score
+local nq = #KEYS - 4
+for i = 1, nq do
+  local a, l = ARGV[11 + 2 * i - 1], ARGV[11 + 2 * i]
+  if auds == nil or (string.find(auds, ',' .. a .. ',', 1, true) and string.find(langs, ',' .. l .. ',', 1, true)) then
+    local key = KEYS[4 + i]
+    local head = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    if head[1] then
+      local score = tonumber(head[2])
+      if best_score == nil or score < best_score or (score == best_score and key < best_key) then
+        best_key, best_sid, best_score = key, head[1], score
+      end
     end
   end
 end
@@ -97,12 +117,16 @@ if redis.call('HGET', meta, 'status') ~= 'queued' then return {'retry'} end
 redis.call('HSET', meta, 'status', 'active', 'counselor', ARGV[2], 'counselor_name', ARGV[3],
   'paired_at', ARGV[4], 'last_activity', ARGV[4])
 redis.call('SADD', KEYS[1], best_sid)
+redis.call('EXPIRE', KEYS[1], ARGV[9])
 local wait = tonumber(ARGV[4]) - tonumber(redis.call('HGET', meta, 'enqueued_at'))
 -- A random tag, not the session id: the statistics must not outlive the session as a link to it.
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[8] .. ':' .. wait)
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tonumber(ARGV[4]) - tonumber(ARGV[7]))
+redis.call('ZADD', KEYS[4], ARGV[10], best_sid)
 redis.call('PUBLISH', ARGV[6], 'claimed')
-return {'ok', best_sid}
+redis.call('PUBLISH', ARGV[1] .. ':{' .. best_sid .. '}:ch',
+  '{"type":"paired","session_id":"' .. best_sid .. '",' .. string.sub(ARGV[11], 2))
+return {'ok', best_sid, redis.call('HGETALL', meta), tostring(capacity), tostring(active + 1), skills}
 """
 
 _END = """
@@ -500,51 +524,60 @@ class RedisStore:
             if (audience is None or a.value == audience) and (language is None or lang.value == language)
         ]
 
-    async def claim(
+    async def accept(
         self,
         counselor_id: int,
         counselor_name: str,
         now_ms: int,
         *,
-        capacity: int = 0,
+        default_capacity: int,
+        idle_deadline_ms: int,
         audience: str | None = None,
         language: str | None = None,
-        queues: list[tuple[str, str]] | None = None,
-    ) -> str | None:
-        """Take the next visitor atomically: urgent first, then oldest. None when nobody waits.
-
-        ``queues`` (audience, language) limits the claim to those queues (a counselor's skills);
-        otherwise ``audience``/``language`` narrow it. Raises :class:`AtCapacity` when the
-        counselor already has ``capacity`` chats.
-        """
+    ) -> Accepted:
+        """A counselor's accept in one round trip: their availability, capacity and skills (from their
+        state hash), the claim of the next visitor they take (urgent first, then oldest), the idle timer
+        and the ``paired`` notice to the visitor. ``audience``/``language`` narrow it."""
         k = self.keys
-        queue_keys = [k.queue(a, x) for a, x in queues] if queues is not None else self.queue_keys(audience, language)
-        if not queue_keys:
-            return None
+        queues = [
+            (a.value, x.value)
+            for a in Audience
+            for x in Language
+            if (audience is None or a.value == audience) and (language is None or x.value == language)
+        ]
+        paired = json.dumps({"counselor_name": counselor_name}, ensure_ascii=False, separators=(",", ":"))
         while True:
             result = await self._claim(
-                keys=[k.counselor_sessions(counselor_id), k.recent_waits, *queue_keys],
+                keys=[
+                    k.counselor_sessions(counselor_id),
+                    k.recent_waits,
+                    k.counselor_state(counselor_id),
+                    k.idle_timers,
+                    *(k.queue(a, x) for a, x in queues),
+                ],
                 args=[
                     k.prefix,
                     str(counselor_id),
                     counselor_name,
                     now_ms,
-                    capacity,
+                    default_capacity,
                     k.queue_channel,
                     3600 * 1000,
                     secrets.token_hex(6),
+                    self.session_ttl,
+                    idle_deadline_ms,
+                    paired,
+                    *(part for queue in queues for part in queue),
                 ],
             )
             verdict = _s(result[0])
-            if verdict == "ok":
-                sid = _s(result[1])
-                await self.redis.expire(k.counselor_sessions(counselor_id), self.session_ttl)
-                return sid
-            if verdict == "empty":
-                return None
-            if verdict == "full":
-                raise AtCapacity()
-            # 'retry': a stale queue entry (the session ended meanwhile) was dropped; try the next.
+            if verdict == "retry":
+                continue  # a stale queue entry (the session ended meanwhile) was dropped; try the next
+            if verdict != "ok":
+                return Accepted(verdict)
+            flat = [_s(x) for x in result[2]]
+            info = SessionInfo.from_hash(_s(result[1]), dict(zip(flat[::2], flat[1::2], strict=True)))
+            return Accepted("ok", info, int(_s(result[3])), int(_s(result[4])), Skills.parse(_s(result[5])))
 
     async def queue_stats(self) -> list[QueueStat]:
         """Per queue: how many wait, the urgent ones and their categories, and the earliest arrival time.
@@ -619,6 +652,13 @@ class RedisStore:
         }
         await self.redis.publish(self.keys.counselor_channel(counselor_id), json.dumps(frame))
 
+    async def publish_status_frame(
+        self, counselor_id: int, *, available: bool, capacity: int, active: int, skills: Skills
+    ) -> None:
+        """``publish_counselor_status`` from values the caller already has (the accept script's)."""
+        frame = {"type": "status", "available": available, "capacity": capacity, "active": active, **skills.public()}
+        await self.redis.publish(self.keys.counselor_channel(counselor_id), json.dumps(frame))
+
     async def active_count(self, counselor_id: int) -> int:
         return int(await self.redis.scard(self.keys.counselor_sessions(counselor_id)))
 
@@ -668,12 +708,20 @@ class RedisStore:
         return AppendResult(int(code), int(seq))
 
     async def positions(self, sids: list[tuple[str, str, str]]) -> dict[str, int | None]:
-        """Queue position (1-based) of each (sid, audience, language); None when not queued."""
+        """Queue position (1-based) of each (sid, audience, language); None when not queued.
+
+        One ZRANGE per queue that has any of them (not a ZRANK per visitor): a round of updates
+        for 10,000 queued visitors is a handful of commands.
+        """
+        queues = sorted({(a, x) for _sid, a, x in sids})
         async with self.redis.pipeline(transaction=False) as pipe:
-            for sid, audience, language in sids:
-                pipe.zrank(self.keys.queue(audience, language), sid)
-            ranks = await pipe.execute()
-        return {sid: (int(r) + 1 if r is not None else None) for (sid, _a, _l), r in zip(sids, ranks, strict=True)}
+            for audience, language in queues:
+                pipe.zrange(self.keys.queue(audience, language), 0, -1)
+            members = await pipe.execute()
+        ranks: dict[tuple[str, str], dict[str, int]] = {
+            queue: {_s(m): i + 1 for i, m in enumerate(ids)} for queue, ids in zip(queues, members, strict=True)
+        }
+        return {sid: ranks[(a, x)].get(sid) for sid, a, x in sids}
 
     async def recent_waits(self, now_ms: int, window_ms: int = 3600 * 1000) -> list[tuple[float, float]]:
         """(pairing time in s, wait in s) for pairings in the last window."""
@@ -732,8 +780,15 @@ class RedisStore:
         return total
 
 
-class AtCapacity(Exception):
-    """The counselor already has as many chats as their capacity allows."""
+@dataclass(frozen=True)
+class Accepted:
+    """What an accept came to: "ok" (with the session), "unavailable", "full" or "empty"."""
+
+    verdict: str
+    info: SessionInfo | None = None
+    capacity: int = 0
+    active: int = 0
+    skills: Skills | None = None
 
 
 def decode_entries(entries: Any) -> list[Event]:

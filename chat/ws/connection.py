@@ -4,6 +4,15 @@ Pub/sub messages land in the connection's inbox (the hub never waits on a
 slow socket); one pump task delivers them in seq order through a
 :class:`~chat.events.Cursor` per session, filling any gap from the Redis
 stream, so nothing is lost or repeated.
+
+Nothing waits on a socket but its own writer: :meth:`Connection.send` puts
+the frame in the socket's bounded outgoing buffer and returns at once, and
+one writer task per socket writes the buffer out in order. A client that
+stops reading fills its buffer; past :data:`MAX_UNSENT_BYTES` the connection
+is closed with :data:`CLOSE_TOO_SLOW` (1013) and the client resumes from the
+stream, which holds everything it missed. Session events (the pump's own
+work, a long catch-up included) wait for room in the buffer instead, for up
+to :data:`ROOM_TIMEOUT`, and then close the same way.
 """
 
 from __future__ import annotations
@@ -15,9 +24,12 @@ import hmac
 import json
 import logging
 import secrets
+from collections import deque
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+import orjson
+from starlette.websockets import WebSocket, WebSocketState
 
 from chat.events import Cursor, Event, Verdict
 from chat.services.addresses import http_client_address
@@ -26,6 +38,44 @@ from chat.services.runtime import Runtime
 log = logging.getLogger("chat.ws.connection")
 
 _RESYNC = b""
+
+# Frames written but not yet taken by the socket, per connection: past this the reader is too slow.
+MAX_UNSENT_BYTES = 1 << 20
+# "Try again later": the client fell too far behind; it reconnects and resumes from the stream.
+CLOSE_TOO_SLOW = 1013
+# Session events (live or catch-up) wait while half of that is unsent, for at most this long.
+ROOM_TIMEOUT = 10.0
+# How long a close waits for the frames before it (and the close frame itself) to go out.
+CLOSE_TIMEOUT = 2.0
+# How long a handler that ends without a close lets its last frames go out.
+DRAIN_TIMEOUT = 1.0
+
+_ASGIApp = Callable[[MutableMapping[str, Any], Any, Any], Awaitable[None]]
+
+
+class TransportMiddleware:
+    """Hands each websocket's transport to the endpoint (``scope["chat.transport"]``).
+
+    An ASGI server waits for the peer to read before it writes a close frame,
+    so a client that never reads could never be closed through ASGI; with the
+    transport the connection aborts it instead. Needs to see the server's own
+    ``send`` (uvicorn's protocol), so it is added last (outermost).
+    """
+
+    def __init__(self, app: _ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket":
+            transport = getattr(getattr(send, "__self__", None), "transport", None)
+            if transport is not None:
+                scope = {**scope, "chat.transport": transport}
+        await self.app(scope, receive, send)
+
+
+def dumps(frame: dict[str, Any]) -> str:
+    """Compact JSON, UTF-8 as is (orjson: the hot frames are a large share of the server's CPU)."""
+    return orjson.dumps(frame).decode()
 
 
 # A key of this process's own for counting sockets per client address in memory (never stored or logged).
@@ -78,30 +128,131 @@ class Connection:
         self.rt = rt
         self.cursors: dict[str, Cursor] = {}
         self.inbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(maxsize=5000)
-        self._send_lock = asyncio.Lock()
+        self._out: deque[str | tuple[int, str]] = deque()
+        self._unsent = 0
+        self._wake = asyncio.Event()
+        self._room = asyncio.Event()
+        self._closed = False  # a close is queued (or done): nothing more is sent
+        self._slow_close: asyncio.Task[None] | None = None
+        self._writer = asyncio.create_task(self._write_loop(), name=f"{self.role}-writer")
         self._deliver_lock = asyncio.Lock()
         self._pump: asyncio.Task[None] | None = None
         self.closing = False
 
     # -- sending -------------------------------------------------------------------
     async def send(self, frame: dict[str, Any]) -> None:
+        """Queue a frame for this socket's writer; never waits for the socket."""
         if self.closing and frame.get("type") not in ("ended", "error"):
             return
-        async with self._send_lock:
-            if self.ws.application_state is WebSocketState.CONNECTED:
-                try:
-                    await self.ws.send_text(json.dumps(frame, ensure_ascii=False, separators=(",", ":")))
-                except (WebSocketDisconnect, RuntimeError):
-                    # The client is gone, or the websocket layer already closed the socket (1007, 1009: then
-                    # uvicorn refuses any further send with RuntimeError); whoever sent must not fail on it.
-                    self.closing = True
+        self.send_text(dumps(frame))
+
+    def send_text(self, text: str) -> None:
+        if self._closed:
+            return
+        size = len(text)
+        if self._unsent + size > MAX_UNSENT_BYTES:
+            self._too_slow()
+            return
+        self._unsent += size
+        self._out.append(text)
+        self._wake.set()
+
+    @property
+    def unsent_bytes(self) -> int:
+        """Characters queued for this socket and not yet handed to it."""
+        return self._unsent
+
+    async def _write_loop(self) -> None:
+        ws, out = self.ws, self._out
+        while True:
+            if not out:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            item = out.popleft()
+            if isinstance(item, tuple):
+                code, reason = item
+                if code >= 0 and ws.application_state is WebSocketState.CONNECTED:
+                    with contextlib.suppress(Exception):
+                        await ws.close(code, reason)
+                return
+            self._unsent -= len(item)
+            if self._unsent <= MAX_UNSENT_BYTES // 2 and not self._room.is_set():
+                self._room.set()
+            if ws.application_state is not WebSocketState.CONNECTED:
+                continue
+            try:
+                await ws.send_text(item)
+            except Exception:
+                # The client is gone; whoever sent (the queue watcher, a relay) must not fail on it.
+                self.closing = True
+                out.clear()
+                self._unsent = 0
+                return
+
+    async def wait_room(self) -> None:
+        """Wait until at most half of the buffer is unsent; a client that takes nothing for
+        ROOM_TIMEOUT is too slow and is closed."""
+        if self._unsent <= MAX_UNSENT_BYTES // 2 or self._closed:
+            return
+        self._room.clear()
+        try:
+            await asyncio.wait_for(self._room.wait(), ROOM_TIMEOUT)
+        except TimeoutError:
+            if not self._closed:
+                self._too_slow()
+
+    def _too_slow(self) -> None:
+        """The client stopped reading: drop its backlog and close; it resumes from the stream."""
+        log.warning("%s: client too slow (%d unsent); closing with %d", self.role, self._unsent, CLOSE_TOO_SLOW)
+        self.closing = True
+        self._closed = True
+        self._out.clear()
+        self._unsent = 0
+        self._writer.cancel()
+        self._slow_close = asyncio.create_task(self._close_or_abort(CLOSE_TOO_SLOW, "too slow"))
+
+    async def _close_or_abort(self, code: int, reason: str) -> None:
+        try:
+            await asyncio.wait_for(self.ws.close(code, reason), CLOSE_TIMEOUT)
+        except Exception:
+            self.abort()
+
+    def abort(self) -> None:
+        """Drop the TCP connection at once (the peer does not read, so no close frame can reach it)."""
+        transport = self.ws.scope.get("chat.transport")
+        if transport is not None:
+            with contextlib.suppress(Exception):
+                transport.abort()
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close after the frames queued so far have gone out (or abort after CLOSE_TIMEOUT)."""
         self.closing = True
-        async with self._send_lock:
+        if self._closed:
+            return
+        self._closed = True
+        if self._writer.done():
             if self.ws.application_state is WebSocketState.CONNECTED:
-                with contextlib.suppress(Exception):
-                    await self.ws.close(code, reason)
+                await self._close_or_abort(code, reason)
+            return
+        self._out.append((code, reason))
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._writer), CLOSE_TIMEOUT)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self._writer.cancel()
+            self.abort()
+
+    async def _drain(self) -> None:
+        """Let the frames queued so far go out, briefly; then stop the writer."""
+        if self._out and not self._writer.done() and self.ws.application_state is WebSocketState.CONNECTED:
+            self._out.append((-1, ""))
+            self._wake.set()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._writer), DRAIN_TIMEOUT)
+        self._writer.cancel()
 
     # -- following sessions ----------------------------------------------------------
     def start(self) -> None:
@@ -120,6 +271,7 @@ class Connection:
             self._pump.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._pump
+        await self._drain()
 
     def _listener(self, channel: str, data: bytes) -> None:
         try:
@@ -176,7 +328,7 @@ class Connection:
                 if data == _RESYNC:
                     await self.resync_all()
                     continue
-                frame = json.loads(data)
+                frame = orjson.loads(data)
                 if "seq" in frame:
                     async with self._deliver_lock:
                         cursor = self.cursors.get(sid)
@@ -197,6 +349,7 @@ class Connection:
 
     async def _deliver(self, sid: str, event: Event) -> None:
         self.rt.extras["relayed"] = self.rt.extras.get("relayed", 0) + 1
+        await self.wait_room()
         await self.send(event)
         await self.on_event(sid, event)
 

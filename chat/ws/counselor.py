@@ -36,7 +36,7 @@ from chat.services.auth import Principal, Role, TokenBucket
 from chat.services.runtime import Runtime
 from chat.sessions import EndReason, SessionStatus
 from chat.skills import Skills
-from chat.store.redis import NOT_OWNER, SESSION_FULL, AtCapacity, SessionInfo
+from chat.store.redis import NOT_OWNER, SESSION_FULL, SessionInfo
 from chat.store.sql import AuditEntry, Counselor
 from chat.ws.connection import Connection, admit, origin_allowed, refuse_busy, release
 from chat.ws.frames import Disconnected, FrameReader
@@ -322,47 +322,43 @@ async def _owns(conn: CounselorConnection, sid: str, **extra: Any) -> bool:
 
 
 async def _accept(conn: CounselorConnection, frame: Accept) -> None:
+    """One round trip (the accept script) and the reply; then the chat's history and the status."""
     rt = conn.rt
     assert conn.principal is not None
-    available, capacity = await rt.store.counselor_status(conn.principal.counselor_id, rt.settings.default_capacity)
-    if not available:
+    me = conn.principal
+    now = rt.now_ms()
+    got = await rt.store.accept(
+        me.counselor_id,
+        me.display_name,
+        now,
+        default_capacity=rt.settings.default_capacity,
+        idle_deadline_ms=now + int(rt.settings.idle_timeout_seconds * 1000),
+        audience=frame.audience.value if frame.audience else None,
+        language=frame.language.value if frame.language else None,
+    )
+    if got.verdict == "unavailable":
         await conn.send(
             error_frame(
                 ErrorCode.FORBIDDEN, "set yourself available to accept chats", reason="unavailable", **{"for": "accept"}
             )
         )
         return
-    skills = await rt.store.counselor_skills(conn.principal.counselor_id)
-    try:
-        sid = await rt.store.claim(
-            conn.principal.counselor_id,
-            conn.principal.display_name,
-            rt.now_ms(),
-            capacity=capacity,
-            queues=skills.queues(
-                frame.audience.value if frame.audience else None, frame.language.value if frame.language else None
-            ),
-        )
-    except AtCapacity:
+    if got.verdict == "full":
         await conn.send(
             error_frame(ErrorCode.FORBIDDEN, "you are at your capacity", reason="at_capacity", **{"for": "accept"})
         )
         return
-    if sid is None:
+    if got.info is None or got.skills is None:
         await conn.send(
             error_frame(ErrorCode.QUEUE_EMPTY, "nobody is waiting in the queues you take", **{"for": "accept"})
         )
         return
-    info = await rt.store.get_session(sid)
-    assert info is not None
-    await rt.store.touch_idle(sid, rt.now_ms() + int(rt.settings.idle_timeout_seconds * 1000))
     # "for": this answers the console's accept, even when it carries the kept note of an earlier transfer.
-    await conn.send_assigned(info, **{"for": "accept"})
-    await conn.follow(sid, 0)
-    await rt.store.publish_control(
-        sid, {"type": "paired", "session_id": sid, "counselor_name": conn.principal.display_name}
+    await conn.send_assigned(got.info, **{"for": "accept"})
+    await conn.follow(got.info.sid, 0)
+    await rt.store.publish_status_frame(
+        me.counselor_id, available=True, capacity=got.capacity, active=got.active, skills=got.skills
     )
-    await _publish_status(conn)
 
 
 async def _set_skills(conn: CounselorConnection, frame: Status) -> None:
@@ -538,8 +534,8 @@ async def _say(conn: CounselorConnection, reader: FrameReader, frame: CounselorM
             )
         )
         return
+    # No idle timer update here: the append keeps last_activity, which the sweeper reads when the timer is due.
     await conn.send({"type": "ack", "session_id": frame.session_id, "client_id": frame.client_id, "seq": result.seq})
-    await rt.store.touch_idle(frame.session_id, now + int(rt.settings.idle_timeout_seconds * 1000))
 
 
 async def _checked_text(reader: FrameReader, raw: str, client_id: str) -> str | None:

@@ -371,9 +371,9 @@ async def _message(conn: VisitorConnection, reader: FrameReader, frame: VisitorM
         await conn.send(error_frame(ErrorCode.NOT_IN_SESSION, "the session has ended", client_id=frame.client_id))
         return
     await conn.send({"type": "ack", "client_id": frame.client_id, "seq": result.seq})
+    # No idle timer update here: the append keeps last_activity, which the sweeper reads when the timer
+    # is due (and then sets it again from there), so a relayed message is one round trip.
     if result.code == 1:
-        if conn.status is SessionStatus.ACTIVE:
-            await rt.store.touch_idle(conn.sid, now + int(rt.settings.idle_timeout_seconds * 1000))
         triage = rt.extras.get("triage")
         window_ms = rt.settings.triage_window_seconds * 1000
         if triage is not None and now - conn.started_ms <= window_ms:
