@@ -20,6 +20,7 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from chat.events import Cursor, Event, Verdict
+from chat.services import metrics
 from chat.services.addresses import http_client_address
 from chat.services.runtime import Runtime
 
@@ -197,6 +198,7 @@ class Connection:
 
     async def _deliver(self, sid: str, event: Event) -> None:
         self.rt.extras["relayed"] = self.rt.extras.get("relayed", 0) + 1
+        metrics.of(self.rt).relayed.inc()
         await self.send(event)
         await self.on_event(sid, event)
 
