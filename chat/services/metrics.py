@@ -32,7 +32,7 @@ from chat.store.keys import Keys
 WAIT_BUCKETS = (5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0)
 # Milliseconds of redaction per session, as the archivers record them in Redis.
 # The rate limits counted in chat_rate_limited_total{kind}.
-RATE_LIMIT_KINDS = ("hello", "message")
+RATE_LIMIT_KINDS = ("hello", "message", "login")
 REDACTION_BUCKETS_MS = (50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000)
 
 
