@@ -259,3 +259,19 @@ async def test_chat_serve_logs_json_and_warns_without_an_archiver(tmp_path: Path
     for forbidden in (secret_text, "Fleur", session["token"], token, "127.0.0.1", TOKEN, settings.secret_key or "-"):
         assert forbidden not in log_text, forbidden
     assert session["session_id"] not in log_text
+
+
+def test_multiprocess_mode_sums_the_workers(tmp_path: Path) -> None:
+    """With PROMETHEUS_MULTIPROC_DIR (several workers on one port) a scrape of one worker counts all of them."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    work = "from chat.services.metrics import Metrics; m = Metrics(); m.relayed.inc(5); m.wait.labels('paired').observe(12)"
+    for _ in range(2):
+        subprocess.run([sys.executable, "-c", work], env=env, check=True, timeout=60)
+    show = "from chat.services.metrics import Metrics; print(Metrics().render_process().decode())"
+    out = subprocess.run([sys.executable, "-c", show], env=env, check=True, timeout=60, capture_output=True, text=True)
+    scraped = Scrape(out.stdout)
+    assert scraped.get("chat_events_relayed_total") == 10
+    assert scraped.get("chat_wait_seconds_count", outcome="paired") == 2
