@@ -267,7 +267,8 @@ def test_multiprocess_mode_sums_the_workers(tmp_path: Path) -> None:
     import sys
 
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
-    work = "from chat.services.metrics import Metrics; m = Metrics(); m.relayed.inc(5); m.wait.labels('paired').observe(12)"
+    work = "from chat.services.metrics import Metrics; m = Metrics(); m.relayed.inc(5); "
+    work += "m.wait.labels('paired').observe(12)"
     for _ in range(2):
         subprocess.run([sys.executable, "-c", work], env=env, check=True, timeout=60)
     show = "from chat.services.metrics import Metrics; print(Metrics().render_process().decode())"
