@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import logging
 import os
@@ -11,6 +12,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from typing import Any
 
 from chat.server import logs
@@ -125,15 +127,84 @@ def _run(coro: Any) -> None:
 
 async def _serve_and_announce(server: Any, settings: Settings) -> None:
     task = asyncio.create_task(server.serve())
+    watch: asyncio.Task[None] | None = None
     while not server.started and not task.done():
         await asyncio.sleep(0.05)
     if server.started:
         sock = server.servers[0].sockets[0].getsockname()
         if await _no_counselors(settings):
             print("chat: no counselors yet; create one with: chat counselor add NAME --role admin", flush=True)
+        log.info(
+            "startup",
+            extra={"fields": {"event": "startup", "port": sock[1], "settings": startup_settings(settings)}},
+        )
         # Tests and scripts read the port from this line (port 0 picks a free one).
         print(f"chat: listening on http://{sock[0]}:{sock[1]}", flush=True)
-    await task
+        if settings.redis_url:
+            watch = asyncio.create_task(_watch_archiver(settings, settings.redis_url))
+    try:
+        await task
+    finally:
+        if watch is not None:
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await watch
+
+
+# Settings an operator wants to see at startup; never a secret, a token, a password or a URL with credentials.
+_STARTUP_SETTINGS = (
+    "environment",
+    "redis_max_connections",
+    "redis_prefix",
+    "store_transcripts",
+    "transcript_retention_days",
+    "embedded_archiver",
+    "archiver_stale_seconds",
+    "default_capacity",
+    "idle_timeout_seconds",
+    "max_connections_per_address",
+)
+
+
+def startup_settings(settings: Settings) -> dict[str, Any]:
+    out: dict[str, Any] = {k: getattr(settings, k) for k in _STARTUP_SETTINGS if hasattr(settings, k)}
+    out["redis"] = "external" if settings.redis_url else "embedded"
+    out["database"] = settings.sqlalchemy_url.split(":", 1)[0].split("+", 1)[0]
+    out["metrics"] = bool(settings.metrics_token)
+    out["secret_key"] = "set" if settings.secret_key else "generated"
+    return out
+
+
+async def _watch_archiver(settings: Settings, redis_url: str) -> None:
+    """With an external Redis nothing here starts an archiver: warn at startup, and whenever none is seen."""
+    from redis.asyncio import Redis
+
+    from chat.services import metrics
+    from chat.store.keys import Keys
+
+    redis = Redis.from_url(redis_url)
+    keys = Keys(settings.redis_prefix)
+    seen = True
+    try:
+        while True:
+            try:
+                now = int(time.time() * 1000)
+                alive = await metrics.archivers_alive(redis, keys, now, settings.archiver_stale_seconds)
+            except Exception:
+                alive = seen  # Redis trouble is reported elsewhere (readyz, chat_redis_errors)
+            if not alive and seen:
+                log.warning(
+                    "no archiver has been seen for %.0f s: without `chat archiver` there are no transcripts, "
+                    "no statistics and no retention purge (docs/operations.md)",
+                    settings.archiver_stale_seconds,
+                    extra={"fields": {"event": "archiver.missing"}},
+                )
+            elif alive and not seen:
+                log.info("an archiver is running again", extra={"fields": {"event": "archiver.seen"}})
+            seen = bool(alive)
+            await asyncio.sleep(min(30.0, settings.archiver_stale_seconds))
+    finally:
+        await redis.aclose()
 
 
 async def _no_counselors(settings: Settings) -> bool:

@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     own_transcript_days: float = 7.0
     # The archiver's lease on a session; another archiver takes over when it runs out.
     archive_lease_seconds: float = 60.0
+    # No archiver heartbeat for this long: /readyz says "archiver": "missing", /metrics and the alerts see it.
+    archiver_stale_seconds: float = 60.0
     # Fault injection for tests and drills: "claimed:SECONDS" or "written:SECONDS" pauses the
     # archiver at that point of archiving a session (so that it can be killed there).
     archiver_pause: str | None = None

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from chat.api.deps import DbDep, PrincipalDep, RuntimeDep
+from chat.services import metrics
 from chat.services.addresses import http_client_address
 from chat.services.auth import Role, verify_password
 from chat.services.runtime import Runtime
@@ -60,6 +61,7 @@ async def login(body: LoginIn, request: Request, rt: RuntimeDep, db: DbDep) -> d
     window = settings.login_window_seconds
     pair_count, addr_count = await rt.limiter.hit_all(window, ("login-pair", pair_key), ("login-addr", addr_key))
     if pair_count > settings.login_max_failures or addr_count > settings.login_max_failures * 4:
+        metrics.of(rt).rate_limited.labels("login").inc()
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
             "too many failed logins; try again later",

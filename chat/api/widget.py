@@ -29,7 +29,7 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from chat.api.deps import RuntimeDep
 from chat.api.static import PERMISSIONS, ROOT, STATE_CACHE, STATIC_CACHE, Assets, socket_sources
-from chat.events import utc_now_iso
+from chat.services import metrics
 from chat.services.addresses import http_client_address
 from chat.services.intake import emergency_snippets
 from chat.sessions import EndReason, Language
@@ -154,5 +154,5 @@ async def quick_exit(request: Request, rt: RuntimeDep) -> Response:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, 'expected {"token": …}')
     sid = await rt.store.session_of_token(token)
     if sid is not None:
-        await rt.store.end(sid, EndReason.QUICK_EXIT, utc_now_iso(), rt.now_ms())
+        await metrics.end_session(rt, sid, EndReason.QUICK_EXIT, rt.now_ms())
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -23,6 +23,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from chat.services import metrics
 from chat.settings import Settings
 from chat.store.keys import Keys
 from chat.store.redis import decode_entries
@@ -62,6 +63,11 @@ class Archiver:
         self.redactor = redactor
         self._claim = redis.register_script(_CLAIM)
         self.archived = 0
+        self.id = metrics.new_archiver_id()
+
+    async def heartbeat(self) -> None:
+        """Tell the servers an archiver runs (``/readyz``, ``chat_archiver_up``, the warning at ``chat serve``)."""
+        await metrics.archiver_heartbeat(self.redis, self.keys, self.id, self._now_ms())
 
     def _now_ms(self) -> int:
         return int(time.time() * 1000)
@@ -101,6 +107,8 @@ class Archiver:
         redact = self._redact if (self.settings.store_transcripts and self.redactor is not None) else None
         summary, transcript = await asyncio.to_thread(build, sid, meta, events, redact, notes)
         redaction_ms = (time.perf_counter() - started) * 1000
+        if redact is not None:
+            await metrics.record_redaction(self.redis, self.keys, redaction_ms)
         async with self.db() as db:
             exists = (await db.execute(select(ChatSummary.id).where(ChatSummary.session_id == sid))).first()
             if exists is None:
@@ -129,9 +137,11 @@ class Archiver:
     async def run_once(self) -> int:
         """Archive every session that is ready now; returns how many."""
         done = 0
+        await self.heartbeat()
         while (sid := await self.claim()) is not None:
             try:
                 done += await self.archive(sid)
+                await self.heartbeat()
             except Exception:
                 # The lease runs out and this or another archiver tries again.
                 log.exception("archiver: archiving a session failed; it will be retried")
@@ -176,7 +186,12 @@ async def main(settings: Settings, redis_url: str, *, once: bool = False) -> int
     from chat.store.migrate import upgrade_async
 
     await upgrade_async(settings)
+    redis = Redis.from_url(redis_url)
+    engine = make_engine(settings.sqlalchemy_url)
     redactor = None
+    archiver = Archiver(settings, redis, engine, redactor)
+    # Seen at once, while the redactor warms up (a minute at most on a cold cache).
+    await archiver.heartbeat()
     if settings.store_transcripts:
         from chat.redaction import Redactor
 
@@ -184,9 +199,7 @@ async def main(settings: Settings, redis_url: str, *, once: bool = False) -> int
         started = time.perf_counter()
         await asyncio.to_thread(redactor.warm)
         log.info("archiver: redactor ready in %.1f s", time.perf_counter() - started)
-    redis = Redis.from_url(redis_url)
-    engine = make_engine(settings.sqlalchemy_url)
-    archiver = Archiver(settings, redis, engine, redactor)
+        archiver.redactor = redactor
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

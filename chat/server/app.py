@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from chat.api import admin, console, health, public, rating, staffing, supervisor, transcripts, widget, wrapups
 from chat.api import auth as auth_routes
 from chat.api import snippets as snippet_routes
-from chat.services import intake
+from chat.services import intake, metrics
 from chat.services.runtime import Runtime
 from chat.services.webhook import AlertWebhook
 from chat.settings import Settings
@@ -128,6 +128,7 @@ def create_app(settings: Settings, redis_url: str, *, clock: Callable[[], int] |
     async def store_unavailable(request: Request, exc: RedisError) -> Response:
         # Redis full (maxmemory with noeviction) or unreachable: a documented 503, never a stack trace.
         log.warning("http: store unavailable (%s)", type(exc).__name__)
+        metrics.of(request.app.state.rt).redis_errors.inc()
         return JSONResponse({"detail": "unavailable"}, status_code=503, headers={"Retry-After": "5"})
 
     @app.exception_handler(StarletteHTTPException)

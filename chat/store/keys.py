@@ -105,6 +105,16 @@ class Keys:
         """Sorted set: session id -> lease deadline while an archiver works on it."""
         return f"{self.prefix}:archive:doing"
 
+    @property
+    def archivers(self) -> str:
+        """Sorted set: archiver id (random, per process) -> its last heartbeat (ms); /readyz and /metrics read it."""
+        return f"{self.prefix}:archive:heartbeats"
+
+    @property
+    def redaction_stats(self) -> str:
+        """Hash: the archivers' redaction-time histogram (bucket counts, sum, count), shared by every archiver."""
+        return f"{self.prefix}:archive:redaction"
+
     # -- counselors ----------------------------------------------------------
     def counselor_token(self, token_hash: str) -> str:
         """Hash: sha256(token) -> counselor id, name, role; TTL = token lifetime."""

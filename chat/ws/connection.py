@@ -32,6 +32,7 @@ import orjson
 from starlette.websockets import WebSocket, WebSocketState
 
 from chat.events import Cursor, Event, Verdict
+from chat.services import metrics
 from chat.services.addresses import http_client_address
 from chat.services.runtime import Runtime
 
@@ -350,6 +351,7 @@ class Connection:
     async def _deliver(self, sid: str, event: Event) -> None:
         self.rt.extras["relayed"] = self.rt.extras.get("relayed", 0) + 1
         await self.wait_room()
+        metrics.of(self.rt).relayed.inc()
         await self.send(event)
         await self.on_event(sid, event)
 

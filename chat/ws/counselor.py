@@ -31,7 +31,7 @@ from chat.protocol import (
     error_frame,
     parse_counselor,
 )
-from chat.services import accounts
+from chat.services import accounts, metrics
 from chat.services.auth import Principal, Role, TokenBucket
 from chat.services.runtime import Runtime
 from chat.sessions import EndReason, SessionStatus
@@ -264,7 +264,7 @@ async def _serve(conn: CounselorConnection, reader: FrameReader) -> None:
         elif isinstance(frame, CounselorEnd):
             if await _owns(conn, frame.session_id):
                 client = await rt.redis.hget(rt.keys.session(frame.session_id), "client")
-                await rt.store.end(frame.session_id, EndReason.COUNSELOR, utc_now_iso(), rt.now_ms())
+                await metrics.end_session(rt, frame.session_id, EndReason.COUNSELOR, rt.now_ms())
                 if frame.abusive:
                     await _block(conn, frame.session_id, client.decode() if isinstance(client, bytes) else client)
         elif isinstance(frame, Wrapup):
@@ -353,6 +353,7 @@ async def _accept(conn: CounselorConnection, frame: Accept) -> None:
             error_frame(ErrorCode.QUEUE_EMPTY, "nobody is waiting in the queues you take", **{"for": "accept"})
         )
         return
+    await metrics.session_paired(rt, got.info, rt.now_ms())
     # "for": this answers the console's accept, even when it carries the kept note of an earlier transfer.
     await conn.send_assigned(got.info, **{"for": "accept"})
     await conn.follow(got.info.sid, 0)

@@ -23,6 +23,7 @@ from chat.protocol import (
     error_frame,
     parse_visitor,
 )
+from chat.services import metrics
 from chat.services.addresses import http_client_address
 from chat.services.auth import TokenBucket
 from chat.services.runtime import Runtime, wall_ms
@@ -189,6 +190,7 @@ async def _serve(conn: VisitorConnection, reader: FrameReader) -> None:
                 ("msg-session", session_key, settings.messages_per_second, settings.message_burst),
                 ("msg-addr", conn.client_hash, settings.address_messages_per_second, settings.address_message_burst),
             ):
+                metrics.of(rt).rate_limited.labels("message").inc()
                 await reader.strike(ErrorCode.RATE_LIMITED, "too many messages; slow down", client_id=frame.client_id)
                 continue
             await _message(conn, reader, frame)
@@ -230,10 +232,12 @@ async def _hello(conn: VisitorConnection, hello: Hello) -> bool:
     rt = conn.rt
     settings = rt.settings
     if await rt.limiter.hit("hello", conn.client_hash, 60) > settings.hellos_per_minute:
+        metrics.of(rt).rate_limited.labels("hello").inc()
         await conn.send(error_frame(ErrorCode.RATE_LIMITED, "too many new chats from here; try again later"))
         await conn.close(1008, "rate limited")
         return False
     if await rt.blocks.is_blocked(conn.client_hashes):
+        metrics.of(rt).blocked.inc()
         # Neutral: the visitor is not told they were blocked, only that they cannot chat now, with help to call.
         closed = rt.extras.get("closed_frame")
         frame = await closed(hello.language.value) if closed else error_frame(ErrorCode.SERVICE_CLOSED, "closed")
@@ -269,6 +273,7 @@ async def _hello(conn: VisitorConnection, hello: Hello) -> bool:
         client=conn.client_hash,
     )
     conn.sid, conn.status, conn.started_ms = sid, SessionStatus.QUEUED, now
+    await metrics.session_queued(rt, sid, hello.audience.value, hello.language.value)
     conn.audience, conn.language = hello.audience.value, hello.language.value
     if first_message:
         event = {"type": "message", "session_id": sid, "sender": "visitor", "text": first_message, "ts": utc_now_iso()}
@@ -386,7 +391,7 @@ async def _message(conn: VisitorConnection, reader: FrameReader, frame: VisitorM
 async def _end(conn: VisitorConnection, reason: EndReason) -> None:
     rt = conn.rt
     assert conn.sid is not None
-    await rt.store.end(conn.sid, reason, utc_now_iso(), rt.now_ms())
+    await metrics.end_session(rt, conn.sid, reason, rt.now_ms())
     # Deliver the ended event (and anything before it) before the loop closes the socket.
     await conn.catch_up(conn.sid)
     conn.status = SessionStatus.ENDED

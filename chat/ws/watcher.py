@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from chat.events import utc_now_iso
+from chat.services import metrics
 from chat.services.auth import Principal
 from chat.services.runtime import Runtime
 from chat.sessions import EndReason, SessionStatus
@@ -248,7 +248,7 @@ class Watcher:
         ended = 0
         for sid in await rt.store.due_timers(rt.keys.grace_timers, now):
             if await rt.redis.zrem(rt.keys.grace_timers, sid):
-                result = await rt.store.end(sid, EndReason.TIMEOUT, utc_now_iso(), now, require_offline=True)
+                result = await metrics.end_session(rt, sid, EndReason.TIMEOUT, now, require_offline=True)
                 ended += result.code == 1
         idle_ms = int(rt.settings.idle_timeout_seconds * 1000)
         for sid in await rt.store.due_timers(rt.keys.idle_timers, now):
@@ -267,7 +267,7 @@ class Watcher:
             if deadline > now:
                 await rt.store.touch_idle(sid, deadline)
                 continue
-            result = await rt.store.end(sid, EndReason.TIMEOUT, utc_now_iso(), now)
+            result = await metrics.end_session(rt, sid, EndReason.TIMEOUT, now)
             ended += result.code == 1
         return ended
 

@@ -34,6 +34,8 @@ async def test_metrics_need_the_token_and_hold_no_urgent_count_per_queue(start_s
         assert response.status_code == 200
         assert "/metrics" not in (await client.get("/openapi.json")).json()["paths"]
     text = response.text
-    assert 'chat_queue_waiting{audience="youth",language="nl"} 1' in text
-    assert "urgent" not in text
+    assert 'chat_queue_waiting{audience="youth",language="nl"} 1.0' in text
+    # Urgent only as one total over all queues (for the alert), never per queue.
+    urgent_lines = [line for line in text.splitlines() if "urgent" in line and not line.startswith("#")]
+    assert urgent_lines and all(line.startswith("chat_urgent_") and "{" not in line for line in urgent_lines)
     assert "chat_events_relayed_total" in text and "chat_connections" in text

@@ -115,7 +115,14 @@ async def test_stalled_reader_delays_nobody_and_is_closed(
 ) -> None:
     monkeypatch.setattr(connection_module, "MAX_UNSENT_BYTES", 512 * 1024)
     monkeypatch.setattr(connection_module, "ROOM_TIMEOUT", 1.0)
-    srv = await start_server(messages_per_second=10_000, message_burst=10_000)
+    srv = await start_server(
+        messages_per_second=10_000,
+        message_burst=10_000,
+        address_messages_per_second=10_000,
+        address_message_burst=10_000,
+        max_session_events=100_000,
+        max_session_bytes=1 << 30,
+    )
     await add_counselor(srv.settings, "anna", display_name="Anna")
     counselor = track(await counselor_ws(srv, await login(srv.http, "anna"), capacity=5))
 
