@@ -555,7 +555,9 @@ function onLink(kind, f) {
         mine.clear();
       }
       showInfo();
-      if (f.reconnect) notice(t('reconnected'), 3000);
+      // Back after a phone in the background (or a reload) while waiting: calmly, the place is kept.
+      if (f.status === 'queued' && (f.reconnect || f.resuming)) notice(t('keptPlace'), 8000);
+      else if (f.reconnect) notice(t('reconnected'), 3000);
       pending('waiting', 'sending');
       post({ type: 'state', active: f.status !== 'ended' });
       break;

@@ -181,6 +181,7 @@ if not redis.call('HGET', KEYS[1], 'status') then return -1 end
 local n = redis.call('HINCRBY', KEYS[1], 'visitor_conns', tonumber(ARGV[1]))
 if n < 0 then redis.call('HSET', KEYS[1], 'visitor_conns', 0); n = 0 end
 if n == 0 then
+  redis.call('HSET', KEYS[1], 'away_since', ARGV[2])
   redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
 else
   redis.call('ZREM', KEYS[2], ARGV[4])

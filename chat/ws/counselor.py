@@ -356,6 +356,11 @@ async def _accept(conn: CounselorConnection, frame: Accept) -> None:
     info = await rt.store.get_session(sid)
     assert info is not None
     await rt.store.touch_idle(sid, rt.now_ms() + int(rt.settings.idle_timeout_seconds * 1000))
+    if not info.visitor_online:
+        # Taken while away on the longer queued grace: from now on a chat waits the active grace (xx: only
+        # while the timer runs, so a visitor who came back meanwhile gets none).
+        deadline = rt.now_ms() + int(rt.settings.visitor_grace_seconds * 1000)
+        await rt.redis.zadd(rt.keys.grace_timers, {sid: deadline}, xx=True)
     # "for": this answers the console's accept, even when it carries the kept note of an earlier transfer.
     await conn.send_assigned(info, **{"for": "accept"})
     await conn.follow(sid, 0)

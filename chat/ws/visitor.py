@@ -127,7 +127,9 @@ async def _run(ws: WebSocket, rt: Runtime) -> None:
     finally:
         await conn.stop()
         if conn.sid and conn.status is not SessionStatus.ENDED:
-            grace_ms = int(rt.settings.visitor_grace_seconds * 1000)
+            # A queued visitor (a phone locked while waiting) keeps their place longer than a chat waits.
+            queued = conn.status is SessionStatus.QUEUED
+            grace_ms = int((rt.settings.queued_grace_seconds if queued else rt.settings.visitor_grace_seconds) * 1000)
             with contextlib.suppress(RedisError):
                 if await rt.store.visitor_presence(conn.sid, -1, rt.now_ms(), grace_ms) == 0:
                     await rt.store.publish_control(

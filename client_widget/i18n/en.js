@@ -65,6 +65,7 @@ export default {
 
   reconnecting: 'The connection was lost. Trying again…',
   reconnected: 'Connected again.',
+  keptPlace: 'Welcome back. You kept your place in the queue.',
   missing: 'Because of the interruption, earlier messages may be missing.',
   gone: 'This chat no longer exists.',
   failed: 'Something went wrong. Please try again later.',

@@ -65,6 +65,7 @@ export default {
 
   reconnecting: 'De verbinding is weg. We proberen het opnieuw…',
   reconnected: 'Weer verbonden.',
+  keptPlace: 'Welkom terug. Je plek in de wachtrij is bewaard.',
   missing: 'Door de storing kunnen eerdere berichten ontbreken.',
   gone: 'Deze chat bestaat niet meer.',
   failed: 'Er ging iets mis. Probeer het later nog eens.',
