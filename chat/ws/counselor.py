@@ -23,6 +23,7 @@ from chat.protocol import (
     ErrorCode,
     Monitor,
     Ping,
+    Receipt,
     Status,
     Transfer,
     Unmonitor,
@@ -261,6 +262,14 @@ async def _serve(conn: CounselorConnection, reader: FrameReader) -> None:
                     frame.session_id,
                     {"type": "typing", "session_id": frame.session_id, "sender": "counselor", "active": frame.active},
                 )
+        elif isinstance(frame, Receipt):
+            if await _owns(conn, frame.session_id):
+                marks = await rt.store.receipt(frame.session_id, frame.delivered, frame.read)
+                if marks is not None and marks[2]:
+                    await rt.store.publish_control(
+                        frame.session_id,
+                        {"type": "receipt", "session_id": frame.session_id, "delivered": marks[0], "read": marks[1]},
+                    )
         elif isinstance(frame, CounselorEnd):
             if await _owns(conn, frame.session_id):
                 client = await rt.redis.hget(rt.keys.session(frame.session_id), "client")

@@ -65,6 +65,8 @@ class VisitorConnection(Connection):
         kind = frame.get("type")
         if kind == "typing" and frame.get("sender") == Sender.COUNSELOR.value:
             await self.send({"type": "typing", "sender": "counselor", "active": bool(frame.get("active"))})
+        elif kind == "receipt":
+            await self.send({"type": "receipt", "delivered": frame.get("delivered"), "read": frame.get("read")})
         elif kind == "paired" and (self.status is SessionStatus.QUEUED or frame.get("handover")):
             self.status = SessionStatus.ACTIVE
             await self.send({"type": "paired", "counselor_name": frame.get("counselor_name")})
@@ -332,6 +334,10 @@ async def _resume(conn: VisitorConnection, resume: Resume) -> bool:
             await watcher.visitor_joined(conn)
     await conn.follow(sid, last_seq)
     await conn.check_paired()
+    delivered, read = await rt.store.receipts(sid)
+    if delivered:
+        # What the counselor's screen acknowledged while this visitor was away.
+        await conn.send({"type": "receipt", "delivered": delivered, "read": read})
     return True
 
 

@@ -170,7 +170,7 @@ async def env(tmp_path_factory: pytest.TempPathFactory, hosts: HostPages) -> Asy
             executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
         )
         environment = Env(settings, server, hosts, browser, axe, problem)
-        for name in ("anna", "bram", "cato", "dirk", "femke"):
+        for name in ("anna", "bram", "cato", "dirk", "femke", "gijs"):
             await add_counselor(settings, name, display_name=name.capitalize())
             environment.tokens[name] = await login(server.http, name)
         yield environment
@@ -805,3 +805,40 @@ async def visitor_count(server: LiveServer, sid: str, n: int) -> None:
     finally:
         client.close()
     raise AssertionError(f"the visitor never had {n} sockets")
+
+
+async def test_sent_delivered_read(env: Env, visit: Visit) -> None:
+    page = visit.page
+    await page.goto(env.host + "/host.html")
+    frame = await open_widget(page)
+    gijs = await counselor(env, "gijs")
+    await start_chat(frame, first="Eerste bericht")
+    sid = await accept(gijs)
+    await expect(frame.locator(".info h2")).to_have_text("Je chat met Gijs")
+    await frame.locator("#msg").fill("Tweede bericht")
+    await frame.locator("#msg").press("Enter")
+    assert (await recv_match(gijs, type="message", text="Tweede bericht"))["seq"] == 2
+    states = frame.locator(".msg.from-visitor .state")
+    await expect(states).to_have_text(["Verstuurd", "Verstuurd"])
+
+    # The console says what reached its screen, then what was seen; the visitor sees it and hears it politely.
+    await send(gijs, {"type": "receipt", "session_id": sid, "delivered": 2})
+    await expect(states).to_have_text(["Afgeleverd", "Afgeleverd"])
+    announcer = frame.locator("#announce")
+    await expect(announcer).to_have_text("Je bericht is bij de hulpverlener aangekomen.")
+    assert await announcer.get_attribute("aria-live") == "polite"
+    await send(gijs, {"type": "receipt", "session_id": sid, "delivered": 2, "read": 1})
+    await expect(states).to_have_text(["Gelezen", "Afgeleverd"])
+    await expect(announcer).to_have_text("De hulpverlener heeft je bericht gelezen.")
+    await axe_check(env, chat_frame(page), "delivered and read")
+    await shoot(env, page, "10-delivered-read")
+
+    # A new message is only sent until the console acknowledges it; after a reload the marks come back.
+    await frame.locator("#msg").fill("Derde bericht")
+    await frame.locator("#msg").press("Enter")
+    await recv_match(gijs, type="message", text="Derde bericht")
+    await expect(states).to_have_text(["Gelezen", "Afgeleverd", "Verstuurd"])
+    await page.reload()
+    frame = chat(page)
+    await expect(frame.locator(".msg.from-visitor .state")).to_have_text(["Gelezen", "Afgeleverd", "Verstuurd"])
+    await gijs.close()
