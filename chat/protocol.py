@@ -137,6 +137,16 @@ class CounselorTyping(Frame):
     active: StrictBool
 
 
+class Receipt(Frame):
+    """The console's receipts: the visitor's events up to ``delivered`` reached its screen, up to ``read`` were
+    seen in a focused tab. High-water marks: a lower value than before changes nothing."""
+
+    type: Literal["receipt"]
+    session_id: SessionId
+    delivered: Annotated[StrictInt, Field(ge=0)] = 0
+    read: Annotated[StrictInt, Field(ge=0)] = 0
+
+
 class CounselorEnd(Frame):
     type: Literal["end"]
     session_id: SessionId
@@ -190,6 +200,7 @@ CounselorFrame = Annotated[
     | CounselorMessage
     | CounselorResource
     | CounselorTyping
+    | Receipt
     | CounselorEnd
     | Wrapup
     | Status
@@ -270,6 +281,7 @@ _FIELDS = frozenset(
         VisitorTyping,
         Auth,
         Accept,
+        Receipt,
         CounselorMessage,
         CounselorResource,
         CounselorTyping,
@@ -303,6 +315,7 @@ COUNSELOR_TYPES = frozenset(
         "message",
         "resource",
         "typing",
+        "receipt",
         "end",
         "wrapup",
         "status",

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     max_text_chars: int = 4000
     first_frame_timeout: float = 10.0
     visitor_grace_seconds: float = 120.0
+    # A queued visitor keeps their place this long while away (a phone locked or in another app).
+    queued_grace_seconds: float = 600.0
     idle_timeout_seconds: float = 30 * 60.0
     # A queued session that never wrote anything ends after this long (it keeps its place while it writes).
     queued_silent_timeout_seconds: float = 30 * 60.0

@@ -314,7 +314,7 @@ function endButton(row) {
 function openChat(phase) {
   C = buildChat();
   mine.clear();
-  Object.assign(S, { view: 'chat', phase, queue: null, counselor: null });
+  Object.assign(S, { view: 'chat', phase, queue: null, counselor: null, delivered: 0, read: 0 });
   S.link = new Link(socketUrl(), api('visitor/quick-exit'), onLink);
   render(C.root);
   showInfo();
@@ -402,6 +402,24 @@ function setState(el, state, detail) {
   if (line) line.textContent = t(state) + (detail ? ': ' + detail : '');
 }
 
+/** Delivered and read (the counselor's screen acknowledged them) over sent, for the visitor's own messages. */
+function marks() {
+  for (const el of C.log.querySelectorAll('.from-visitor[data-seq]')) {
+    const seq = Number(el.dataset.seq);
+    const state = seq <= S.read ? 'read' : seq <= S.delivered ? 'delivered' : null;
+    if (state && el.dataset.state !== state) setState(el, state);
+  }
+}
+
+function receipt(f) {
+  const read = S.read, delivered = S.delivered;
+  S.delivered = Math.max(delivered, Number(f.delivered) || 0);
+  S.read = Math.max(read, Number(f.read) || 0);
+  marks();
+  if (S.read > read) announce(t('readAnnounce'));
+  else if (S.delivered > delivered) announce(t('deliveredAnnounce'));
+}
+
 function sendDraft() {
   const text = C.input.value.trim();
   if (!text || S.phase === 'ended') return;
@@ -426,6 +444,7 @@ function renderEvent(f) {
       setState(el, 'sent');
       el.dataset.seq = f.seq;
       place(el, f.seq);
+      marks();
       return;
     }
     if (f.sender === 'system') {
@@ -437,6 +456,7 @@ function renderEvent(f) {
     if (f.sender === 'visitor') setState(item, 'sent');
     else counselorSpoke();
     place(item, f.seq);
+    marks();
   } else if (f.type === 'resource' && f.snippet) {
     const item = h('li', { class: 'msg from-counselor resource' },
       h('p', { class: 'meta' }, h('span', { class: 'who', text: S.counselor || t('counselor') }), ' ',
@@ -555,7 +575,9 @@ function onLink(kind, f) {
         mine.clear();
       }
       showInfo();
-      if (f.reconnect) notice(t('reconnected'), 3000);
+      // Back after a phone in the background (or a reload) while waiting: calmly, the place is kept.
+      if (f.status === 'queued' && (f.reconnect || f.resuming)) notice(t('keptPlace'), 8000);
+      else if (f.reconnect) notice(t('reconnected'), 3000);
       pending('waiting', 'sending');
       post({ type: 'state', active: f.status !== 'ended' });
       break;
@@ -564,13 +586,17 @@ function onLink(kind, f) {
       break;
     case 'ack': {
       const el = mine.get(f.client_id);
-      if (el) {
+      if (el && el.dataset.state !== 'delivered' && el.dataset.state !== 'read') {
         setState(el, 'sent');
         el.dataset.seq = f.seq;
         place(el, f.seq);
+        marks();
       }
       break;
     }
+    case 'receipt':
+      receipt(f);
+      break;
     case 'queue': {
       const before = S.queue?.position;
       S.queue = f;

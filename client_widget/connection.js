@@ -56,16 +56,30 @@ export class Link {
     this.retry = 0;
     this.again = 0;
     this.pinger = 0;
+    this.probe = 0;
     this.heard = true;
     this.online = false; // true once this socket got its `session` frame
     this.resuming = false;
     this.lost = false; // a socket dropped since the last `session`
     this.done = false;
     this.ending = false;
+    // Back in view (a phone unlocked, the app switched back), back online, or out of the back-forward
+    // cache: connect at once instead of waiting out the backoff, or check that the socket still carries.
     this.wake = () => {
-      if (!this.ws && !this.done) this.connect();
+      if (this.done || document.visibilityState === 'hidden') return;
+      if (!this.ws) {
+        this.attempt = 0;
+        this.connect();
+      } else if (this.online) {
+        this.heard = false;
+        this.raw({ type: 'ping' });
+        clearTimeout(this.probe);
+        this.probe = setTimeout(() => this.heard || this.beat(), 4000);
+      }
     };
     addEventListener('online', this.wake);
+    addEventListener('pageshow', this.wake);
+    document.addEventListener('visibilitychange', this.wake);
   }
 
   /** A new chat. */
@@ -166,7 +180,7 @@ export class Link {
         else saved.clear();
         this.online = true;
         this.attempt = 0;
-        this.emit('session', { ...f, reconnect: this.lost });
+        this.emit('session', { ...f, reconnect: this.lost, resuming: this.resuming });
         this.lost = false;
         if (this.resuming && f.resumed === false) this.emit('missing');
         if (f.status !== 'ended') {
@@ -270,6 +284,9 @@ export class Link {
     clearTimeout(this.retry);
     clearTimeout(this.again);
     clearInterval(this.pinger);
+    clearTimeout(this.probe);
     removeEventListener('online', this.wake);
+    removeEventListener('pageshow', this.wake);
+    document.removeEventListener('visibilitychange', this.wake);
   }
 }

@@ -230,6 +230,7 @@ function showView(key, focus = true) {
   supervisor.show(key === 'supervisor' && isSupervisor());
   admin.show(key === 'admin' && isAdmin());
   review.show(key === 'review');
+  if (key === 'chats') chats.receipt();
   if (key === 'chats') {
     const chat = chats.currentChat();
     if (chat) chats.select(chat.sid);

@@ -210,10 +210,30 @@ export function onEvent(frame) {
       announce(t('newMessageIn', { n: position(chat) }));
       if (S.sound && (document.hidden || S.view !== 'chats')) beep(false);
     }
+    receipt(chat);
   }
   hooks.changed();
   return true;
 }
+
+/**
+ * Receipts (docs/protocol.md): the visitor's messages that reached this screen are delivered, those shown
+ * in the selected chat of a visible, focused console are read. Sent as high-water marks, when they rise.
+ */
+export function receipt(chat = currentChat()) {
+  if (!chat || chat.ended) return;
+  let last = 0;
+  for (const [seq, e] of chat.events) if (e.sender === 'visitor' && seq > last) last = seq;
+  const seen = S.current === chat.sid && S.view === 'chats' && !document.hidden && document.hasFocus();
+  const read = seen ? last : chat.readSent || 0;
+  if (last <= (chat.deliveredSent || 0) && read <= (chat.readSent || 0)) return;
+  if (sendFrame({ type: 'receipt', session_id: chat.sid, delivered: last, read })) {
+    chat.deliveredSent = last;
+    chat.readSent = read;
+  }
+}
+addEventListener('focus', () => receipt());
+document.addEventListener('visibilitychange', () => receipt());
 
 export function onAck(frame) {
   const chat = S.chats.get(frame.session_id);
@@ -400,6 +420,7 @@ export function select(sid, { focus = false } = {}) {
     renderTab(other);
   }
   scrollDown(chat, true);
+  receipt(chat);
   if (focus) (chat.ended ? (awaitingWrapup(chat) ? chat.el.wrapupBtn : chat.tab) : chat.el.input).focus();
   hooks.changed();
 }

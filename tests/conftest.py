@@ -140,10 +140,10 @@ async def start_server(tmp_path: Path, prefix: str) -> AsyncIterator[Callable[..
     """Start real servers with settings overrides, from inside the test's event loop; all stopped at the end."""
     started: list[ServerThread] = []
 
-    async def start(**overrides: Any) -> ServerThread:
+    async def start(clock: Callable[[], int] | None = None, **overrides: Any) -> ServerThread:
         settings = make_settings(tmp_path, prefix, **overrides)
         await asyncio.to_thread(upgrade, settings)
-        srv = await asyncio.to_thread(ServerThread(settings, REDIS_URL).start)
+        srv = await asyncio.to_thread(ServerThread(settings, REDIS_URL, clock=clock).start)
         started.append(srv)
         return srv
 

@@ -205,11 +205,26 @@ if not redis.call('HGET', KEYS[1], 'status') then return -1 end
 local n = redis.call('HINCRBY', KEYS[1], 'visitor_conns', tonumber(ARGV[1]))
 if n < 0 then redis.call('HSET', KEYS[1], 'visitor_conns', 0); n = 0 end
 if n == 0 then
+  redis.call('HSET', KEYS[1], 'away_since', ARGV[2])
   redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
 else
   redis.call('ZREM', KEYS[2], ARGV[4])
 end
 return n
+"""
+
+_RECEIPT = """
+-- KEYS: meta   ARGV: delivered, read
+-- High-water marks of an active session, never past its last seq; read implies delivered.
+if redis.call('HGET', KEYS[1], 'status') ~= 'active' then return nil end
+local seq = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
+local d0 = tonumber(redis.call('HGET', KEYS[1], 'delivered_seq') or '0')
+local r0 = tonumber(redis.call('HGET', KEYS[1], 'read_seq') or '0')
+local r = math.min(seq, math.max(r0, tonumber(ARGV[2])))
+local d = math.min(seq, math.max(d0, r, tonumber(ARGV[1])))
+if d == d0 and r == r0 then return {d, r, 0} end
+redis.call('HSET', KEYS[1], 'delivered_seq', d, 'read_seq', r)
+return {d, r, 1}
 """
 
 
@@ -309,6 +324,7 @@ class RedisStore:
         self._end = redis.register_script(_END)
         self._note = redis.register_script(_NOTE)
         self._presence = redis.register_script(_PRESENCE)
+        self._receipt = redis.register_script(_RECEIPT)
         self._transfer = redis.register_script(_TRANSFER)
 
     # -- sessions ---------------------------------------------------------------
@@ -507,6 +523,18 @@ class RedisStore:
             args=[delta, now_ms, now_ms + grace_ms, sid],
         )
         return int(n)
+
+    async def receipt(self, sid: str, delivered: int, read: int) -> tuple[int, int, bool] | None:
+        """Raise the session's delivered and read marks; None when it is not active. ``changed`` is the third."""
+        out = await self._receipt(keys=[self.keys.session(sid)], args=[delivered, read])
+        if not out:
+            return None
+        return int(out[0]), int(out[1]), bool(int(out[2]))
+
+    async def receipts(self, sid: str) -> tuple[int, int]:
+        """The session's delivered and read marks (0 when nothing was acknowledged)."""
+        d, r = await self.redis.hmget(self.keys.session(sid), ["delivered_seq", "read_seq"])
+        return int(d or 0), int(r or 0)
 
     async def touch_idle(self, sid: str, deadline_ms: int) -> None:
         await self.redis.zadd(self.keys.idle_timers, {sid: deadline_ms})

@@ -23,6 +23,7 @@ from chat.protocol import (
     ErrorCode,
     Monitor,
     Ping,
+    Receipt,
     Status,
     Transfer,
     Unmonitor,
@@ -261,6 +262,14 @@ async def _serve(conn: CounselorConnection, reader: FrameReader) -> None:
                     frame.session_id,
                     {"type": "typing", "session_id": frame.session_id, "sender": "counselor", "active": frame.active},
                 )
+        elif isinstance(frame, Receipt):
+            if await _owns(conn, frame.session_id):
+                marks = await rt.store.receipt(frame.session_id, frame.delivered, frame.read)
+                if marks is not None and marks[2]:
+                    await rt.store.publish_control(
+                        frame.session_id,
+                        {"type": "receipt", "session_id": frame.session_id, "delivered": marks[0], "read": marks[1]},
+                    )
         elif isinstance(frame, CounselorEnd):
             if await _owns(conn, frame.session_id):
                 client = await rt.redis.hget(rt.keys.session(frame.session_id), "client")
@@ -354,6 +363,11 @@ async def _accept(conn: CounselorConnection, frame: Accept) -> None:
         )
         return
     await metrics.session_paired(rt, got.info, rt.now_ms())
+    if not got.info.visitor_online:
+        # Taken while away on the longer queued grace: from now on a chat waits the active grace (xx: only
+        # while the timer runs, so a visitor who came back meanwhile gets none).
+        deadline = rt.now_ms() + int(rt.settings.visitor_grace_seconds * 1000)
+        await rt.redis.zadd(rt.keys.grace_timers, {got.info.sid: deadline}, xx=True)
     # "for": this answers the console's accept, even when it carries the kept note of an earlier transfer.
     await conn.send_assigned(got.info, **{"for": "accept"})
     await conn.follow(got.info.sid, 0)

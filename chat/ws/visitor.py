@@ -66,6 +66,8 @@ class VisitorConnection(Connection):
         kind = frame.get("type")
         if kind == "typing" and frame.get("sender") == Sender.COUNSELOR.value:
             await self.send({"type": "typing", "sender": "counselor", "active": bool(frame.get("active"))})
+        elif kind == "receipt":
+            await self.send({"type": "receipt", "delivered": frame.get("delivered"), "read": frame.get("read")})
         elif kind == "paired" and (self.status is SessionStatus.QUEUED or frame.get("handover")):
             self.status = SessionStatus.ACTIVE
             await self.send({"type": "paired", "counselor_name": frame.get("counselor_name")})
@@ -128,7 +130,9 @@ async def _run(ws: WebSocket, rt: Runtime) -> None:
     finally:
         await conn.stop()
         if conn.sid and conn.status is not SessionStatus.ENDED:
-            grace_ms = int(rt.settings.visitor_grace_seconds * 1000)
+            # A queued visitor (a phone locked while waiting) keeps their place longer than a chat waits.
+            queued = conn.status is SessionStatus.QUEUED
+            grace_ms = int((rt.settings.queued_grace_seconds if queued else rt.settings.visitor_grace_seconds) * 1000)
             with contextlib.suppress(RedisError):
                 if await rt.store.visitor_presence(conn.sid, -1, rt.now_ms(), grace_ms) == 0:
                     await rt.store.publish_control(
@@ -335,6 +339,10 @@ async def _resume(conn: VisitorConnection, resume: Resume) -> bool:
             await watcher.visitor_joined(conn)
     await conn.follow(sid, last_seq)
     await conn.check_paired()
+    delivered, read = await rt.store.receipts(sid)
+    if delivered:
+        # What the counselor's screen acknowledged while this visitor was away.
+        await conn.send({"type": "receipt", "delivered": delivered, "read": read})
     return True
 
 

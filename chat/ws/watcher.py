@@ -248,6 +248,10 @@ class Watcher:
         ended = 0
         for sid in await rt.store.due_timers(rt.keys.grace_timers, now):
             if await rt.redis.zrem(rt.keys.grace_timers, sid):
+                later = await self._grace_deadline(sid, now)
+                if later is not None:
+                    await rt.redis.zadd(rt.keys.grace_timers, {sid: later})
+                    continue
                 result = await metrics.end_session(rt, sid, EndReason.TIMEOUT, now, require_offline=True)
                 ended += result.code == 1
         idle_ms = int(rt.settings.idle_timeout_seconds * 1000)
@@ -270,6 +274,24 @@ class Watcher:
             result = await metrics.end_session(rt, sid, EndReason.TIMEOUT, now)
             ended += result.code == 1
         return ended
+
+    async def _grace_deadline(self, sid: str, now: int) -> int | None:
+        """A later deadline when the session's state changed while its visitor was away, else None.
+
+        The timer was set for the state at the drop: a queued visitor who is paired while away gets the
+        active grace from the pairing, and an active chat handed back to the queue the queued grace.
+        """
+        rt = self.rt
+        status, away, paired = await rt.redis.hmget(rt.keys.session(sid), ["status", "away_since", "paired_at"])
+        if status is None or away is None:
+            return None
+        if status in (b"queued", "queued"):
+            deadline = int(away) + int(rt.settings.queued_grace_seconds * 1000)
+        elif status in (b"active", "active"):
+            deadline = max(int(away), int(paired or 0)) + int(rt.settings.visitor_grace_seconds * 1000)
+        else:
+            return None
+        return deadline if deadline > now else None
 
     async def _sweep_loop(self) -> None:
         while True:

@@ -48,6 +48,10 @@ export default {
   sending: 'Sending',
   waiting: 'Will be sent once connected',
   sent: 'Sent',
+  delivered: 'Delivered',
+  read: 'Read',
+  deliveredAnnounce: 'Your message has reached the counselor.',
+  readAnnounce: 'The counselor has read your message.',
   notSent: 'Not sent',
   chatFull: 'This chat is full. End it and start a new one if you need to.',
   tooLong: 'This message is too long.',
@@ -65,6 +69,7 @@ export default {
 
   reconnecting: 'The connection was lost. Trying again…',
   reconnected: 'Connected again.',
+  keptPlace: 'Welcome back. You kept your place in the queue.',
   missing: 'Because of the interruption, earlier messages may be missing.',
   gone: 'This chat no longer exists.',
   failed: 'Something went wrong. Please try again later.',

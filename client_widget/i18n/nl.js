@@ -48,6 +48,10 @@ export default {
   sending: 'Wordt verstuurd',
   waiting: 'Wordt verstuurd zodra er verbinding is',
   sent: 'Verstuurd',
+  delivered: 'Afgeleverd',
+  read: 'Gelezen',
+  deliveredAnnounce: 'Je bericht is bij de hulpverlener aangekomen.',
+  readAnnounce: 'De hulpverlener heeft je bericht gelezen.',
   notSent: 'Niet verstuurd',
   chatFull: 'Deze chat is vol. Beëindig hem en begin zo nodig een nieuwe.',
   tooLong: 'Dit bericht is te lang.',
@@ -65,6 +69,7 @@ export default {
 
   reconnecting: 'De verbinding is weg. We proberen het opnieuw…',
   reconnected: 'Weer verbonden.',
+  keptPlace: 'Welkom terug. Je plek in de wachtrij is bewaard.',
   missing: 'Door de storing kunnen eerdere berichten ontbreken.',
   gone: 'Deze chat bestaat niet meer.',
   failed: 'Er ging iets mis. Probeer het later nog eens.',

@@ -1206,3 +1206,42 @@ async def test_admin_manages_counselors_and_snippets(env: Env, open_console: Cal
         base_url=env.server.http, timeout=10, headers={"Authorization": f"Bearer {page_token}"}
     ) as client:
         assert (await client.get("/api/auth/me")).status_code == 401
+
+
+async def test_the_console_acknowledges_delivered_and_read(env: Env, open_console: Callable[..., Any]) -> None:
+    console = await open_console("anna")
+    page = console.page
+    await page.bring_to_front()
+    peer = await visitor(env, first_message="Is daar iemand?")
+    await expect(page.locator(".queue-total")).to_contain_text("Totaal: 1 wachtend")
+    await page.get_by_role("button", name="Volgende aannemen").click()
+    await expect(chat_panel(page).locator(".msg.from-visitor .text")).to_have_text(["Is daar iemand?"])
+    # On the screen of a visible, focused console, in the selected chat: delivered and read.
+    await peer.wait(type="receipt", delivered=1, read=1)
+
+    # The console is hidden (another window in front): what arrives is delivered, not read, until it is back.
+    await set_hidden(page, True)
+    await peer.send({"type": "message", "client_id": "v-2", "text": "Hallo?"})
+    await peer.wait(type="receipt", delivered=2, read=1)
+    await expect(chat_panel(page).locator(".msg.from-visitor .text")).to_have_text(["Is daar iemand?", "Hallo?"])
+    await set_hidden(page, False)
+    await peer.wait(type="receipt", delivered=2, read=2)
+    receipts = [f for f in peer.frames if f["type"] == "receipt"]
+    assert receipts == [
+        {"type": "receipt", "delivered": 1, "read": 1},
+        {"type": "receipt", "delivered": 2, "read": 1},
+        {"type": "receipt", "delivered": 2, "read": 2},
+    ], "each mark once, and only upwards"
+    await leave(peer)
+
+
+async def set_hidden(page: Page, hidden: bool) -> None:
+    await page.evaluate(
+        """(hidden) => {
+        const state = hidden ? 'hidden' : 'visible';
+        Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => state });
+        Object.defineProperty(document, 'hidden', { configurable: true, get: () => hidden });
+        document.dispatchEvent(new Event('visibilitychange'));
+    }""",
+        hidden,
+    )

@@ -36,7 +36,7 @@ from chat.store.migrate import upgrade_async
 from chat.store.sql import CounselorRating, Rating, make_engine, make_sessionmaker
 from tests.browser import LiveServer, assert_no_serious_axe_violations, chat, load_axe, open_widget, start_chat
 from tests.conftest import REDIS_URL, make_settings
-from tests.helpers import add_counselor, counselor_ws, login, recv, recv_match, recv_until, send
+from tests.helpers import Clock, add_counselor, counselor_ws, login, recv, recv_match, recv_until, send, visitor_hello
 
 CHROMIUM = os.environ.get("CHAT_TEST_CHROMIUM", "/usr/bin/chromium")
 if not Path(CHROMIUM).exists():
@@ -170,7 +170,7 @@ async def env(tmp_path_factory: pytest.TempPathFactory, hosts: HostPages) -> Asy
             executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
         )
         environment = Env(settings, server, hosts, browser, axe, problem)
-        for name in ("anna", "bram", "cato", "dirk", "femke"):
+        for name in ("anna", "bram", "cato", "dirk", "femke", "gijs"):
             await add_counselor(settings, name, display_name=name.capitalize())
             environment.tokens[name] = await login(server.http, name)
         yield environment
@@ -712,3 +712,133 @@ async def test_frame_refused_on_a_site_not_allowed(env: Env, visit: Visit) -> No
     await page.goto(env.hosts.origin("localhost") + "/host.html")
     await asyncio.wait_for(refused, 10)
     await expect(page.locator("helpline-chat button.launch")).to_be_hidden()
+
+
+async def test_a_phone_in_the_background_keeps_its_place_in_the_queue(env: Env, visit: Visit) -> None:
+    # A server of its own on a held clock (its own Redis prefix), so that minutes pass at once.
+    clock = Clock(datetime(2026, 12, 3, 15, 0, tzinfo=AMS))
+    settings = env.settings.model_copy(
+        update={"redis_prefix": env.settings.redis_prefix + "q", "queued_grace_seconds": 600, "sweep_interval": 0.1}
+    )
+    server = LiveServer(settings, clock=clock).start()
+    try:
+        env.hosts.pages["/queue.html"] = host_page(server.http, env.host + "/weather.html")
+        page = visit.page
+        dirk = await counselor_ws(server, await login(server.http, "dirk"))
+        ahead, _ = await visitor_hello(server, first_message="ik was eerst")
+        await page.goto(env.host + "/queue.html")
+        frame = await open_widget(page)
+        await start_chat(frame, first="Ik wacht op mijn beurt")
+        await expect(frame.locator(".info .place")).to_have_text("Jouw plek: 2")
+        sid = await queued_sid(server, skip=1)
+
+        # The phone locks: the page is hidden and its connection gone, for five minutes by the server's clock,
+        # far past the grace of an active chat (two minutes) and inside the queue's (ten).
+        # (Offline emulation keeps an open socket, so the server going away and back is what drops it.)
+        await hide(chat_frame(page), True)
+        await visit.context.set_offline(True)
+        port = server.port
+        server.stop()
+        server = LiveServer(settings, port=port, clock=clock).start()
+        await visitor_count(server, sid, 0)
+        clock.advance(300)
+        await asyncio.sleep(0.5)  # several sweeps on the moved clock
+        await dirk.close()
+        dirk = await counselor_ws(server, await login(server.http, "dirk"))
+        await visit.context.set_offline(False)
+        await hide(chat_frame(page), False)
+
+        # Back at once, at the same place, told calmly (a polite status region) that the place was kept.
+        await visitor_count(server, sid, 1)
+        await expect(frame.locator(".info .place")).to_have_text("Jouw plek: 2")
+        notice = frame.locator("#notice")
+        await expect(notice).to_have_text("Welkom terug. Je plek in de wachtrij is bewaard.")
+        assert await notice.get_attribute("role") == "status"
+        await axe_check(env, chat_frame(page), "back in the queue")
+        await shoot(env, page, "09-kept-place")
+
+        # The queue moves on as usual: the visitor ahead is taken, then this one.
+        await send(dirk, {"type": "status", "available": True, "capacity": 2})
+        await send(dirk, {"type": "accept"})
+        await recv_until(dirk, "assigned")
+        await expect(frame.locator(".info .place")).to_have_text("Jouw plek: 1")
+        await send(dirk, {"type": "accept"})
+        assert (await recv_until(dirk, "assigned"))["session_id"] == sid
+        await expect(frame.locator(".info h2")).to_have_text("Je chat met Dirk")
+        await ahead.close()
+        await dirk.close()
+    finally:
+        server.stop()
+
+
+async def hide(frame: Frame, hidden: bool) -> None:
+    """What a phone's browser does when the screen locks or the app is switched: the page says it is hidden."""
+    await frame.evaluate(
+        """(hidden) => {
+        const state = hidden ? 'hidden' : 'visible';
+        Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => state });
+        Object.defineProperty(document, 'hidden', { configurable: true, get: () => hidden });
+        document.dispatchEvent(new Event('visibilitychange'));
+    }""",
+        hidden,
+    )
+
+
+async def queued_sid(server: LiveServer, skip: int) -> str:
+    """The session id of the ``skip``-th visitor in the parent/nl queue (0 is the first)."""
+    client = redis_sync.Redis.from_url(REDIS_URL)
+    try:
+        ids = client.zrange(server.rt.keys.queue("parent", "nl"), 0, -1)
+    finally:
+        client.close()
+    return str(ids[skip].decode())
+
+
+async def visitor_count(server: LiveServer, sid: str, n: int) -> None:
+    """Wait until the server counts ``n`` sockets for the session's visitor."""
+    client = redis_sync.Redis.from_url(REDIS_URL)
+    try:
+        for _ in range(300):
+            if client.hget(server.rt.keys.session(sid), "visitor_conns") == str(n).encode():
+                return
+            await asyncio.sleep(0.05)
+    finally:
+        client.close()
+    raise AssertionError(f"the visitor never had {n} sockets")
+
+
+async def test_sent_delivered_read(env: Env, visit: Visit) -> None:
+    page = visit.page
+    await page.goto(env.host + "/host.html")
+    frame = await open_widget(page)
+    gijs = await counselor(env, "gijs")
+    await start_chat(frame, first="Eerste bericht")
+    sid = await accept(gijs)
+    await expect(frame.locator(".info h2")).to_have_text("Je chat met Gijs")
+    await frame.locator("#msg").fill("Tweede bericht")
+    await frame.locator("#msg").press("Enter")
+    assert (await recv_match(gijs, type="message", text="Tweede bericht"))["seq"] == 2
+    states = frame.locator(".msg.from-visitor .state")
+    await expect(states).to_have_text(["Verstuurd", "Verstuurd"])
+
+    # The console says what reached its screen, then what was seen; the visitor sees it and hears it politely.
+    await send(gijs, {"type": "receipt", "session_id": sid, "delivered": 2})
+    await expect(states).to_have_text(["Afgeleverd", "Afgeleverd"])
+    announcer = frame.locator("#announce")
+    await expect(announcer).to_have_text("Je bericht is bij de hulpverlener aangekomen.")
+    assert await announcer.get_attribute("aria-live") == "polite"
+    await send(gijs, {"type": "receipt", "session_id": sid, "delivered": 2, "read": 1})
+    await expect(states).to_have_text(["Gelezen", "Afgeleverd"])
+    await expect(announcer).to_have_text("De hulpverlener heeft je bericht gelezen.")
+    await axe_check(env, chat_frame(page), "delivered and read")
+    await shoot(env, page, "10-delivered-read")
+
+    # A new message is only sent until the console acknowledges it; after a reload the marks come back.
+    await frame.locator("#msg").fill("Derde bericht")
+    await frame.locator("#msg").press("Enter")
+    await recv_match(gijs, type="message", text="Derde bericht")
+    await expect(states).to_have_text(["Gelezen", "Afgeleverd", "Verstuurd"])
+    await page.reload()
+    frame = chat(page)
+    await expect(frame.locator(".msg.from-visitor .state")).to_have_text(["Gelezen", "Afgeleverd", "Verstuurd"])
+    await gijs.close()

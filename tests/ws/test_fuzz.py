@@ -33,7 +33,7 @@ EXAMPLES = int(os.environ.get("CHAT_FUZZ_EXAMPLES", "150"))
 SERVER_TYPES = {
     "session", "queue", "paired", "message", "resource", "ended", "handover", "ack", "error", "typing", "pong",
     "presence", "welcome", "queues", "status", "assigned", "risk", "alert", "monitoring", "transferred",
-    "wrapup_saved", "blocked",
+    "wrapup_saved", "blocked", "receipt",
 }  # fmt: skip
 CODES = {c.value for c in ErrorCode} - {"internal"}
 CLOSE_CODES = {1000, 1007, 1008, 1009, 1012, 1013}

@@ -197,8 +197,8 @@ async def test_paired_visitor_gone_past_grace_times_out(start_server: StartServe
 
 
 async def test_queued_visitor_gone_leaves_the_queue(start_server: StartServer, track: Track) -> None:
-    srv = await start_server(visitor_grace_seconds=1.0)
-    grace = srv.settings.visitor_grace_seconds
+    srv = await start_server(visitor_grace_seconds=1.0, queued_grace_seconds=1.0)
+    grace = srv.settings.queued_grace_seconds
     await add_counselor(srv.settings, "anna")
     counselor = track(await counselor_ws(srv, await login(srv.http, "anna")))
     assert total_waiting(await recv_until(counselor, "queues")) == 0
