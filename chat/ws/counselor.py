@@ -39,8 +39,8 @@ from chat.sessions import EndReason, SessionStatus
 from chat.skills import Skills
 from chat.store.redis import NOT_OWNER, SESSION_FULL, SessionInfo
 from chat.store.sql import AuditEntry, Counselor
-from chat.ws.connection import Connection, admit, origin_allowed, refuse_busy, release
-from chat.ws.frames import Disconnected, FrameReader
+from chat.ws.connection import Connection
+from chat.ws.frames import Disconnected, FrameReader, run_endpoint
 
 log = logging.getLogger("chat.counselor")
 
@@ -138,54 +138,26 @@ class CounselorConnection(Connection):
 
 
 async def counselor_endpoint(ws: WebSocket) -> None:
-    rt: Runtime = ws.app.state.rt
-    if not origin_allowed(ws, rt.settings.allowed_origins):
-        await ws.close(1008, "origin not allowed")
-        return
-    slot = admit(ws, rt)
-    if slot is None:
-        await refuse_busy(ws)
-        return
-    try:
-        await _run(ws, rt)
-    finally:
-        release(rt, slot)
+    await run_endpoint(ws, CounselorConnection, parse_counselor, _serve, _cleanup, log)
 
 
-async def _run(ws: WebSocket, rt: Runtime) -> None:
-    await ws.accept()
-    conn = CounselorConnection(ws, rt)
-    reader = FrameReader(conn, parse_counselor)
-    conn.start()
-    try:
-        await _serve(conn, reader)
-    except Disconnected:
-        pass
-    except RedisError as exc:
-        # Redis is full (maxmemory, noeviction) or unreachable: nothing was half-stored; try again later.
-        log.warning("counselor: store unavailable (%s)", type(exc).__name__)
-        await conn.send(error_frame(ErrorCode.UNAVAILABLE, "the service is unavailable; try again shortly"))
-        await conn.close(1013, "try again later")
-    except Exception:
-        log.exception("counselor: unexpected failure")
-        await conn.send(error_frame(ErrorCode.INTERNAL, "internal error"))
-        await conn.close(1011)
-    finally:
-        watcher = rt.extras.get("watcher")
-        if watcher is not None:
-            watcher.counselor_left(conn)
-        if conn.principal is not None:
-            await rt.hub.unsubscribe(rt.keys.counselor_channel(conn.principal.counselor_id), conn._listener)
-            if not any(
-                isinstance(c, CounselorConnection)
-                and c.principal
-                and c.principal.counselor_id == conn.principal.counselor_id
-                for c in rt.connections
-                if c is not conn
-            ):
-                with contextlib.suppress(RedisError):
-                    await rt.store.counselor_offline(conn.principal.counselor_id)
-        await conn.stop()
+async def _cleanup(conn: CounselorConnection) -> None:
+    rt = conn.rt
+    watcher = rt.extras.get("watcher")
+    if watcher is not None:
+        watcher.counselor_left(conn)
+    if conn.principal is not None:
+        await rt.hub.unsubscribe(rt.keys.counselor_channel(conn.principal.counselor_id), conn._listener)
+        if not any(
+            isinstance(c, CounselorConnection)
+            and c.principal
+            and c.principal.counselor_id == conn.principal.counselor_id
+            for c in rt.connections
+            if c is not conn
+        ):
+            with contextlib.suppress(RedisError):
+                await rt.store.counselor_offline(conn.principal.counselor_id)
+    await conn.stop()
 
 
 async def _authenticate(conn: CounselorConnection, reader: FrameReader) -> Principal:

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import logging
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from redis.exceptions import RedisError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from chat.protocol import ErrorCode, ProtocolError, error_frame
-from chat.ws.connection import Connection
+from chat.services.runtime import Runtime
+from chat.ws.connection import Connection, admit, origin_allowed, refuse_busy, release
 
 T = TypeVar("T")
+C = TypeVar("C", bound=Connection)
 
 # After this many bad frames in a row a connection is closed with 1008.
 MAX_STRIKES = 20
@@ -68,3 +72,46 @@ class FrameReader:
         if self.strikes >= MAX_STRIKES:
             await self.conn.close(1008, "too many bad frames")
             raise Disconnected()
+
+
+async def run_endpoint(
+    ws: WebSocket,
+    make: Callable[[WebSocket, Runtime], C],
+    parse: Callable[[str], Any],
+    serve: Callable[[C, FrameReader], Awaitable[None]],
+    cleanup: Callable[[C], Awaitable[None]],
+    log: logging.Logger,
+) -> None:
+    """What both endpoints do around their own ``serve``: the origin check, the per-address socket slot,
+    accept, the documented answers to a store that is unavailable (1013) or an unexpected failure (1011),
+    and the endpoint's own ``cleanup``, whatever happened."""
+    rt: Runtime = ws.app.state.rt
+    if not origin_allowed(ws, rt.settings.allowed_origins):
+        await ws.close(1008, "origin not allowed")
+        return
+    slot = admit(ws, rt)
+    if slot is None:
+        await refuse_busy(ws)
+        return
+    try:
+        await ws.accept()
+        conn = make(ws, rt)
+        reader = FrameReader(conn, parse)
+        conn.start()
+        try:
+            await serve(conn, reader)
+        except Disconnected:
+            pass
+        except RedisError as exc:
+            # Redis is full (maxmemory, noeviction) or unreachable: nothing was half-stored; try again later.
+            log.warning("%s: store unavailable (%s)", conn.role, type(exc).__name__)
+            await conn.send(error_frame(ErrorCode.UNAVAILABLE, "the service is unavailable; try again shortly"))
+            await conn.close(1013, "try again later")
+        except Exception:
+            log.exception("%s: unexpected failure", conn.role)
+            await conn.send(error_frame(ErrorCode.INTERNAL, "internal error"))
+            await conn.close(1011)
+        finally:
+            await cleanup(conn)
+    finally:
+        release(rt, slot)

@@ -29,8 +29,8 @@ from chat.services.auth import TokenBucket
 from chat.services.runtime import Runtime, wall_ms
 from chat.sessions import EndReason, Sender, SessionStatus
 from chat.store.redis import SESSION_FULL
-from chat.ws.connection import Connection, admit, origin_allowed, refuse_busy, release
-from chat.ws.frames import Disconnected, FrameReader
+from chat.ws.connection import Connection
+from chat.ws.frames import Disconnected, FrameReader, run_endpoint
 
 log = logging.getLogger("chat.visitor")
 
@@ -95,49 +95,21 @@ class VisitorConnection(Connection):
 
 
 async def visitor_endpoint(ws: WebSocket) -> None:
-    rt: Runtime = ws.app.state.rt
-    if not origin_allowed(ws, rt.settings.allowed_origins):
-        await ws.close(1008, "origin not allowed")
-        return
-    slot = admit(ws, rt)
-    if slot is None:
-        await refuse_busy(ws)
-        return
-    try:
-        await _run(ws, rt)
-    finally:
-        release(rt, slot)
+    await run_endpoint(ws, VisitorConnection, parse_visitor, _serve, _cleanup, log)
 
 
-async def _run(ws: WebSocket, rt: Runtime) -> None:
-    await ws.accept()
-    conn = VisitorConnection(ws, rt)
-    reader = FrameReader(conn, parse_visitor)
-    conn.start()
-    try:
-        await _serve(conn, reader)
-    except Disconnected:
-        pass
-    except RedisError as exc:
-        # Redis is full (maxmemory, noeviction) or unreachable: nothing was half-stored; try again later.
-        log.warning("visitor: store unavailable (%s)", type(exc).__name__)
-        await conn.send(error_frame(ErrorCode.UNAVAILABLE, "the service is unavailable; try again shortly"))
-        await conn.close(1013, "try again later")
-    except Exception:
-        log.exception("visitor: unexpected failure")
-        await conn.send(error_frame(ErrorCode.INTERNAL, "internal error"))
-        await conn.close(1011)
-    finally:
-        await conn.stop()
-        if conn.sid and conn.status is not SessionStatus.ENDED:
-            # A queued visitor (a phone locked while waiting) keeps their place longer than a chat waits.
-            queued = conn.status is SessionStatus.QUEUED
-            grace_ms = int((rt.settings.queued_grace_seconds if queued else rt.settings.visitor_grace_seconds) * 1000)
-            with contextlib.suppress(RedisError):
-                if await rt.store.visitor_presence(conn.sid, -1, rt.now_ms(), grace_ms) == 0:
-                    await rt.store.publish_control(
-                        conn.sid, {"type": "presence", "session_id": conn.sid, "visitor": "offline"}
-                    )
+async def _cleanup(conn: VisitorConnection) -> None:
+    rt = conn.rt
+    await conn.stop()
+    if conn.sid and conn.status is not SessionStatus.ENDED:
+        # A queued visitor (a phone locked while waiting) keeps their place longer than a chat waits.
+        queued = conn.status is SessionStatus.QUEUED
+        grace_ms = int((rt.settings.queued_grace_seconds if queued else rt.settings.visitor_grace_seconds) * 1000)
+        with contextlib.suppress(RedisError):
+            if await rt.store.visitor_presence(conn.sid, -1, rt.now_ms(), grace_ms) == 0:
+                await rt.store.publish_control(
+                    conn.sid, {"type": "presence", "session_id": conn.sid, "visitor": "offline"}
+                )
 
 
 async def _first_frame(conn: VisitorConnection, reader: FrameReader) -> Hello | Resume:
