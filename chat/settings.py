@@ -99,6 +99,12 @@ class Settings(BaseSettings):
     # A chat ended as abusive refuses new chats from that client hash for this long.
     block_seconds: int = 24 * 3600
     sweep_interval: float = 1.0
+    # Each instance refreshes a heartbeat key this often; one whose key expired (TTL) is dead, and a living
+    # instance takes over the visitors and counselors it held (docs/operations.md, "Instance death").
+    instance_heartbeat_seconds: float = 2.0
+    instance_ttl_seconds: float = 6.0
+    # A counselor whose sockets are all gone this long has their open chats handed back to the queue's head.
+    counselor_grace_seconds: float = 120.0
 
     @field_validator("allowed_origins", "trusted_proxies", mode="before")
     @classmethod

@@ -24,6 +24,7 @@ from chat.settings import Settings
 from chat.store.sql import Snippet
 from chat.ws.connection import TransportMiddleware
 from chat.ws.counselor import counselor_endpoint
+from chat.ws.instance import InstanceKeeper
 from chat.ws.visitor import visitor_endpoint
 from chat.ws.watcher import Watcher
 
@@ -98,10 +99,14 @@ def create_app(settings: Settings, redis_url: str, *, clock: Callable[[], int] |
         intake.install(rt)
         await seed_snippets(rt)
         await watcher.start()
+        keeper = InstanceKeeper(rt)
+        rt.extras["instance"] = keeper
+        await keeper.start()
         app.state.rt = rt
         try:
             yield
         finally:
+            await keeper.stop()
             await watcher.stop()
             if "alert_webhook" in rt.extras:
                 await rt.extras["alert_webhook"].stop()

@@ -154,6 +154,41 @@ class Keys:
         """Sorted set: counselor id -> last heartbeat; members older than a minute are offline."""
         return f"{self.prefix}:counselors:online"
 
+    def counselor_conns(self, counselor_id: int) -> str:
+        """Hash: instance id -> how many of the counselor's sockets that instance holds."""
+        return f"{self.prefix}:counselor:{counselor_id}:conns"
+
+    def counselor_lost(self, counselor_id: int) -> str:
+        """Set of the chats handed back to the queue while the counselor was away, to tell them on return."""
+        return f"{self.prefix}:counselor:{counselor_id}:lost"
+
+    @property
+    def counselor_grace_timers(self) -> str:
+        """Sorted set: counselor id -> time at which a counselor with no socket left loses their open chats."""
+        return f"{self.prefix}:timers:counselor"
+
+    # -- server instances (each with its own hash tag) -------------------------------
+    def instance_alive(self, instance_id: str) -> str:
+        """String with a TTL: the instance's last heartbeat (ms); gone means the instance is dead."""
+        return f"{self.prefix}:instance:{{{instance_id}}}:alive"
+
+    def instance_visitors(self, instance_id: str) -> str:
+        """Set of the sessions whose visitor had a socket on this instance (an index; the meta is the truth)."""
+        return f"{self.prefix}:instance:{{{instance_id}}}:visitors"
+
+    def instance_counselors(self, instance_id: str) -> str:
+        """Set of the counselor ids with a socket on this instance (an index; ``counselor_conns`` is the truth)."""
+        return f"{self.prefix}:instance:{{{instance_id}}}:counselors"
+
+    def instance_claim(self, instance_id: str) -> str:
+        """String with a TTL: the living instance that takes over this dead one (a lease)."""
+        return f"{self.prefix}:instance:{{{instance_id}}}:claim"
+
+    @property
+    def instances(self) -> str:
+        """Sorted set: instance id -> its last heartbeat (ms), for finding the dead ones."""
+        return f"{self.prefix}:instances"
+
     # -- abuse control -------------------------------------------------------------
     def rate(self, bucket: str, subject_hash: str) -> str:
         """Counter for a rate limit; the subject is an HMAC, never an address or a name."""

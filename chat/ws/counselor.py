@@ -41,6 +41,7 @@ from chat.store.redis import NOT_OWNER, SESSION_FULL, SessionInfo
 from chat.store.sql import AuditEntry, Counselor
 from chat.ws.connection import Connection
 from chat.ws.frames import Disconnected, FrameReader, run_endpoint
+from chat.ws.instance import counselor_joined, counselor_left
 
 log = logging.getLogger("chat.counselor")
 
@@ -98,7 +99,8 @@ class CounselorConnection(Connection):
             moved = str(frame.get("session_id"))
             if moved in self.cursors and moved not in self.monitoring:
                 await self.unfollow(moved)
-                await self.send({"type": "transferred", "session_id": moved, "to": frame.get("to")})
+                reason = {"reason": frame["reason"]} if "reason" in frame else {}
+                await self.send({"type": "transferred", "session_id": moved, "to": frame.get("to"), **reason})
         elif kind == "status":
             keep = ("type", "available", "capacity", "active", "audiences", "languages")
             await self.send({k: frame[k] for k in keep if k in frame})
@@ -157,6 +159,8 @@ async def _cleanup(conn: CounselorConnection) -> None:
         ):
             with contextlib.suppress(RedisError):
                 await rt.store.counselor_offline(conn.principal.counselor_id)
+        with contextlib.suppress(RedisError):
+            await counselor_left(rt, conn)
     await conn.stop()
 
 
@@ -210,6 +214,8 @@ async def _serve(conn: CounselorConnection, reader: FrameReader) -> None:
         if info is not None and info.status is SessionStatus.ENDED and info.counselor == str(principal.counselor_id):
             await conn.send_assigned(info)
             await conn.follow(sid, 0)
+    # Counted on this instance (the counselor grace stops), and told of chats handed back while away.
+    await counselor_joined(rt, conn)
     bucket = TokenBucket(rt.settings.messages_per_second * 4, rt.settings.message_burst * 2)
     last_beat = rt.now_ms()
     while not conn.closing:

@@ -31,6 +31,7 @@ from chat.sessions import EndReason, Sender, SessionStatus
 from chat.store.redis import SESSION_FULL
 from chat.ws.connection import Connection
 from chat.ws.frames import Disconnected, FrameReader, run_endpoint
+from chat.ws.instance import visitor_presence
 
 log = logging.getLogger("chat.visitor")
 
@@ -106,7 +107,7 @@ async def _cleanup(conn: VisitorConnection) -> None:
         queued = conn.status is SessionStatus.QUEUED
         grace_ms = int((rt.settings.queued_grace_seconds if queued else rt.settings.visitor_grace_seconds) * 1000)
         with contextlib.suppress(RedisError):
-            if await rt.store.visitor_presence(conn.sid, -1, rt.now_ms(), grace_ms) == 0:
+            if await visitor_presence(rt, conn, -1, rt.now_ms(), grace_ms) == 0:
                 await rt.store.publish_control(
                     conn.sid, {"type": "presence", "session_id": conn.sid, "visitor": "offline"}
                 )
@@ -257,7 +258,7 @@ async def _hello(conn: VisitorConnection, hello: Hello) -> bool:
     else:
         # Nothing written yet: a queued session that stays silent this long ends (the sweeper checks again).
         await rt.store.touch_idle(sid, now + int(settings.queued_silent_timeout_seconds * 1000))
-    await rt.store.visitor_presence(sid, +1, now, 0)
+    await visitor_presence(rt, conn, +1, now, 0)
     await conn.send({"type": "session", "session_id": sid, "token": token, "status": "queued", "resumed": False})
     watcher = rt.extras.get("watcher")
     if watcher is not None:
@@ -302,7 +303,7 @@ async def _resume(conn: VisitorConnection, resume: Resume) -> bool:
     if info.counselor_name and info.status is SessionStatus.ACTIVE:
         frame["counselor_name"] = info.counselor_name
     await conn.send(frame)
-    n = await rt.store.visitor_presence(sid, +1, rt.now_ms(), 0)
+    n = await visitor_presence(rt, conn, +1, rt.now_ms(), 0)
     if n == 1 and info.status is SessionStatus.ACTIVE:
         await rt.store.publish_control(sid, {"type": "presence", "session_id": sid, "visitor": "online"})
     if info.status is SessionStatus.QUEUED:

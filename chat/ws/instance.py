@@ -1,0 +1,261 @@
+"""This instance's heartbeat, and what happens when an instance or a counselor is gone.
+
+Every process has an instance id and refreshes its heartbeat key every
+``CHAT_INSTANCE_HEARTBEAT_SECONDS``; the key lives ``CHAT_INSTANCE_TTL_SECONDS``. The sockets it
+holds are counted per instance (``chat.store.instances``). Each beat also looks for instances whose
+key expired: one living instance claims a dead one (a lease) and drops its share of every visitor's
+and counselor's sockets, as if they had closed at its last heartbeat. A visitor left with no socket
+gets the usual grace period (the queued grace while queued) and their counselor the usual
+``presence`` offline; a counselor left with no socket starts the counselor grace.
+
+A counselor whose sockets are all gone for ``CHAT_COUNSELOR_GRACE_SECONDS`` (a close anywhere, or a
+dead instance) has their open chats handed back to the head of their queues, urgent ones first: the
+visitor gets the ``handover`` event and is paired with the next counselor as usual, and the counselor
+is told on return (``transferred`` with ``reason: "counselor_lost"``). Every instance sweeps these
+timers; a ZREM decides which one acts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+from typing import Any, cast
+
+from redis.exceptions import RedisError
+
+from chat.events import utc_now_iso
+from chat.services.runtime import Runtime
+from chat.sessions import SessionStatus
+from chat.store.instances import InstanceStore, Presence
+
+log = logging.getLogger("chat.ws.instance")
+
+LOST_REASON = "counselor_lost"
+CLAIM_LEASE_MS = 30_000
+
+
+def new_instance_id() -> str:
+    return "i_" + secrets.token_hex(6)
+
+
+class InstanceKeeper:
+    """One per process: the heartbeat, the socket counts of this instance, takeovers and hand-backs."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.id = new_instance_id()
+        self.store = InstanceStore(rt.redis, rt.keys, index_ttl=rt.settings.session_ttl_seconds)
+        # Each counted socket (a visitor or counselor connection) -> the instance id it was counted under.
+        self.registered: dict[Any, str] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def ttl_ms(self) -> int:
+        return int(self.rt.settings.instance_ttl_seconds * 1000)
+
+    async def start(self) -> None:
+        await self.store.beat(self.id, self.rt.now_ms(), self.ttl_ms)
+        self._task = asyncio.create_task(self._run(), name="instance-keeper")
+        log.info("instance: %s up", self.id)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        # Whatever a clean stop left counted is taken over at the next beat of another instance.
+        with contextlib.suppress(RedisError, OSError):
+            await self.store.stop(self.id)
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.rt.settings.instance_heartbeat_seconds)
+            try:
+                await self.beat_once()
+            except RedisError as exc:
+                log.warning("instance: beat failed (%s)", type(exc).__name__)
+            except Exception:
+                log.exception("instance: beat failed")
+
+    async def beat_once(self) -> None:
+        """Refresh the heartbeat, take over dead instances, hand back the chats of counselors gone too long."""
+        if not await self.store.beat(self.id, self.rt.now_ms(), self.ttl_ms):
+            await self._revive()
+        for instance_id, last_ms in await self.store.dead(self.id):
+            await self.take_over(instance_id, last_ms)
+        await self.sweep_counselors()
+
+    # -- visitors -------------------------------------------------------------------------------
+    async def visitor_presence(self, conn: Any, delta: int, now_ms: int, grace_ms: int) -> int:
+        """Count the visitor socket ``conn`` (+1 or -1) on this instance; at zero the grace timer starts.
+        Returns the visitor's sockets on every instance (-1: no such session)."""
+        if delta > 0:
+            instance_id = self.registered[conn] = self.id
+        else:
+            registered = self.registered.pop(conn, None)
+            if registered is None:
+                return -1  # never counted (or already dropped)
+            instance_id = registered
+        presence = await self.store.visitor(conn.sid, instance_id, delta, now_ms)
+        await self._grace(conn.sid, presence, now_ms + grace_ms)
+        return presence.total
+
+    async def _grace(self, sid: str, presence: Presence, deadline_ms: int) -> None:
+        keys = self.rt.keys
+        if presence.total == 0 and presence.delta < 0:
+            await self.rt.redis.zadd(keys.grace_timers, {sid: deadline_ms})
+        elif presence.total > 0:
+            await self.rt.redis.zrem(keys.grace_timers, sid)
+
+    # -- counselors ------------------------------------------------------------------------------
+    async def counselor_joined(self, conn: Any) -> None:
+        """Count the counselor's socket, stop their grace timer, and tell them which chats they lost."""
+        rt = self.rt
+        counselor_id: int = conn.principal.counselor_id
+        self.registered[conn] = self.id
+        await self.store.counselor(counselor_id, self.id, +1)
+        await rt.redis.zrem(rt.keys.counselor_grace_timers, str(counselor_id))
+        lost_key = rt.keys.counselor_lost(counselor_id)
+        lost = sorted(x.decode() if isinstance(x, bytes) else str(x) for x in await rt.redis.smembers(lost_key))
+        if not lost:
+            return
+        await rt.redis.delete(lost_key)
+        for sid in lost:
+            info = await rt.store.get_session(sid)
+            if info is not None and info.counselor == str(counselor_id):
+                continue  # accepted again since
+            await conn.send({"type": "transferred", "session_id": sid, "to": None, "reason": LOST_REASON})
+
+    async def counselor_left(self, conn: Any) -> None:
+        """Uncount the counselor's socket; with none left anywhere, they are offline and the grace starts."""
+        instance_id = self.registered.pop(conn, None)
+        if instance_id is None or conn.principal is None:
+            return
+        counselor_id: int = conn.principal.counselor_id
+        total, change = await self.store.counselor(counselor_id, instance_id, -1)
+        if total == 0 and change < 0:
+            await self._counselor_gone(counselor_id, self.rt.now_ms())
+
+    async def _counselor_gone(self, counselor_id: int, at_ms: int) -> None:
+        rt = self.rt
+        await rt.store.counselor_offline(counselor_id)
+        deadline = at_ms + int(rt.settings.counselor_grace_seconds * 1000)
+        await rt.redis.zadd(rt.keys.counselor_grace_timers, {str(counselor_id): deadline})
+
+    async def sweep_counselors(self) -> int:
+        """Hand back the chats of every counselor whose grace ran out. Returns how many chats went back."""
+        rt = self.rt
+        now = rt.now_ms()
+        key = rt.keys.counselor_grace_timers
+        handed = 0
+        due = cast(list[bytes], await rt.redis.zrangebyscore(key, "-inf", now, start=0, num=100))
+        for raw in due:
+            if not await rt.redis.zrem(key, raw):
+                continue  # another instance acts on it
+            counselor_id = int(raw)
+            if await self.store.counselor_sockets(counselor_id) > 0:
+                continue  # back in time
+            handed += await self.hand_back(counselor_id, now)
+        return handed
+
+    async def hand_back(self, counselor_id: int, now_ms: int) -> int:
+        """Every open chat of the counselor back to the head of its queue, urgent ones first."""
+        rt = self.rt
+        infos = [await rt.store.get_session(sid) for sid in await rt.store.counselor_session_ids(counselor_id)]
+        open_chats = [
+            i for i in infos if i is not None and i.status is SessionStatus.ACTIVE and i.counselor == str(counselor_id)
+        ]
+        open_chats.sort(key=lambda i: (not i.urgent, i.paired_at or 0))
+        lost_key = rt.keys.counselor_lost(counselor_id)
+        handed = 0
+        for n, info in enumerate(open_chats):
+            # A millisecond apart, so that an urgent chat comes back ahead of the others in its queue.
+            result = await rt.store.transfer(
+                info.sid, counselor_id, None, None, now_ms + n, utc_now_iso(), from_name=info.counselor_name or ""
+            )
+            if result.code < 0:
+                continue
+            handed += 1
+            async with rt.redis.pipeline(transaction=False) as pipe:
+                pipe.sadd(lost_key, info.sid)
+                pipe.expire(lost_key, rt.settings.token_ttl_seconds)
+                frame = {"type": "transfer_out", "session_id": info.sid, "to": None, "reason": LOST_REASON}
+                pipe.publish(rt.keys.counselor_channel(counselor_id), json.dumps(frame))
+                await pipe.execute()
+        if handed:
+            log.info("counselor lost: counselor %s, %d chats back to the queue", counselor_id, handed)
+        return handed
+
+    # -- dead instances ---------------------------------------------------------------------------
+    async def take_over(self, instance_id: str, last_ms: int) -> bool:
+        """Drop what a dead instance held, as if its sockets had closed at its last heartbeat.
+
+        The claim is a lease: one living instance does it; one that dies halfway leaves the rest to the
+        next, and every step is idempotent (a share already dropped drops nothing)."""
+        rt = self.rt
+        if not await self.store.claim(instance_id, self.id, CLAIM_LEASE_MS):
+            return False
+        sids, counselor_ids = await self.store.held(instance_id)
+        offline = 0
+        for sid in sids:
+            presence = await self.store.visitor(sid, instance_id, "drop", last_ms)
+            if presence.delta < 0 and presence.total == 0 and presence.status in ("queued", "active"):
+                queued = presence.status == "queued"
+                grace = rt.settings.queued_grace_seconds if queued else rt.settings.visitor_grace_seconds
+                await rt.redis.zadd(rt.keys.grace_timers, {sid: last_ms + int(grace * 1000)})
+                await rt.store.publish_control(sid, {"type": "presence", "session_id": sid, "visitor": "offline"})
+                offline += 1
+        for counselor_id in counselor_ids:
+            total, change = await self.store.counselor(counselor_id, instance_id, "drop")
+            if total == 0 and change < 0:
+                await self._counselor_gone(counselor_id, last_ms)
+        await self.store.forget(instance_id)
+        log.info(
+            "instance: took over %s (%d visitors offline, %d counselors)", instance_id, offline, len(counselor_ids)
+        )
+        return True
+
+    async def _revive(self) -> None:
+        """Our heartbeat had expired (a stall longer than the TTL): another instance may be taking over what
+        we hold, so every socket here is counted again under a new instance id, and the old one is left to
+        the takeover."""
+        rt = self.rt
+        old, self.id = self.id, new_instance_id()
+        await self.store.beat(self.id, rt.now_ms(), self.ttl_ms)
+        now = rt.now_ms()
+        for conn in [c for c in rt.connections if c in self.registered]:
+            self.registered[conn] = self.id
+            if getattr(conn, "role", "") == "counselor" and conn.principal is not None:
+                await self.store.counselor(conn.principal.counselor_id, self.id, +1)
+                await rt.redis.zrem(rt.keys.counselor_grace_timers, str(conn.principal.counselor_id))
+            elif getattr(conn, "sid", None):
+                presence = await self.store.visitor(conn.sid, self.id, +1, now)
+                await self._grace(conn.sid, presence, now)
+                if presence.total == 1 and presence.status == "active":
+                    await rt.store.publish_control(
+                        conn.sid, {"type": "presence", "session_id": conn.sid, "visitor": "online"}
+                    )
+        log.warning("instance: heartbeat of %s had expired; sockets counted again as %s", old, self.id)
+
+
+async def visitor_presence(rt: Runtime, conn: Any, delta: int, now_ms: int, grace_ms: int) -> int:
+    """``RedisStore.visitor_presence`` counted per instance (when the instance keeper runs)."""
+    keeper: InstanceKeeper | None = rt.extras.get("instance")
+    if keeper is None:
+        return await rt.store.visitor_presence(conn.sid, delta, now_ms, grace_ms)
+    return await keeper.visitor_presence(conn, delta, now_ms, grace_ms)
+
+
+async def counselor_joined(rt: Runtime, conn: Any) -> None:
+    keeper: InstanceKeeper | None = rt.extras.get("instance")
+    if keeper is not None:
+        await keeper.counselor_joined(conn)
+
+
+async def counselor_left(rt: Runtime, conn: Any) -> None:
+    keeper: InstanceKeeper | None = rt.extras.get("instance")
+    if keeper is not None:
+        await keeper.counselor_left(conn)

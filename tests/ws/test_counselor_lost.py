@@ -1,0 +1,77 @@
+"""A counselor gone longer than the counselor grace loses their open chats to the head of the queue."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from tests.helpers import (
+    ServerThread,
+    add_counselor,
+    counselor_ws,
+    login,
+    none_of,
+    recv_match,
+    recv_until,
+    send,
+    visitor_hello,
+)
+
+DANGER = "sorry dat ik zo stil ben. hij staat nu voor de deur"
+
+
+async def test_counselor_lost_hands_chats_back_and_one_back_in_time_keeps_them(
+    start_server: Callable[..., Awaitable[ServerThread]], track: Callable[[Any], Any]
+) -> None:
+    srv = await start_server(counselor_grace_seconds=1.0, instance_heartbeat_seconds=0.2)
+    tokens = {}
+    for name in ("anna", "bo", "cas"):
+        await add_counselor(srv.settings, name, display_name=name.title())
+        tokens[name] = await login(srv.http, name)
+
+    urgent, s_urgent = await visitor_hello(srv, first_message=DANGER)
+    track(urgent)
+    anna = await counselor_ws(srv, tokens["anna"], capacity=2)
+    await send(anna, {"type": "accept"})
+    assigned = await recv_until(anna, "assigned")
+    sid = s_urgent["session_id"]
+    assert assigned["session_id"] == sid and assigned["urgent"] is True
+    await send(anna, {"type": "message", "session_id": sid, "client_id": "a1", "text": "ik ben er voor je"})
+    await recv_match(anna, type="ack", client_id="a1")
+
+    calm, s_calm = await visitor_hello(srv, first_message="ik heb een vraag")
+    track(calm)
+    cas = await counselor_ws(srv, tokens["cas"], capacity=1)
+    await send(cas, {"type": "accept"})
+    assert (await recv_until(cas, "assigned"))["session_id"] == s_calm["session_id"]
+    # Another urgent visitor waits in the same queue: a chat handed back goes ahead of them.
+    waiting, _ = await visitor_hello(srv, first_message=DANGER)
+    track(waiting)
+
+    await anna.close()
+    await cas.close()
+    cas = track(await counselor_ws(srv, tokens["cas"]))  # back within the grace
+    assert (await recv_until(cas, "assigned"))["session_id"] == s_calm["session_id"]
+
+    handover = await recv_match(urgent, type="handover", timeout=10)
+    assert handover["counselor_name"] is None and handover["sender"] == "system"
+    assert (await recv_until(urgent, "queue"))["position"] == 1
+
+    bo = track(await counselor_ws(srv, tokens["bo"], capacity=1))
+    await send(bo, {"type": "accept"})
+    again = await recv_until(bo, "assigned")
+    assert again["session_id"] == sid and again["urgent"] is True
+    assert again["transfer"]["from"] == "Anna"
+    # The same session, its transcript whole.
+    assert (await recv_match(bo, type="message", sender="counselor"))["text"] == "ik ben er voor je"
+    assert (await recv_until(urgent, "paired"))["counselor_name"] == "Bo"
+
+    # Cas kept theirs past the grace.
+    await none_of(calm, "handover", wait=1.5)
+    await send(cas, {"type": "message", "session_id": s_calm["session_id"], "client_id": "c1", "text": "nog hier"})
+    assert (await recv_match(cas, type="ack", client_id="c1"))["session_id"] == s_calm["session_id"]
+
+    # Anna, back, is told that the chat went back to the queue.
+    anna = track(await counselor_ws(srv, tokens["anna"]))
+    told = await recv_match(anna, type="transferred", session_id=sid)
+    assert told["to"] is None and told["reason"] == "counselor_lost"
