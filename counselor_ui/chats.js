@@ -273,7 +273,9 @@ export function onPresence(frame) {
 export function onTransferred(frame) {
   const chat = S.chats.get(frame.session_id);
   if (!chat) return;
-  const text = frame.to ? t('transferDone', { to: frame.to }) : t('transferDoneQueue');
+  // counselor_lost: every socket of ours was gone past the counselor grace; a colleague takes it from the queue.
+  const text = frame.reason === 'counselor_lost' ? t('transferLost')
+    : frame.to ? t('transferDone', { to: frame.to }) : t('transferDoneQueue');
   closeDialog('transfer');
   removeChat(chat);
   flash(text);

@@ -129,6 +129,8 @@ class Archiver:
             pipe.zrem(k.archive_queue, sid)
             if meta.get("counselor"):
                 pipe.srem(k.counselor_wrapups(int(meta["counselor"])), sid)
+            if meta.get("lost_by"):
+                pipe.srem(k.counselor_lost(int(meta["lost_by"])), sid)
             await pipe.execute()
         self.archived += 1
         log.info("archiver: archived a session (%d events, redaction %.0f ms)", len(events), redaction_ms)

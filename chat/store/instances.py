@@ -146,9 +146,7 @@ class InstanceStore:
         k = self.keys
         total, mine, change, status = await self._visitor(keys=[k.session(sid)], args=[delta, instance_id, now_ms])
         result = Presence(int(total), int(mine), int(change), _s(status))
-        if result.total < 0:
-            return result
-        if result.mine > 0:
+        if result.mine > 0 and result.total >= 0:
             await self.redis.sadd(k.instance_visitors(instance_id), sid)
         else:
             await self.redis.srem(k.instance_visitors(instance_id), sid)

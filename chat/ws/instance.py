@@ -105,6 +105,8 @@ class InstanceKeeper:
 
     async def _grace(self, sid: str, presence: Presence, deadline_ms: int) -> None:
         keys = self.rt.keys
+        if presence.status not in ("queued", "active"):
+            return  # gone, or ended: nothing to wait for
         if presence.total == 0 and presence.delta < 0:
             await self.rt.redis.zadd(keys.grace_timers, {sid: deadline_ms})
         elif presence.total > 0:
@@ -180,6 +182,8 @@ class InstanceKeeper:
                 continue
             handed += 1
             async with rt.redis.pipeline(transaction=False) as pipe:
+                # The archiver takes the session out of the counselor's lost set (no key outlives the session).
+                pipe.hset(rt.keys.session(info.sid), "lost_by", str(counselor_id))
                 pipe.sadd(lost_key, info.sid)
                 pipe.expire(lost_key, rt.settings.token_ttl_seconds)
                 frame = {"type": "transfer_out", "session_id": info.sid, "to": None, "reason": LOST_REASON}
@@ -247,6 +251,13 @@ async def visitor_presence(rt: Runtime, conn: Any, delta: int, now_ms: int, grac
     if keeper is None:
         return await rt.store.visitor_presence(conn.sid, delta, now_ms, grace_ms)
     return await keeper.visitor_presence(conn, delta, now_ms, grace_ms)
+
+
+async def visitor_ended(rt: Runtime, conn: Any) -> None:
+    """The socket of an ended chat closed: uncounted here (no grace, no presence: the chat is over)."""
+    keeper: InstanceKeeper | None = rt.extras.get("instance")
+    if keeper is not None:
+        await keeper.visitor_presence(conn, -1, rt.now_ms(), 0)
 
 
 async def counselor_joined(rt: Runtime, conn: Any) -> None:

@@ -31,7 +31,7 @@ from chat.sessions import EndReason, Sender, SessionStatus
 from chat.store.redis import SESSION_FULL
 from chat.ws.connection import Connection
 from chat.ws.frames import Disconnected, FrameReader, run_endpoint
-from chat.ws.instance import visitor_presence
+from chat.ws.instance import visitor_ended, visitor_presence
 
 log = logging.getLogger("chat.visitor")
 
@@ -111,6 +111,9 @@ async def _cleanup(conn: VisitorConnection) -> None:
                 await rt.store.publish_control(
                     conn.sid, {"type": "presence", "session_id": conn.sid, "visitor": "offline"}
                 )
+    elif conn.sid:
+        with contextlib.suppress(RedisError):
+            await visitor_ended(rt, conn)
 
 
 async def _first_frame(conn: VisitorConnection, reader: FrameReader) -> Hello | Resume:

@@ -188,6 +188,7 @@ export default {
   transferSubmit: 'Transfer',
   transferDone: 'Chat transferred to {to}.',
   transferDoneQueue: 'Chat sent back to the queue.',
+  transferLost: 'You were away too long: your chat went back to the queue for a colleague.',
   transferNeedName: "Fill in a colleague's username.",
 
   // attention

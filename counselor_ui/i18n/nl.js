@@ -188,6 +188,7 @@ export default {
   transferSubmit: 'Overdragen',
   transferDone: 'Chat overgedragen aan {to}.',
   transferDoneQueue: 'Chat teruggezet in de wachtrij.',
+  transferLost: 'Je was te lang weg: je chat is teruggezet in de wachtrij voor een collega.',
   transferNeedName: 'Vul de gebruikersnaam van een collega in.',
 
   // attention
