@@ -69,6 +69,10 @@ return 0
 """
 
 
+# The registry of instances is renewed by every beat; with no instance left for a day it goes.
+REGISTRY_TTL = 24 * 3600
+
+
 @dataclass(frozen=True)
 class Presence:
     """What a change of a visitor's sockets came to: the total over all instances, this instance's share,
@@ -100,7 +104,10 @@ class InstanceStore:
             keys=[k.instance_alive(instance_id), k.instance_visitors(instance_id), k.instance_counselors(instance_id)],
             args=[now_ms, ttl_ms, self.index_ttl],
         )
-        await self.redis.zadd(k.instances, {instance_id: now_ms})
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(k.instances, {instance_id: now_ms})
+            pipe.expire(k.instances, REGISTRY_TTL)
+            await pipe.execute()
         return bool(int(existed))
 
     async def stop(self, instance_id: str) -> None:
@@ -142,15 +149,20 @@ class InstanceStore:
 
     # -- visitors ----------------------------------------------------------------------------
     async def visitor(self, sid: str, instance_id: str, delta: int | str, now_ms: int) -> Presence:
-        """Count a visitor socket on ``instance_id`` (+1, -1, or "drop" for all of them); the index follows."""
-        k = self.keys
-        total, mine, change, status = await self._visitor(keys=[k.session(sid)], args=[delta, instance_id, now_ms])
-        result = Presence(int(total), int(mine), int(change), _s(status))
-        if result.mine > 0 and result.total >= 0:
-            await self.redis.sadd(k.instance_visitors(instance_id), sid)
+        """Count a visitor socket on ``instance_id`` (+1, -1, or "drop" for all of them). The caller then
+        updates the instance's index (``index_visitor``) in the same round trip as the grace timer."""
+        total, mine, change, status = await self._visitor(
+            keys=[self.keys.session(sid)], args=[delta, instance_id, now_ms]
+        )
+        return Presence(int(total), int(mine), int(change), _s(status))
+
+    def index_visitor(self, pipe: Any, sid: str, instance_id: str, presence: Presence) -> None:
+        """Queue the index update that follows ``visitor`` on a pipeline."""
+        key = self.keys.instance_visitors(instance_id)
+        if presence.mine > 0 and presence.total >= 0:
+            pipe.sadd(key, sid)
         else:
-            await self.redis.srem(k.instance_visitors(instance_id), sid)
-        return result
+            pipe.srem(key, sid)
 
     # -- counselors -------------------------------------------------------------------------
     async def counselor(self, counselor_id: int, instance_id: str, delta: int | str) -> tuple[int, int]:

@@ -100,17 +100,20 @@ class InstanceKeeper:
                 return -1  # never counted (or already dropped)
             instance_id = registered
         presence = await self.store.visitor(conn.sid, instance_id, delta, now_ms)
-        await self._grace(conn.sid, presence, now_ms + grace_ms)
+        await self._follow_up(conn.sid, instance_id, presence, now_ms + grace_ms)
         return presence.total
 
-    async def _grace(self, sid: str, presence: Presence, deadline_ms: int) -> None:
+    async def _follow_up(self, sid: str, instance_id: str, presence: Presence, deadline_ms: int) -> None:
+        """The instance's index and the grace timer after a count changed: one round trip, two slots."""
         keys = self.rt.keys
-        if presence.status not in ("queued", "active"):
-            return  # gone, or ended: nothing to wait for
-        if presence.total == 0 and presence.delta < 0:
-            await self.rt.redis.zadd(keys.grace_timers, {sid: deadline_ms})
-        elif presence.total > 0:
-            await self.rt.redis.zrem(keys.grace_timers, sid)
+        async with self.rt.redis.pipeline(transaction=False) as pipe:
+            self.store.index_visitor(pipe, sid, instance_id, presence)
+            if presence.status in ("queued", "active"):  # gone, or ended: nothing to wait for
+                if presence.total == 0 and presence.delta < 0:
+                    pipe.zadd(keys.grace_timers, {sid: deadline_ms})
+                elif presence.total > 0:
+                    pipe.zrem(keys.grace_timers, sid)
+            await pipe.execute()
 
     # -- counselors ------------------------------------------------------------------------------
     async def counselor_joined(self, conn: Any) -> None:
@@ -206,10 +209,10 @@ class InstanceKeeper:
         offline = 0
         for sid in sids:
             presence = await self.store.visitor(sid, instance_id, "drop", last_ms)
+            queued = presence.status == "queued"
+            grace = rt.settings.queued_grace_seconds if queued else rt.settings.visitor_grace_seconds
+            await self._follow_up(sid, instance_id, presence, last_ms + int(grace * 1000))
             if presence.delta < 0 and presence.total == 0 and presence.status in ("queued", "active"):
-                queued = presence.status == "queued"
-                grace = rt.settings.queued_grace_seconds if queued else rt.settings.visitor_grace_seconds
-                await rt.redis.zadd(rt.keys.grace_timers, {sid: last_ms + int(grace * 1000)})
                 await rt.store.publish_control(sid, {"type": "presence", "session_id": sid, "visitor": "offline"})
                 offline += 1
         for counselor_id in counselor_ids:
@@ -237,7 +240,7 @@ class InstanceKeeper:
                 await rt.redis.zrem(rt.keys.counselor_grace_timers, str(conn.principal.counselor_id))
             elif getattr(conn, "sid", None):
                 presence = await self.store.visitor(conn.sid, self.id, +1, now)
-                await self._grace(conn.sid, presence, now)
+                await self._follow_up(conn.sid, self.id, presence, now)
                 if presence.total == 1 and presence.status == "active":
                     await rt.store.publish_control(
                         conn.sid, {"type": "presence", "session_id": conn.sid, "visitor": "online"}

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from chat.store.instances import InstanceStore
+from chat.store.keys import Keys
 from tests.helpers import (
     ServerThread,
     add_counselor,
@@ -75,3 +78,28 @@ async def test_counselor_lost_hands_chats_back_and_one_back_in_time_keeps_them(
     anna = track(await counselor_ws(srv, tokens["anna"]))
     told = await recv_match(anna, type="transferred", session_id=sid)
     assert told["to"] is None and told["reason"] == "counselor_lost"
+
+
+async def test_an_instance_presumed_dead_counts_its_sockets_again(
+    start_server: Callable[..., Awaitable[ServerThread]], track: Callable[[Any], Any], aredis: Any
+) -> None:
+    srv = await start_server(instance_heartbeat_seconds=0.2, instance_ttl_seconds=30.0)
+    keys = Keys(srv.settings.redis_prefix)
+    visitor, session = await visitor_hello(srv, first_message="hallo")
+    track(visitor)
+    keeper = srv.rt.extras["instance"]
+    old = keeper.id
+    # As if the process had stalled past its TTL and another instance had taken over its sockets.
+    other = InstanceStore(aredis, keys, index_ttl=60)
+    await aredis.delete(keys.instance_alive(old))
+    assert await other.claim(old, "i_other", 30_000)
+    assert (await other.visitor(session["session_id"], old, "drop", 0)).total == 0
+    await other.forget(old)
+
+    # Its next beat finds its key gone: the socket is counted again, under a new instance id.
+    meta = keys.session(session["session_id"])
+    async with asyncio.timeout(10):
+        while keeper.id == old or await aredis.hget(meta, f"conns:{keeper.id}") != b"1":
+            await asyncio.sleep(0.05)
+    assert await aredis.hget(meta, "visitor_conns") == b"1"
+    assert await aredis.zscore(keys.grace_timers, session["session_id"]) is None
