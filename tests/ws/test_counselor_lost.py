@@ -26,7 +26,7 @@ DANGER = "sorry dat ik zo stil ben. hij staat nu voor de deur"
 async def test_counselor_lost_hands_chats_back_and_one_back_in_time_keeps_them(
     start_server: Callable[..., Awaitable[ServerThread]], track: Callable[[Any], Any]
 ) -> None:
-    srv = await start_server(counselor_grace_seconds=1.0, instance_heartbeat_seconds=0.2)
+    srv = await start_server(counselor_grace_seconds=2.0, instance_heartbeat_seconds=0.2)
     tokens = {}
     for name in ("anna", "bo", "cas"):
         await add_counselor(srv.settings, name, display_name=name.title())
