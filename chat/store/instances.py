@@ -111,8 +111,12 @@ class InstanceStore:
         return bool(int(existed))
 
     async def stop(self, instance_id: str) -> None:
-        """A clean stop: the heartbeat goes at once, so that whatever is left is taken over without waiting."""
+        """A clean stop: the heartbeat goes at once, so that whatever is left is taken over without waiting;
+        with nothing left, the instance leaves the registry too."""
         await self.redis.delete(self.keys.instance_alive(instance_id))
+        sids, counselor_ids = await self.held(instance_id)
+        if not sids and not counselor_ids:
+            await self.forget(instance_id)
 
     async def dead(self, exclude: str) -> list[tuple[str, int]]:
         """(instance id, last heartbeat ms) of every registered instance whose heartbeat key is gone."""

@@ -14,15 +14,20 @@ async def test_one_taker_and_every_step_idempotent(aredis: Any, prefix: str) -> 
     sid = "s_test"
     await aredis.hset(keys.session(sid), mapping={"status": "active", "visitor_conns": 0})
     await aredis.expire(keys.session(sid), 60)
-    assert (await store.visitor(sid, "i_a", +1, 1000)).total == 1
+    on_a = await store.visitor(sid, "i_a", +1, 1000)
+    assert on_a.total == 1
     assert (await store.visitor(sid, "i_b", +1, 1000)).total == 2
+    async with aredis.pipeline(transaction=False) as pipe:
+        store.index_visitor(pipe, sid, "i_a", on_a)
+        await pipe.execute()
 
     assert await store.beat("i_a", 1000, 60_000) is False  # the first beat: no key before
     assert await store.beat("i_a", 1100, 60_000) is True
     assert not await store.claim("i_a", "i_b", 30_000)  # alive: nobody takes it over
     assert await store.dead(exclude="i_b") == []
-    await store.stop("i_a")
+    await store.stop("i_a")  # it still holds a socket: it stays registered, for the takeover
     assert await store.dead(exclude="i_b") == [("i_a", 1100)]
+    assert await store.held("i_a") == ([sid], [])
     assert await store.claim("i_a", "i_b", 30_000)
     assert not await store.claim("i_a", "i_c", 30_000)  # exactly one taker
 
@@ -40,3 +45,10 @@ async def test_one_taker_and_every_step_idempotent(aredis: Any, prefix: str) -> 
     assert await store.counselor(7, "i_a", "drop") == (1, 0)
     assert await store.counselor_sockets(7) == 1
     assert (await store.visitor("s_gone", "i_a", +1, 1000)).total == -1  # no such session
+
+    await store.forget("i_a")
+    assert await store.dead(exclude="i_b") == []
+    await store.beat("i_b", 1400, 60_000)
+    assert await store.counselor(7, "i_b", -1) == (0, -1)
+    await store.stop("i_b")  # nothing held: a clean stop leaves no trace
+    assert await aredis.zscore(keys.instances, "i_b") is None
