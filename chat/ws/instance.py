@@ -193,7 +193,13 @@ class InstanceKeeper:
                 pipe.publish(rt.keys.counselor_channel(counselor_id), json.dumps(frame))
                 await pipe.execute()
         if handed:
-            log.info("counselor lost: counselor %s, %d chats back to the queue", counselor_id, handed)
+            fields = {"event": "counselor.lost", "counselor_id": counselor_id, "chats": handed}
+            log.info(
+                "counselor lost: counselor %s, %d chats back to the queue",
+                counselor_id,
+                handed,
+                extra={"fields": fields},
+            )
         return handed
 
     # -- dead instances ---------------------------------------------------------------------------
@@ -220,8 +226,13 @@ class InstanceKeeper:
             if total == 0 and change < 0:
                 await self._counselor_gone(counselor_id, last_ms)
         await self.store.forget(instance_id)
+        fields = {"event": "instance.takeover", "instance": instance_id, "visitors_offline": offline}
         log.info(
-            "instance: took over %s (%d visitors offline, %d counselors)", instance_id, offline, len(counselor_ids)
+            "instance: took over %s (%d visitors offline, %d counselors)",
+            instance_id,
+            offline,
+            len(counselor_ids),
+            extra={"fields": {**fields, "counselors": len(counselor_ids)}},
         )
         return True
 
@@ -245,7 +256,12 @@ class InstanceKeeper:
                     await rt.store.publish_control(
                         conn.sid, {"type": "presence", "session_id": conn.sid, "visitor": "online"}
                     )
-        log.warning("instance: heartbeat of %s had expired; sockets counted again as %s", old, self.id)
+        log.warning(
+            "instance: heartbeat of %s had expired; sockets counted again as %s",
+            old,
+            self.id,
+            extra={"fields": {"event": "instance.revived", "instance": self.id, "was": old}},
+        )
 
 
 async def visitor_presence(rt: Runtime, conn: Any, delta: int, now_ms: int, grace_ms: int) -> int:
