@@ -200,13 +200,18 @@ return {1, seq}
 """
 
 _PRESENCE = """
--- KEYS: meta, grace timers   ARGV: delta, now_ms, grace deadline_ms, sid
-if not redis.call('HGET', KEYS[1], 'status') then return -1 end
+-- KEYS: meta, grace timers   ARGV: delta, now_ms, grace deadline_ms, sid, queued grace deadline_ms
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return -1 end
 local n = redis.call('HINCRBY', KEYS[1], 'visitor_conns', tonumber(ARGV[1]))
 if n < 0 then redis.call('HSET', KEYS[1], 'visitor_conns', 0); n = 0 end
 if n == 0 then
   redis.call('HSET', KEYS[1], 'away_since', ARGV[2])
-  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+  -- The grace follows the session's state here and now, not what the dropping socket last heard: a visitor
+  -- claimed a moment before the drop (the `paired` notice still on its way) gets a chat's grace.
+  local deadline = ARGV[3]
+  if status == 'queued' then deadline = ARGV[5] end
+  redis.call('ZADD', KEYS[2], deadline, ARGV[4])
 else
   redis.call('ZREM', KEYS[2], ARGV[4])
 end
@@ -516,11 +521,15 @@ class RedisStore:
         """Typing, presence, paired: relayed to the other side, never stored."""
         await self.redis.publish(self.keys.session_channel(sid), json.dumps(frame, ensure_ascii=False))
 
-    async def visitor_presence(self, sid: str, delta: int, now_ms: int, grace_ms: int) -> int:
-        """Count the visitor's connections; at zero the grace timer starts."""
+    async def visitor_presence(
+        self, sid: str, delta: int, now_ms: int, grace_ms: int, queued_grace_ms: int | None = None
+    ) -> int:
+        """Count the visitor's connections; at zero the grace timer starts: ``grace_ms`` for a chat,
+        ``queued_grace_ms`` (default the same) for a session that is queued at that moment in Redis."""
+        queued = grace_ms if queued_grace_ms is None else queued_grace_ms
         n = await self._presence(
             keys=[self.keys.session(sid), self.keys.grace_timers],
-            args=[delta, now_ms, now_ms + grace_ms, sid],
+            args=[delta, now_ms, now_ms + grace_ms, sid, now_ms + queued],
         )
         return int(n)
 

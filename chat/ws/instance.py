@@ -89,8 +89,12 @@ class InstanceKeeper:
         await self.sweep_counselors()
 
     # -- visitors -------------------------------------------------------------------------------
-    async def visitor_presence(self, conn: Any, delta: int, now_ms: int, grace_ms: int) -> int:
-        """Count the visitor socket ``conn`` (+1 or -1) on this instance; at zero the grace timer starts.
+    async def visitor_presence(
+        self, conn: Any, delta: int, now_ms: int, grace_ms: int, queued_grace_ms: int | None = None
+    ) -> int:
+        """Count the visitor socket ``conn`` (+1 or -1) on this instance; at zero the grace timer starts:
+        ``grace_ms`` for a chat, ``queued_grace_ms`` (default the same) for a session queued at that moment in
+        Redis (not what the socket last heard: a visitor claimed just before the drop gets a chat's grace).
         Returns the visitor's sockets on every instance (-1: no such session)."""
         if delta > 0:
             instance_id = self.registered[conn] = self.id
@@ -100,6 +104,8 @@ class InstanceKeeper:
                 return -1  # never counted (or already dropped)
             instance_id = registered
         presence = await self.store.visitor(conn.sid, instance_id, delta, now_ms)
+        if presence.status == "queued" and queued_grace_ms is not None:
+            grace_ms = queued_grace_ms
         await self._follow_up(conn.sid, instance_id, presence, now_ms + grace_ms)
         return presence.total
 
@@ -264,12 +270,14 @@ class InstanceKeeper:
         )
 
 
-async def visitor_presence(rt: Runtime, conn: Any, delta: int, now_ms: int, grace_ms: int) -> int:
+async def visitor_presence(
+    rt: Runtime, conn: Any, delta: int, now_ms: int, grace_ms: int, queued_grace_ms: int | None = None
+) -> int:
     """``RedisStore.visitor_presence`` counted per instance (when the instance keeper runs)."""
     keeper: InstanceKeeper | None = rt.extras.get("instance")
     if keeper is None:
-        return await rt.store.visitor_presence(conn.sid, delta, now_ms, grace_ms)
-    return await keeper.visitor_presence(conn, delta, now_ms, grace_ms)
+        return await rt.store.visitor_presence(conn.sid, delta, now_ms, grace_ms, queued_grace_ms)
+    return await keeper.visitor_presence(conn, delta, now_ms, grace_ms, queued_grace_ms)
 
 
 async def visitor_ended(rt: Runtime, conn: Any) -> None:

@@ -103,11 +103,12 @@ async def _cleanup(conn: VisitorConnection) -> None:
     rt = conn.rt
     await conn.stop()
     if conn.sid and conn.status is not SessionStatus.ENDED:
-        # A queued visitor (a phone locked while waiting) keeps their place longer than a chat waits.
-        queued = conn.status is SessionStatus.QUEUED
-        grace_ms = int((rt.settings.queued_grace_seconds if queued else rt.settings.visitor_grace_seconds) * 1000)
+        # A queued visitor (a phone locked while waiting) keeps their place longer than a chat waits. The
+        # store picks the grace by the session's state in Redis: this socket may not have heard `paired` yet.
+        grace_ms = int(rt.settings.visitor_grace_seconds * 1000)
+        queued_ms = int(rt.settings.queued_grace_seconds * 1000)
         with contextlib.suppress(RedisError):
-            if await visitor_presence(rt, conn, -1, rt.now_ms(), grace_ms) == 0:
+            if await visitor_presence(rt, conn, -1, rt.now_ms(), grace_ms, queued_ms) == 0:
                 await rt.store.publish_control(
                     conn.sid, {"type": "presence", "session_id": conn.sid, "visitor": "offline"}
                 )

@@ -134,3 +134,30 @@ async def test_a_chat_visitor_away_past_the_active_grace_is_ended(start_server: 
     clock.advance(2)
     ended = await recv_match(counselor, type="ended", session_id=sid, timeout=5)
     assert ended["reason"] == "timeout"
+
+
+async def test_a_visitor_claimed_a_moment_before_the_drop_gets_the_active_grace(aredis: Any, prefix: str) -> None:
+    """The race of a drop between the claim and the `paired` notice: the socket that drops still thinks it is
+    queued, but the grace follows the session's state in Redis at the drop (the presence script decides)."""
+    from chat.sessions import Audience, Language
+    from chat.store.keys import Keys
+    from chat.store.redis import RedisStore
+
+    keys = Keys(prefix)
+    store = RedisStore(aredis, keys, session_ttl=3600, ended_ttl=60)
+    now = 1_000_000
+    queued_sid, _ = await store.create_session(
+        audience=Audience.PARENT, language=Language.NL, topic=None, urgent=False, category=None, now_ms=now
+    )
+    sid, _ = await store.create_session(
+        audience=Audience.PARENT, language=Language.NL, topic=None, urgent=False, category=None, now_ms=now + 1
+    )
+    for s in (queued_sid, sid):
+        await store.visitor_presence(s, +1, now, 0)
+    taken = await store.accept(7, "Anna", now + 5, default_capacity=3, idle_deadline_ms=now + 10**6)
+    assert taken.info is not None and taken.info.sid == queued_sid  # the older one; `sid` stays queued
+    # Both sockets drop with the same arguments (what each socket's cleanup passes: chat grace, queued grace).
+    for s in (queued_sid, sid):
+        assert await store.visitor_presence(s, -1, now + 10, 120_000, 600_000) == 0
+    assert await aredis.zscore(keys.grace_timers, queued_sid) == now + 10 + 120_000, "claimed: the chat's grace"
+    assert await aredis.zscore(keys.grace_timers, sid) == now + 10 + 600_000, "still queued: the queue's grace"
