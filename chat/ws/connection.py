@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import orjson
+from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket, WebSocketState
 
 from chat.events import Cursor, Event, Verdict
@@ -51,11 +52,14 @@ CLOSE_TIMEOUT = 2.0
 # How long a handler that ends without a close lets its last frames go out.
 DRAIN_TIMEOUT = 1.0
 
+# The fallback transport's event stream (chat/ws/fallback.py), which is aborted like a websocket.
+STREAM_PATH = "/sse/visitor"
+
 _ASGIApp = Callable[[MutableMapping[str, Any], Any, Any], Awaitable[None]]
 
 
 class TransportMiddleware:
-    """Hands each websocket's transport to the endpoint (``scope["chat.transport"]``).
+    """Hands each websocket's (and event stream's) transport to the endpoint (``scope["chat.transport"]``).
 
     An ASGI server waits for the peer to read before it writes a close frame,
     so a client that never reads could never be closed through ASGI; with the
@@ -67,7 +71,7 @@ class TransportMiddleware:
         self.app = app
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "websocket":
+        if scope["type"] == "websocket" or (scope["type"] == "http" and scope.get("path") == STREAM_PATH):
             transport = getattr(getattr(send, "__self__", None), "transport", None)
             if transport is not None:
                 scope = {**scope, "chat.transport": transport}
@@ -83,7 +87,7 @@ def dumps(frame: dict[str, Any]) -> str:
 _ADDRESS_KEY = secrets.token_bytes(32)
 
 
-def admit(ws: WebSocket, rt: Runtime) -> str | None:
+def admit(ws: HTTPConnection, rt: Runtime) -> str | None:
     """Count this socket against its client address; None when the address already has too many."""
     address = http_client_address(ws, rt.settings.trusted_proxies) or "unknown"
     key = hmac.new(_ADDRESS_KEY, address.encode(), hashlib.sha256).hexdigest()[:24]
@@ -112,7 +116,7 @@ async def refuse_busy(ws: WebSocket) -> None:
         await ws.close(1013, "try again later")
 
 
-def origin_allowed(ws: WebSocket, allowed: list[str]) -> bool:
+def origin_allowed(ws: HTTPConnection, allowed: list[str]) -> bool:
     """No Origin (a non-browser client), our own origin, or one on the allowlist."""
     origin = ws.headers.get("origin")
     if origin is None:
@@ -121,11 +125,60 @@ def origin_allowed(ws: WebSocket, allowed: list[str]) -> bool:
     return origin in allowed or origin in (f"http://{host}", f"https://{host}")
 
 
+class Wire:
+    """What a :class:`Connection` writes its frames to: a websocket, or the fallback's event stream
+    (``chat.ws.fallback.StreamWire``). Frames in are the endpoint's business, not the wire's."""
+
+    transport = "wire"
+
+    def __init__(self, http: HTTPConnection) -> None:
+        self.http = http  # the request: headers, client address, scope
+
+    @property
+    def is_open(self) -> bool:
+        raise NotImplementedError
+
+    async def send_text(self, text: str) -> None:
+        raise NotImplementedError
+
+    async def close(self, code: int, reason: str) -> None:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        """Drop the TCP connection at once (the peer does not read, so no close can reach it)."""
+        transport = self.http.scope.get("chat.transport")
+        if transport is not None:
+            with contextlib.suppress(Exception):
+                transport.abort()
+
+
+class WebSocketWire(Wire):
+    transport = "websocket"
+
+    def __init__(self, ws: WebSocket) -> None:
+        super().__init__(ws)
+        self.ws = ws
+
+    @property
+    def is_open(self) -> bool:
+        return self.ws.application_state is WebSocketState.CONNECTED
+
+    async def send_text(self, text: str) -> None:
+        await self.ws.send_text(text)
+
+    async def close(self, code: int, reason: str) -> None:
+        await self.ws.close(code, reason)
+
+
 class Connection:
+    """One client's ordered delivery of session events, written to a :class:`Wire`."""
+
     role = "connection"
 
-    def __init__(self, ws: WebSocket, rt: Runtime) -> None:
-        self.ws = ws
+    def __init__(self, wire: Wire, rt: Runtime) -> None:
+        self.wire = wire
+        self.http = wire.http
+        self.transport = wire.transport
         self.rt = rt
         self.cursors: dict[str, Cursor] = {}
         self.inbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(maxsize=5000)
@@ -164,7 +217,7 @@ class Connection:
         return self._unsent
 
     async def _write_loop(self) -> None:
-        ws, out = self.ws, self._out
+        wire, out = self.wire, self._out
         while True:
             if not out:
                 self._wake.clear()
@@ -173,17 +226,17 @@ class Connection:
             item = out.popleft()
             if isinstance(item, tuple):
                 code, reason = item
-                if code >= 0 and ws.application_state is WebSocketState.CONNECTED:
+                if code >= 0 and wire.is_open:
                     with contextlib.suppress(Exception):
-                        await ws.close(code, reason)
+                        await wire.close(code, reason)
                 return
             self._unsent -= len(item)
             if self._unsent <= MAX_UNSENT_BYTES // 2 and not self._room.is_set():
                 self._room.set()
-            if ws.application_state is not WebSocketState.CONNECTED:
+            if not wire.is_open:
                 continue
             try:
-                await ws.send_text(item)
+                await wire.send_text(item)
             except Exception:
                 # The client is gone; whoever sent (the queue watcher, a relay) must not fail on it.
                 self.closing = True
@@ -215,16 +268,13 @@ class Connection:
 
     async def _close_or_abort(self, code: int, reason: str) -> None:
         try:
-            await asyncio.wait_for(self.ws.close(code, reason), CLOSE_TIMEOUT)
+            await asyncio.wait_for(self.wire.close(code, reason), CLOSE_TIMEOUT)
         except Exception:
             self.abort()
 
     def abort(self) -> None:
         """Drop the TCP connection at once (the peer does not read, so no close frame can reach it)."""
-        transport = self.ws.scope.get("chat.transport")
-        if transport is not None:
-            with contextlib.suppress(Exception):
-                transport.abort()
+        self.wire.abort()
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close after the frames queued so far have gone out (or abort after CLOSE_TIMEOUT)."""
@@ -233,7 +283,7 @@ class Connection:
             return
         self._closed = True
         if self._writer.done():
-            if self.ws.application_state is WebSocketState.CONNECTED:
+            if self.wire.is_open:
                 await self._close_or_abort(code, reason)
             return
         self._out.append((code, reason))
@@ -248,7 +298,7 @@ class Connection:
 
     async def _drain(self) -> None:
         """Let the frames queued so far go out, briefly; then stop the writer."""
-        if self._out and not self._writer.done() and self.ws.application_state is WebSocketState.CONNECTED:
+        if self._out and not self._writer.done() and self.wire.is_open:
             self._out.append((-1, ""))
             self._wake.set()
             with contextlib.suppress(Exception):

@@ -39,7 +39,7 @@ from chat.sessions import EndReason, SessionStatus
 from chat.skills import Skills
 from chat.store.redis import NOT_OWNER, SESSION_FULL, SessionInfo
 from chat.store.sql import AuditEntry, Counselor
-from chat.ws.connection import Connection
+from chat.ws.connection import Connection, Wire
 from chat.ws.frames import Disconnected, FrameReader, run_endpoint
 from chat.ws.instance import counselor_joined, counselor_left
 
@@ -49,8 +49,8 @@ log = logging.getLogger("chat.counselor")
 class CounselorConnection(Connection):
     role = "counselor"
 
-    def __init__(self, ws: WebSocket, rt: Runtime) -> None:
-        super().__init__(ws, rt)
+    def __init__(self, wire: Wire, rt: Runtime) -> None:
+        super().__init__(wire, rt)
         self.principal: Principal | None = None
         self.last_queues: list[dict[str, Any]] | None = None
         self.monitoring: set[str] = set()

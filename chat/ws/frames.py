@@ -12,7 +12,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from chat.protocol import ErrorCode, ProtocolError, error_frame
 from chat.services.runtime import Runtime
-from chat.ws.connection import Connection, admit, origin_allowed, refuse_busy, release
+from chat.ws.connection import Connection, WebSocketWire, Wire, admit, origin_allowed, refuse_busy, release
 
 T = TypeVar("T")
 C = TypeVar("C", bound=Connection)
@@ -41,8 +41,9 @@ async def receive_text(ws: WebSocket, timeout: float | None = None) -> str | Non
 class FrameReader:
     """Parses frames, answers bad ones with ``bad_request`` and counts strikes."""
 
-    def __init__(self, conn: Connection, parse: Callable[[str], T]) -> None:
+    def __init__(self, conn: Connection, parse: Callable[[str], T], ws: WebSocket) -> None:
         self.conn = conn
+        self.ws = ws
         self.parse = parse
         self.strikes = 0
         # Strikes when the last frame was handed out: a frame its handler also refused
@@ -54,7 +55,7 @@ class FrameReader:
         if self._strikes_at_handout == self.strikes:
             self.strikes = 0
         while True:
-            raw = await receive_text(self.conn.ws, timeout)
+            raw = await receive_text(self.ws, timeout)
             if raw is None:
                 await self.strike(ErrorCode.BAD_REQUEST, "binary frames are not supported")
                 continue
@@ -76,7 +77,7 @@ class FrameReader:
 
 async def run_endpoint(
     ws: WebSocket,
-    make: Callable[[WebSocket, Runtime], C],
+    make: Callable[[Wire, Runtime], C],
     parse: Callable[[str], Any],
     serve: Callable[[C, FrameReader], Awaitable[None]],
     cleanup: Callable[[C], Awaitable[None]],
@@ -95,8 +96,8 @@ async def run_endpoint(
         return
     try:
         await ws.accept()
-        conn = make(ws, rt)
-        reader = FrameReader(conn, parse)
+        conn = make(WebSocketWire(ws), rt)
+        reader = FrameReader(conn, parse, ws)
         conn.start()
         try:
             await serve(conn, reader)

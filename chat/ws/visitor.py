@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 from redis.exceptions import RedisError
 from starlette.websockets import WebSocket
@@ -29,7 +30,7 @@ from chat.services.auth import TokenBucket
 from chat.services.runtime import Runtime, wall_ms
 from chat.sessions import EndReason, Sender, SessionStatus
 from chat.store.redis import SESSION_FULL
-from chat.ws.connection import Connection
+from chat.ws.connection import Connection, Wire
 from chat.ws.frames import Disconnected, FrameReader, run_endpoint
 from chat.ws.instance import visitor_ended, visitor_presence
 
@@ -39,8 +40,8 @@ log = logging.getLogger("chat.visitor")
 class VisitorConnection(Connection):
     role = "visitor"
 
-    def __init__(self, ws: WebSocket, rt: Runtime) -> None:
-        super().__init__(ws, rt)
+    def __init__(self, wire: Wire, rt: Runtime) -> None:
+        super().__init__(wire, rt)
         self.sid: str | None = None
         self.status: SessionStatus | None = None
         self.audience = ""
@@ -48,8 +49,22 @@ class VisitorConnection(Connection):
         self.started_ms = 0  # when the session began: triage scans its first minutes
         self.client_hash = ""  # HMAC of the client address (rotating salt); never the address itself
         self.client_hashes: list[str] = []  # today's and yesterday's, to find a block made yesterday
+        self.session_key = ""  # HMAC of the session id, for the per-session rate limits
         self.last_queue: tuple[int | None, int | None, bool] | None = None
         self.ended = asyncio.Event()
+        # Typing is never stored: a bucket of this connection's own is enough for it.
+        self._typing = TokenBucket(rt.settings.messages_per_second, rt.settings.message_burst)
+
+    async def typing_allowed(self) -> bool:
+        return self._typing.take()
+
+    async def ended_here(self) -> None:
+        """The visitor ended the session through this connection: deliver the ended event (and anything
+        before it) before the loop closes."""
+        assert self.sid is not None
+        await self.catch_up(self.sid)
+        self.status = SessionStatus.ENDED
+        self.ended.set()
 
     async def on_event(self, sid: str, event: Event) -> None:
         if event.get("type") == "ended":
@@ -143,52 +158,88 @@ async def _first_frame(conn: VisitorConnection, reader: FrameReader) -> Hello | 
 
 
 async def _serve(conn: VisitorConnection, reader: FrameReader) -> None:
-    rt = conn.rt
     first = await _first_frame(conn, reader)
-    address = http_client_address(conn.ws, rt.settings.trusted_proxies) or "unknown"
-    conn.client_hashes = await rt.hasher.recent_digests("addr", address)
-    conn.client_hash = conn.client_hashes[0]
-    if isinstance(first, Hello):
-        if not await _hello(conn, first):
-            return
-    elif not await _resume(conn, first):
+    if not await open_session(conn, first):
         return
-    assert conn.sid is not None
-    settings = rt.settings
-    # Keyed on an HMAC of the session id, so that no key outlives the archived session naming it.
-    session_key = await rt.hasher.digest("session", conn.sid)
-    # Typing is never stored: a bucket of this socket's own is enough for it.
-    bucket = TokenBucket(settings.messages_per_second, settings.message_burst)
     while conn.status is not SessionStatus.ENDED:
         frame = await _next_or_end(conn, reader)
         if frame is None:
             break
-        if isinstance(frame, VisitorMessage):
-            # Per session and per client address, shared by every socket on every instance: six sockets
-            # resuming one session get no more than one.
-            if not await rt.limiter.take(
-                wall_ms(),
-                ("msg-session", session_key, settings.messages_per_second, settings.message_burst),
-                ("msg-addr", conn.client_hash, settings.address_messages_per_second, settings.address_message_burst),
-            ):
-                metrics.of(rt).rate_limited.labels("message").inc()
-                await reader.strike(ErrorCode.RATE_LIMITED, "too many messages; slow down", client_id=frame.client_id)
-                continue
-            await _message(conn, reader, frame)
-        elif isinstance(frame, VisitorTyping):
-            if bucket.take():
-                await rt.store.publish_control(
-                    conn.sid, {"type": "typing", "session_id": conn.sid, "sender": "visitor", "active": frame.active}
-                )
-        elif isinstance(frame, VisitorEnd | QuickExit):
-            reason = EndReason.QUICK_EXIT if isinstance(frame, QuickExit) else EndReason.VISITOR
-            await _end(conn, reason)
-        elif isinstance(frame, Ping):
-            await conn.send({"type": "pong"})
-        else:
-            await reader.strike(ErrorCode.BAD_REQUEST, f"{frame.type} is only allowed as the first frame")
+        await handle_frame(conn, frame, reader.strike)
     # The ended event has been delivered; a normal close.
     await conn.close(1000)
+
+
+async def open_session(conn: VisitorConnection, first: Hello | Resume) -> bool:
+    """``hello`` or ``resume`` on a new connection (either transport); False when it was refused (and closed)."""
+    rt = conn.rt
+    address = http_client_address(conn.http, rt.settings.trusted_proxies) or "unknown"
+    conn.client_hashes = await rt.hasher.recent_digests("addr", address)
+    conn.client_hash = conn.client_hashes[0]
+    if isinstance(first, Hello):
+        if not await _hello(conn, first):
+            return False
+    elif not await _resume(conn, first):
+        return False
+    assert conn.sid is not None
+    # Keyed on an HMAC of the session id, so that no key outlives the archived session naming it.
+    conn.session_key = await rt.hasher.digest("session", conn.sid)
+    return True
+
+
+class Visit(Protocol):
+    """What the handling of one frame needs of the visitor's side, whatever carried the frame: a
+    :class:`VisitorConnection` (websocket or event stream), or one ``POST`` of the fallback transport
+    (``chat.ws.fallback``), which holds no state between frames."""
+
+    rt: Runtime
+    sid: str | None
+    language: str
+    started_ms: int
+    client_hash: str
+    session_key: str
+
+    async def send(self, frame: dict[str, Any]) -> None: ...
+
+    async def typing_allowed(self) -> bool: ...
+
+    async def ended_here(self) -> None: ...
+
+
+Strike = Callable[..., Awaitable[None]]  # (code, message, **extra): answer a refused frame and count it
+
+
+async def handle_frame(visit: Visit, frame: Any, strike: Strike) -> None:
+    """One client frame of a running session, the same for both transports: frames in, frames out
+    (through ``visit.send`` and ``strike``); stored events reach the client through its session's stream."""
+    rt = visit.rt
+    assert visit.sid is not None
+    settings = rt.settings
+    if isinstance(frame, VisitorMessage):
+        # Per session and per client address, shared by every socket on every instance: six sockets
+        # resuming one session get no more than one.
+        if not await rt.limiter.take(
+            wall_ms(),
+            ("msg-session", visit.session_key, settings.messages_per_second, settings.message_burst),
+            ("msg-addr", visit.client_hash, settings.address_messages_per_second, settings.address_message_burst),
+        ):
+            metrics.of(rt).rate_limited.labels("message").inc()
+            await strike(ErrorCode.RATE_LIMITED, "too many messages; slow down", client_id=frame.client_id)
+            return
+        await _message(visit, strike, frame)
+    elif isinstance(frame, VisitorTyping):
+        if await visit.typing_allowed():
+            await rt.store.publish_control(
+                visit.sid, {"type": "typing", "session_id": visit.sid, "sender": "visitor", "active": frame.active}
+            )
+    elif isinstance(frame, VisitorEnd | QuickExit):
+        reason = EndReason.QUICK_EXIT if isinstance(frame, QuickExit) else EndReason.VISITOR
+        await metrics.end_session(rt, visit.sid, reason, rt.now_ms())
+        await visit.ended_here()
+    elif isinstance(frame, Ping):
+        await visit.send({"type": "pong"})
+    else:
+        await strike(ErrorCode.BAD_REQUEST, f"{frame.type} is only allowed as the first frame")
 
 
 async def _next_or_end(conn: VisitorConnection, reader: FrameReader) -> Any:
@@ -323,19 +374,19 @@ async def _resume(conn: VisitorConnection, resume: Resume) -> bool:
     return True
 
 
-async def _message(conn: VisitorConnection, reader: FrameReader, frame: VisitorMessage) -> None:
+async def _message(conn: Visit, strike: Strike, frame: VisitorMessage) -> None:
     rt = conn.rt
     assert conn.sid is not None
     text = frame.text.strip()
     if len(frame.text) > rt.settings.max_text_chars:
-        await reader.strike(
+        await strike(
             ErrorCode.TOO_LARGE,
             f"text is longer than {rt.settings.max_text_chars} characters",
             client_id=frame.client_id,
         )
         return
     if not text:
-        await reader.strike(ErrorCode.BAD_REQUEST, "text is empty", client_id=frame.client_id)
+        await strike(ErrorCode.BAD_REQUEST, "text is empty", client_id=frame.client_id)
         return
     now = rt.now_ms()
     event = {
@@ -355,7 +406,7 @@ async def _message(conn: VisitorConnection, reader: FrameReader, frame: VisitorM
         now_ms=now,
     )
     if result.code == SESSION_FULL:
-        await reader.strike(ErrorCode.TOO_LARGE, "this chat is full", client_id=frame.client_id, reason="session_full")
+        await strike(ErrorCode.TOO_LARGE, "this chat is full", client_id=frame.client_id, reason="session_full")
         return
     if result.code < 0:
         await conn.send(error_frame(ErrorCode.NOT_IN_SESSION, "the session has ended", client_id=frame.client_id))
@@ -371,13 +422,3 @@ async def _message(conn: VisitorConnection, reader: FrameReader, frame: VisitorM
             if urgent and category:
                 # Queued: ahead in the queue. In a chat: flagged to the counselor and every supervisor.
                 await rt.store.raise_risk(conn.sid, category, now)
-
-
-async def _end(conn: VisitorConnection, reason: EndReason) -> None:
-    rt = conn.rt
-    assert conn.sid is not None
-    await metrics.end_session(rt, conn.sid, reason, rt.now_ms())
-    # Deliver the ended event (and anything before it) before the loop closes the socket.
-    await conn.catch_up(conn.sid)
-    conn.status = SessionStatus.ENDED
-    conn.ended.set()
