@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     visitor_grace_seconds: float = 120.0
     # A queued visitor keeps their place this long while away (a phone locked or in another app).
     queued_grace_seconds: float = 600.0
+    # The fallback transport's event stream sends a keep-alive this often, so that proxies keep it open and
+    # the client can tell a stream that stopped carrying from a quiet one.
+    stream_heartbeat_seconds: float = 15.0
     idle_timeout_seconds: float = 30 * 60.0
     # A queued session that never wrote anything ends after this long (it keeps its place while it writes).
     queued_silent_timeout_seconds: float = 30 * 60.0

@@ -22,8 +22,9 @@ from chat.services.runtime import Runtime
 from chat.services.webhook import AlertWebhook
 from chat.settings import Settings
 from chat.store.sql import Snippet
-from chat.ws.connection import TransportMiddleware
+from chat.ws.connection import STREAM_PATH, TransportMiddleware
 from chat.ws.counselor import counselor_endpoint
+from chat.ws.fallback import SEND_PATH, send_endpoint, stream_endpoint
 from chat.ws.instance import InstanceKeeper
 from chat.ws.visitor import visitor_endpoint
 from chat.ws.watcher import Watcher
@@ -128,6 +129,9 @@ def create_app(settings: Settings, redis_url: str, *, clock: Callable[[], int] |
     app.include_router(console.router)
     app.add_api_websocket_route("/ws/visitor", visitor_endpoint)
     app.add_api_websocket_route("/ws/counselor", counselor_endpoint)
+    # The visitor's fallback transport where websockets are blocked (chat/ws/fallback.py); not in the API docs.
+    app.add_route(STREAM_PATH, stream_endpoint, methods=["POST"], include_in_schema=False)
+    app.add_route(SEND_PATH, send_endpoint, methods=["POST"], include_in_schema=False)
 
     @app.exception_handler(RedisError)
     async def store_unavailable(request: Request, exc: RedisError) -> Response:

@@ -183,13 +183,18 @@ async def shared_families(rt: Any) -> list[Any]:
     capacity = GaugeMetricFamily(
         "chat_counselor_free_capacity", "Chats the available counselors online could still take.", value=free
     )
-    conns = GaugeMetricFamily("chat_connections", "Open websockets in this process, by role.", labels=["role"])
-    roles = {"visitor": 0, "counselor": 0}
+    conns = GaugeMetricFamily(
+        "chat_connections",
+        "Open client connections in this process, by role and transport (websocket, or the visitor's fallback "
+        "event stream: sse).",
+        labels=["role", "transport"],
+    )
+    roles = {("visitor", "websocket"): 0, ("visitor", "sse"): 0, ("counselor", "websocket"): 0}
     for conn in rt.connections:
-        role = getattr(conn, "role", "other")
-        roles[role] = roles.get(role, 0) + 1
-    for role, count in sorted(roles.items()):
-        conns.add_metric([role], count)
+        key = (getattr(conn, "role", "other"), getattr(conn, "transport", "websocket"))
+        roles[key] = roles.get(key, 0) + 1
+    for (role, transport), count in sorted(roles.items()):
+        conns.add_metric([role, transport], count)
     # The archivers: alive, how long since any was seen, and how far behind they are.
     wall = int(time.time() * 1000)  # archivers beat on the wall clock, whatever clock a test gives the server
     last = await archiver_last_seen_ms(redis, keys)

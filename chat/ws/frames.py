@@ -98,21 +98,29 @@ async def run_endpoint(
         await ws.accept()
         conn = make(WebSocketWire(ws), rt)
         reader = FrameReader(conn, parse, ws)
-        conn.start()
-        try:
-            await serve(conn, reader)
-        except Disconnected:
-            pass
-        except RedisError as exc:
-            # Redis is full (maxmemory, noeviction) or unreachable: nothing was half-stored; try again later.
-            log.warning("%s: store unavailable (%s)", conn.role, type(exc).__name__)
-            await conn.send(error_frame(ErrorCode.UNAVAILABLE, "the service is unavailable; try again shortly"))
-            await conn.close(1013, "try again later")
-        except Exception:
-            log.exception("%s: unexpected failure", conn.role)
-            await conn.send(error_frame(ErrorCode.INTERNAL, "internal error"))
-            await conn.close(1011)
-        finally:
-            await cleanup(conn)
+        await serve_connection(conn, lambda: serve(conn, reader), cleanup, log)
     finally:
         release(rt, slot)
+
+
+async def serve_connection(
+    conn: C, serve: Callable[[], Awaitable[None]], cleanup: Callable[[C], Awaitable[None]], log: logging.Logger
+) -> None:
+    """Run a connection's ``serve`` with the documented answers to a store that is unavailable (1013) or an
+    unexpected failure (1011), then its ``cleanup``, whatever happened. For every transport."""
+    conn.start()
+    try:
+        await serve()
+    except Disconnected:
+        pass
+    except RedisError as exc:
+        # Redis is full (maxmemory, noeviction) or unreachable: nothing was half-stored; try again later.
+        log.warning("%s: store unavailable (%s)", conn.role, type(exc).__name__)
+        await conn.send(error_frame(ErrorCode.UNAVAILABLE, "the service is unavailable; try again shortly"))
+        await conn.close(1013, "try again later")
+    except Exception:
+        log.exception("%s: unexpected failure", conn.role)
+        await conn.send(error_frame(ErrorCode.INTERNAL, "internal error"))
+        await conn.close(1011)
+    finally:
+        await cleanup(conn)

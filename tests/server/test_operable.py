@@ -130,7 +130,9 @@ async def test_metrics_follow_a_scripted_chat(start_server: StartServer, track: 
     assert s1.get("chat_sessions", status="queued") == 1
     assert s1.get("chat_sessions_started_total") == s0.get("chat_sessions_started_total") + 1
     assert s1.get("chat_counselors_online") == 1 and s1.get("chat_counselor_free_capacity") == 2
-    assert s1.get("chat_connections", role="visitor") == 1 and s1.get("chat_connections", role="counselor") == 1
+    assert s1.get("chat_connections", role="visitor", transport="websocket") == 1
+    assert s1.get("chat_connections", role="counselor", transport="websocket") == 1
+    assert s1.get("chat_connections", role="visitor", transport="sse") == 0
 
     await send(counselor, {"type": "accept"})
     await recv_until(counselor, "assigned")

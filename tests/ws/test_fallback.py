@@ -1,0 +1,202 @@
+"""The fallback transport alone (Server-Sent Events down, POST up), against real uvicorn servers.
+
+Two instances share one Redis: the event stream runs on one and every POST goes to the other, as behind a
+load balancer without sticky sessions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httpx
+
+from tests.helpers import ServerThread, add_counselor, counselor_ws, login, recv_until, send
+
+StartServer = Callable[..., Awaitable[ServerThread]]
+
+
+class Stream:
+    """One ``POST /sse/visitor`` event stream, read in the background into a queue of frames."""
+
+    def __init__(self, base: str, first: dict[str, Any], **headers: str) -> None:
+        self.client = httpx.AsyncClient(base_url=base, timeout=httpx.Timeout(10, read=None))
+        self.first = first
+        self.headers = headers
+        self.frames: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.status = 0
+        self.comments = 0
+        self._task: asyncio.Task[None] | None = None
+        self._opened = asyncio.Event()
+
+    async def open(self) -> Stream:
+        self._task = asyncio.create_task(self._read())
+        await asyncio.wait_for(self._opened.wait(), 10)
+        return self
+
+    async def _read(self) -> None:
+        try:
+            async with self.client.stream("POST", "/sse/visitor", json=self.first, headers=self.headers) as r:
+                self.status = r.status_code
+                self._opened.set()
+                if r.status_code != 200:
+                    await r.aread()
+                    for frame in r.json():
+                        self.frames.put_nowait(frame)
+                    return
+                event, data = "message", ""
+                async for line in r.aiter_lines():
+                    if line.startswith(":"):
+                        self.comments += 1
+                    elif line.startswith("event:"):
+                        event = line[6:].strip()
+                    elif line.startswith("data:"):
+                        data += line[5:].strip()
+                    elif line == "" and data:
+                        frame = json.loads(data)
+                        self.frames.put_nowait({"type": "close", **frame} if event == "close" else frame)
+                        event, data = "message", ""
+        finally:
+            self._opened.set()
+            self.frames.put_nowait({"type": "eof"})
+
+    async def recv(self, timeout: float = 5.0) -> dict[str, Any]:
+        return await asyncio.wait_for(self.frames.get(), timeout)
+
+    async def until(self, kind: str, seen: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        while (frame := await self.recv())["type"] != kind:
+            assert frame["type"] != "eof", f"the stream ended before {kind}; saw {seen}"
+            if seen is not None:
+                seen.append(frame)
+        return frame
+
+    async def drop(self) -> None:
+        """The network goes: the client side of the stream is cut without a goodbye."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.client.aclose()
+
+
+@contextlib.asynccontextmanager
+async def poster(base: str) -> AsyncIterator[Callable[..., Awaitable[tuple[int, list[dict[str, Any]]]]]]:
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+
+        async def post(token: str | None, frame: Any, **headers: str) -> tuple[int, list[dict[str, Any]]]:
+            if token is not None:
+                headers["authorization"] = f"Bearer {token}"
+            body = frame if isinstance(frame, bytes) else json.dumps(frame).encode()
+            r = await client.post("/sse/visitor/send", content=body, headers=headers)
+            return r.status_code, r.json()
+
+        yield post
+
+
+async def test_a_chat_over_the_fallback_alone_across_two_instances(start_server: StartServer) -> None:
+    a = await start_server(stream_heartbeat_seconds=0.2)
+    b = await start_server(stream_heartbeat_seconds=0.2)
+    await add_counselor(a.settings, "anna", display_name="Anna")
+    counselor = await counselor_ws(a, await login(a.http, "anna"), capacity=2)
+    stream = await Stream(a.http, {"type": "hello", "audience": "youth", "language": "nl"}).open()
+    try:
+        session = await stream.recv()
+        assert session["type"] == "session" and session["status"] == "queued" and session["resumed"] is False
+        token, sid = session["token"], session["session_id"]
+        assert (await stream.until("queue"))["position"] == 1
+        async with poster(b.http) as post:
+            # A message while queued, posted to the other instance: acked in the answer, and the event comes
+            # back on the stream (both sides get every event, their own included).
+            assert await post(token, {"type": "message", "client_id": "v1", "text": "hallo?"}) == (
+                200,
+                [{"type": "ack", "client_id": "v1", "seq": 1}],
+            )
+            assert (await stream.until("message"))["seq"] == 1
+            assert await post(token, {"type": "ping"}) == (200, [{"type": "pong"}])
+
+            await send(counselor, {"type": "accept"})
+            await recv_until(counselor, "assigned")
+            assert (await stream.until("paired"))["counselor_name"] == "Anna"
+            await send(counselor, {"type": "message", "session_id": sid, "client_id": "k1", "text": "Hoi, ik ben Anna"})
+            assert (await stream.until("message"))["text"] == "Hoi, ik ben Anna"
+            status, frames = await post(token, {"type": "message", "client_id": "v2", "text": "ik durf het niet"})
+            assert status == 200 and frames[0]["seq"] == 3
+            # The counselor: the queued message in the replay, their own, the visitor's answer.
+            assert [(await recv_until(counselor, "message"))["seq"] for _ in range(3)] == [1, 2, 3]
+            await post(token, {"type": "typing", "active": True})
+            assert (await recv_until(counselor, "typing"))["sender"] == "visitor"
+            assert (await stream.until("message"))["seq"] == 3
+
+            # The network drops; the counselor goes on writing; the visitor resends its last message, which
+            # the server had stored: the same seq, no second event.
+            await stream.drop()
+            assert (await recv_until(counselor, "presence"))["visitor"] == "offline", "the server saw the drop"
+            for i in (4, 5):
+                await send(counselor, {"type": "message", "session_id": sid, "client_id": f"k{i}", "text": f"nr {i}"})
+            assert await post(token, {"type": "message", "client_id": "v2", "text": "ik durf het niet"}) == (
+                200,
+                [{"type": "ack", "client_id": "v2", "seq": 3}],
+            )
+            stream = await Stream(a.http, {"type": "resume", "token": token, "last_seq": 3}).open()
+            back = await stream.recv()
+            assert back["type"] == "session" and back["status"] == "active" and back["resumed"] is True
+            assert (await recv_until(counselor, "presence"))["visitor"] == "online"
+            events: list[dict[str, Any]] = []
+            while len(events) < 2:
+                frame = await stream.recv()
+                if "seq" in frame:
+                    events.append(frame)
+            assert [e["seq"] for e in events] == [4, 5], "no gap, no double"
+            assert stream.comments >= 1, "keep-alive comments on the stream"
+
+            # The same answers as the websocket to bad input, with the HTTP status of the transport.
+            assert (await post(token, b"{nope"))[1][0]["code"] == "bad_request"
+            assert (await post(token, {"type": "hello", "audience": "youth", "language": "nl"}))[1][0][
+                "message"
+            ] == "hello is only allowed as the first frame"
+            assert (await post("made-up", {"type": "ping"}))[0] == 401
+            assert (await post(None, {"type": "ping"}))[1][0]["code"] == "unknown_session"
+            assert (await post(token, {"type": "ping"}, origin="https://elsewhere.example"))[0] == 403
+            big = {"type": "message", "client_id": "v9", "text": "x" * 20000}
+            assert await post(token, big) == (
+                413,
+                [{"type": "error", "code": "too_large", "message": "frame is larger than the limit"}],
+            )
+            long = {"type": "message", "client_id": "v8", "text": "x" * 4001}
+            assert (await post(token, long))[1][0] | {"message": ""} == {
+                "type": "error",
+                "code": "too_large",
+                "client_id": "v8",
+                "message": "",
+            }
+
+            # The end posted to one instance reaches the stream on the other, which closes like a websocket.
+            assert await post(token, {"type": "end"}) == (200, [])
+            ended = await stream.until("ended")
+            assert ended["reason"] == "visitor" and ended["seq"] == 6
+            assert await stream.recv() == {"type": "close", "code": 1000, "reason": ""}
+            assert (await stream.recv())["type"] == "eof"
+    finally:
+        await stream.drop()
+        await counselor.close()
+
+
+async def test_the_stream_refuses_what_the_websocket_refuses(start_server: StartServer) -> None:
+    srv = await start_server()
+    wrong = await Stream(srv.http, {"type": "ping"}).open()
+    assert await wrong.recv() == {
+        "type": "error",
+        "code": "bad_request",
+        "message": "the first frame must be hello or resume",
+    }
+    assert (await wrong.recv())["code"] == 1008
+    unknown = await Stream(srv.http, {"type": "resume", "token": "nope", "last_seq": 0}).open()
+    assert (await unknown.recv())["code"] == "unknown_session"
+    assert (await unknown.recv())["code"] == 1008
+    foreign = await Stream(srv.http, {"type": "hello"}, origin="https://elsewhere.example").open()
+    assert foreign.status == 403 and (await foreign.recv())["code"] == "forbidden"
+    for s in (wrong, unknown, foreign):
+        await s.drop()
