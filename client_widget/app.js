@@ -315,7 +315,10 @@ function openChat(phase) {
   C = buildChat();
   mine.clear();
   Object.assign(S, { view: 'chat', phase, queue: null, counselor: null, delivered: 0, read: 0 });
-  S.link = new Link(socketUrl(), api('visitor/quick-exit'), onLink);
+  S.link = new Link(socketUrl(), api('visitor/quick-exit'), onLink, {
+    stream: new URL('../sse/visitor', location.href).href,
+    send: new URL('../sse/visitor/send', location.href).href,
+  });
   render(C.root);
   showInfo();
 }

@@ -1,10 +1,17 @@
-// The visitor's websocket (docs/protocol.md): hello or resume, reconnect with backoff, every
+// The visitor's connection (docs/protocol.md): hello or resume, reconnect with backoff, every
 // message kept until the server has stored it, every event passed on once and in seq order.
+// Over a websocket, or where none can be opened or one stops carrying frames, over the fallback
+// transport (stream.js), and back to a websocket once one works again.
 // No DOM here: the frame learns what happens through emit(kind, data).
+import { StreamSocket } from './stream.js';
 
 const KEY = 'hlc';
 const PING_EVERY = 20000;
 const MAX_FRAME = 15000; // bytes; the server closes at 16 KiB
+const OPEN_WAIT = 6000; // ms for a new connection to answer hello or resume, else it does not carry
+const PROBE_FIRST = 30000; // ms on the fallback before trying a websocket again (doubling, at most PROBE_MAX)
+const PROBE_MAX = 300000;
+const PROBE_WAIT = 5000; // ms for a trial websocket to answer a ping
 
 /** This tab's resume token. sessionStorage holds nothing else, and nothing at all after the end. */
 export const saved = {
@@ -42,12 +49,21 @@ export class Link {
    * @param {string} url  the visitor websocket
    * @param {string} exitUrl  where a quick-exit beacon goes
    * @param {(kind: string, data?: any) => void} emit
+   * @param {{stream: string, send: string}} fallback  the fallback transport's two paths
    */
-  constructor(url, exitUrl, emit) {
+  constructor(url, exitUrl, emit, fallback) {
     this.url = url;
     this.exitUrl = exitUrl;
     this.emit = emit;
-    this.ws = null;
+    this.fallback = fallback;
+    this.transport = 'websocket'; // or 'sse', the fallback
+    this.ws = null; // the connection: a WebSocket or a StreamSocket
+    this.carried = false; // this connection answered hello or resume
+    this.opening = 0;
+    this.trial = null; // a websocket tried while on the fallback
+    this.trialTimer = 0;
+    this.probeAfter = PROBE_FIRST;
+    this.resumeSent = false;
     this.token = null;
     this.hello = null;
     this.lastSeq = 0;
@@ -71,6 +87,8 @@ export class Link {
         this.attempt = 0;
         this.connect();
       } else if (this.online) {
+        // On the fallback, a network that changed may let a websocket through now.
+        if (this.transport === 'sse') this.tryWebSocket();
         this.heard = false;
         this.raw({ type: 'ping' });
         clearTimeout(this.probe);
@@ -99,54 +117,144 @@ export class Link {
     if (this.done || this.ws) return;
     let ws;
     try {
-      ws = new WebSocket(this.url);
+      ws = this.transport === 'sse' ? new StreamSocket(this.fallback.stream, this.fallback.send) : new WebSocket(this.url);
     } catch {
+      this.switchTransport();
       this.schedule(1006);
       return;
     }
     this.ws = ws;
-    ws.onopen = () => {
-      this.resuming = Boolean(this.token);
-      const first = this.token
-        ? { type: 'resume', token: this.token, last_seq: this.lastSeq }
-        : { type: 'hello', ...this.hello };
-      ws.send(JSON.stringify(first));
-      this.heard = true;
-      clearInterval(this.pinger);
-      this.pinger = setInterval(() => this.beat(), PING_EVERY);
-    };
+    this.carried = false;
+    // A connection that does not answer hello or resume in time (a proxy that holds the upgrade, a
+    // websocket that opens and then carries nothing) is given up, and the other transport tried.
+    clearTimeout(this.opening);
+    this.opening = setTimeout(() => this.carried || this.dead(ws), OPEN_WAIT);
+    ws.onopen = () => this.opened(ws);
+    this.listen(ws);
+  }
+
+  listen(ws) {
     ws.onmessage = (m) => {
+      if (ws !== this.ws) return;
       this.heard = true;
       this.receive(m.data);
     };
     ws.onclose = (e) => this.closed(ws, e.code);
   }
 
+  /** Say hello, or resume from the last event seen. */
+  opened(ws) {
+    this.resuming = Boolean(this.token);
+    this.resumeSent = Boolean(this.token);
+    const first = this.token
+      ? { type: 'resume', token: this.token, last_seq: this.lastSeq }
+      : { type: 'hello', ...this.hello };
+    ws.send(JSON.stringify(first));
+    this.heard = true;
+    clearInterval(this.pinger);
+    this.pinger = setInterval(() => this.beat(), PING_EVERY);
+  }
+
+  switchTransport() {
+    this.transport = this.transport === 'sse' ? 'websocket' : 'sse';
+  }
+
+  /** On the fallback: open a websocket on the side; when it answers a ping, move the chat onto it. */
+  tryWebSocket() {
+    clearTimeout(this.trialTimer);
+    if (this.done || this.trial || this.transport !== 'sse') return;
+    let trial;
+    try {
+      trial = new WebSocket(this.url);
+    } catch {
+      this.probeLater();
+      return;
+    }
+    this.trial = trial;
+    const giveUp = () => {
+      if (this.trial !== trial) return;
+      this.trial = null;
+      trial.onopen = trial.onmessage = trial.onclose = null;
+      try {
+        trial.close();
+      } catch {
+        // never opened
+      }
+      this.probeLater();
+    };
+    const timer = setTimeout(giveUp, PROBE_WAIT + OPEN_WAIT);
+    trial.onopen = () => trial.send(JSON.stringify({ type: 'ping' }));
+    trial.onclose = () => {
+      clearTimeout(timer);
+      giveUp();
+    };
+    trial.onmessage = () => {
+      clearTimeout(timer);
+      if (this.trial !== trial) return;
+      if (this.done || this.transport !== 'sse' || !this.token) {
+        giveUp();
+        return;
+      }
+      this.trial = null;
+      // The websocket carries: resume on it from the last event seen, then let the stream go. Events that
+      // come twice meanwhile are dropped by seq, and unacknowledged messages are sent again by client_id.
+      const old = this.ws;
+      this.transport = 'websocket';
+      this.probeAfter = PROBE_FIRST;
+      this.ws = trial;
+      this.online = false;
+      this.carried = false;
+      this.listen(trial);
+      this.opened(trial);
+      this.resuming = false; // the same chat to the visitor: nothing to tell them
+      clearTimeout(this.opening);
+      this.opening = setTimeout(() => this.carried || this.dead(trial), OPEN_WAIT);
+      if (old) {
+        old.onopen = old.onmessage = old.onclose = null;
+        old.close();
+      }
+    };
+  }
+
+  probeLater() {
+    clearTimeout(this.trialTimer);
+    if (this.done || this.transport !== 'sse') return;
+    this.trialTimer = setTimeout(() => this.tryWebSocket(), this.probeAfter);
+    this.probeAfter = Math.min(PROBE_MAX, this.probeAfter * 2);
+  }
+
+  /** Given up on this connection: treat it as closed. */
+  dead(ws) {
+    if (ws !== this.ws) return;
+    ws.onclose = ws.onmessage = null;
+    try {
+      ws.close();
+    } catch {
+      // already closing
+    }
+    this.closed(ws, 1006, true);
+  }
+
   /** No frame since the last ping: the connection is dead even if the socket has not noticed. */
   beat() {
     if (!this.heard) {
-      const ws = this.ws;
-      if (ws) {
-        ws.onclose = ws.onmessage = null;
-        try {
-          ws.close();
-        } catch {
-          // already closing
-        }
-        this.closed(ws, 1006);
-      }
+      if (this.ws) this.dead(this.ws);
       return;
     }
     this.heard = false;
     this.raw({ type: 'ping' });
   }
 
-  closed(ws, code) {
+  closed(ws, code, silent = false) {
     if (ws !== this.ws) return;
     this.ws = null;
     this.online = false;
     clearInterval(this.pinger);
+    clearTimeout(this.opening);
     if (this.done) return;
+    // It never carried, or stopped carrying: the next attempt goes over the other transport. (Both fail
+    // while the network is gone, and take turns until one works.)
+    if ((!this.carried || silent) && code !== 1012 && code !== 1008) this.switchTransport();
     if (code === 1008) {
       // Refused for good (the reason came in an error frame, if at all).
       this.finish();
@@ -179,10 +287,12 @@ export class Link {
         if (f.status !== 'ended') saved.keep(f.token);
         else saved.clear();
         this.online = true;
+        this.carried = true;
         this.attempt = 0;
-        this.emit('session', { ...f, reconnect: this.lost, resuming: this.resuming });
+        this.emit('session', { ...f, reconnect: this.lost, resuming: this.resuming, transport: this.transport });
         this.lost = false;
-        if (this.resuming && f.resumed === false) this.emit('missing');
+        if (this.resumeSent && f.resumed === false) this.emit('missing');
+        if (this.transport === 'sse') this.probeLater();
         if (f.status !== 'ended') {
           this.flush();
           if (this.ending) this.raw({ type: 'end' });
@@ -285,6 +395,13 @@ export class Link {
     clearTimeout(this.again);
     clearInterval(this.pinger);
     clearTimeout(this.probe);
+    clearTimeout(this.opening);
+    clearTimeout(this.trialTimer);
+    if (this.trial) {
+      this.trial.onopen = this.trial.onmessage = this.trial.onclose = null;
+      this.trial.close();
+      this.trial = null;
+    }
     removeEventListener('online', this.wake);
     removeEventListener('pageshow', this.wake);
     document.removeEventListener('visibilitychange', this.wake);

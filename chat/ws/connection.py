@@ -75,6 +75,11 @@ class TransportMiddleware:
             transport = getattr(getattr(send, "__self__", None), "transport", None)
             if transport is not None:
                 scope = {**scope, "chat.transport": transport}
+            if scope["type"] == "http":
+                # An event stream is an answer still being written when the server shuts down: the server's
+                # protocol (chat/server/guard.py), which holds this very scope, sets the event then, and the
+                # stream closes with 1012. (Set in place: the protocol's scope, not a copy.)
+                scope["chat.shutdown"] = asyncio.Event()
         await self.app(scope, receive, send)
 
 

@@ -197,18 +197,18 @@ async def _serve(conn: VisitorConnection, wire: StreamWire, raw: bytes) -> None:
     if not await open_session(conn, first):
         return
     beat = asyncio.create_task(_keep_alive(conn, conn.rt.settings.stream_heartbeat_seconds), name="stream-beat")
+    stopping: asyncio.Event = wire.http.scope.get("chat.shutdown") or asyncio.Event()
+    waits = [asyncio.create_task(e.wait()) for e in (conn.ended, wire.gone, stopping)]
     try:
-        ended = asyncio.create_task(conn.ended.wait())
-        gone = asyncio.create_task(wire.gone.wait())
-        try:
-            await asyncio.wait({ended, gone}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            ended.cancel()
-            gone.cancel()
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
     finally:
         beat.cancel()
+        for task in waits:
+            task.cancel()
     if conn.ended.is_set():
         await conn.close(1000)
+    elif stopping.is_set():
+        await conn.close(1012, "server shutting down")  # the client reconnects, to any instance, and resumes
 
 
 async def _keep_alive(conn: VisitorConnection, every: float) -> None:

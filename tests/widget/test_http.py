@@ -21,7 +21,16 @@ from tests.helpers import csp_directives as policy
 
 WIDGET = Path(__file__).resolve().parents[2] / "client_widget"
 # What a visitor's browser downloads: the loader, the frame and everything the frame loads.
-BUDGET_FILES = ["widget.js", "frame.html", "widget.css", "app.js", "connection.js", "i18n/nl.js", "i18n/en.js"]
+BUDGET_FILES = [
+    "widget.js",
+    "frame.html",
+    "widget.css",
+    "app.js",
+    "connection.js",
+    "stream.js",
+    "i18n/nl.js",
+    "i18n/en.js",
+]
 BUDGET_BYTES = 30 * 1024
 EMBEDDER = "https://www.example.org"
 

@@ -200,3 +200,9 @@ async def test_the_stream_refuses_what_the_websocket_refuses(start_server: Start
     assert foreign.status == 403 and (await foreign.recv())["code"] == "forbidden"
     for s in (wrong, unknown, foreign):
         await s.drop()
+    # A server shutting down closes the stream with 1012 at once, as it closes a websocket: reconnect, resume.
+    live = await Stream(srv.http, {"type": "hello", "audience": "parent", "language": "en"}).open()
+    assert (await live.recv())["type"] == "session"
+    await asyncio.to_thread(srv.stop)
+    assert await live.until("close") == {"type": "close", "code": 1012, "reason": "server shutting down"}
+    await live.drop()
