@@ -57,6 +57,7 @@ export class Link {
     this.emit = emit;
     this.fallback = fallback;
     this.transport = 'websocket'; // or 'sse', the fallback
+    this.preferred = 'websocket'; // the transport that last carried: where a reconnect starts
     this.ws = null; // the connection: a WebSocket or a StreamSocket
     this.carried = false; // this connection answered hello or resume
     this.opening = 0;
@@ -83,8 +84,12 @@ export class Link {
     // cache: connect at once instead of waiting out the backoff, or check that the socket still carries.
     this.wake = () => {
       if (this.done || document.visibilityState === 'hidden') return;
-      if (!this.ws) {
+      if (!this.ws || (!this.online && this.transport !== this.preferred)) {
+        // Start again at once, over the transport that carried last (not a trial of the other one).
+        if (this.ws) this.drop(this.ws);
+        this.ws = null;
         this.attempt = 0;
+        this.transport = this.preferred;
         this.connect();
       } else if (this.online) {
         // On the fallback, a network that changed may let a websocket through now.
@@ -226,13 +231,17 @@ export class Link {
   /** Given up on this connection: treat it as closed. */
   dead(ws) {
     if (ws !== this.ws) return;
-    ws.onclose = ws.onmessage = null;
+    this.drop(ws);
+    this.closed(ws, 1006, true);
+  }
+
+  drop(ws) {
+    ws.onopen = ws.onclose = ws.onmessage = null;
     try {
       ws.close();
     } catch {
       // already closing
     }
-    this.closed(ws, 1006, true);
   }
 
   /** No frame since the last ping: the connection is dead even if the socket has not noticed. */
@@ -288,6 +297,7 @@ export class Link {
         else saved.clear();
         this.online = true;
         this.carried = true;
+        this.preferred = this.transport;
         this.attempt = 0;
         this.emit('session', { ...f, reconnect: this.lost, resuming: this.resuming, transport: this.transport });
         this.lost = false;

@@ -21,6 +21,8 @@ export class StreamSocket {
     this.started = false;
     this.stop = new AbortController();
     this.posts = Promise.resolve(); // one at a time, in order: a message is not overtaken by the end after it
+    this.typing = null; // the latest typing frame not sent yet, while one is on its way
+    this.typingBusy = false;
     this.quiet = 0;
     setTimeout(() => {
       if (this.readyState !== CONNECTING) return;
@@ -37,7 +39,27 @@ export class StreamSocket {
       this.read(text);
       return;
     }
-    this.posts = this.posts.then(() => this.post(text));
+    const type = kind(text);
+    if (type === 'ping') {
+      this.post(text); // on its own: it only asks whether the way up works
+    } else if (type === 'typing') {
+      // Never ahead of a message in the line, and only the latest state matters (on a slow network).
+      this.typing = text;
+      this.sendTyping();
+    } else {
+      this.posts = this.posts.then(() => this.post(text));
+    }
+  }
+
+  async sendTyping() {
+    if (this.typingBusy || !this.typing) return;
+    this.typingBusy = true;
+    while (this.typing && this.readyState === OPEN) {
+      const text = this.typing;
+      this.typing = null;
+      await this.post(text);
+    }
+    this.typingBusy = false;
   }
 
   close() {
@@ -163,6 +185,11 @@ export class StreamSocket {
     this.stop.abort();
     this.onclose?.({ code });
   }
+}
+
+function kind(text) {
+  const m = /^\{"type":"(\w+)"/.exec(text);
+  return m ? m[1] : '';
 }
 
 async function frames(response) {
