@@ -72,6 +72,14 @@ def guarded_protocol(
             if not self.transport.is_closing():
                 self._arm()
 
+        def on_message_begin(self) -> None:  # httptools: a new request, its scope just made
+            super().on_message_begin()
+            scope = getattr(self, "scope", None)
+            if isinstance(scope, dict):
+                # The fallback's event stream aborts a client that never reads, as a websocket does
+                # (chat/ws/connection.py::Wire.abort); the application sees only a wrapped ``send``.
+                scope["chat.transport"] = self.transport
+
         def shutdown(self) -> None:
             # An answer still streaming (the visitor's fallback event stream) is told, so that it closes with
             # 1012 at once, as a websocket does, instead of holding the shutdown for its graceful timeout.

@@ -80,13 +80,17 @@ class StreamWire(Wire):
     async def close(self, code: int, reason: str) -> None:
         if self.finished:
             return
+        # No await in a finally here: a close cancelled (its peer does not read) must end at once, so that the
+        # connection can abort the TCP connection instead.
         try:
             if not self.gone.is_set():
                 await self._write(b"event: close\ndata: " + orjson.dumps({"code": code, "reason": reason}) + b"\n\n")
+            self.finished = True
+            await self._send({"type": "http.response.body", "body": b"", "more_body": False})
+        except Exception:
+            pass  # gone meanwhile
         finally:
             self.finished = True
-            with contextlib.suppress(Exception):
-                await self._send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 async def read_body(request: Request, limit: int) -> bytes | None:

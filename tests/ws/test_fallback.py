@@ -9,11 +9,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
+import pytest
 
+from chat.ws import connection as connection_module
 from tests.helpers import ServerThread, add_counselor, counselor_ws, login, recv_until, send
 
 StartServer = Callable[..., Awaitable[ServerThread]]
@@ -206,3 +209,64 @@ async def test_the_stream_refuses_what_the_websocket_refuses(start_server: Start
     await asyncio.to_thread(srv.stop)
     assert await live.until("close") == {"type": "close", "code": 1012, "reason": "server shutting down"}
     await live.drop()
+
+
+async def test_a_stream_that_is_never_read_is_cut_off(
+    start_server: StartServer, aredis: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As a websocket that is never read: past its buffer the stream is closed (aborted), the visitor away."""
+    monkeypatch.setattr(connection_module, "MAX_UNSENT_BYTES", 128 * 1024)
+    monkeypatch.setattr(connection_module, "ROOM_TIMEOUT", 0.5)
+    monkeypatch.setattr(connection_module, "CLOSE_TIMEOUT", 0.5)
+    srv = await start_server(
+        messages_per_second=10_000,
+        message_burst=10_000,
+        address_messages_per_second=10_000,
+        address_message_burst=10_000,
+        max_session_events=100_000,
+        max_session_bytes=1 << 30,
+        max_text_chars=30_000,
+        max_frame_bytes=64 * 1024,
+    )
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(5)
+    await asyncio.to_thread(sock.connect, ("127.0.0.1", srv.port))
+    body = json.dumps({"type": "hello", "audience": "parent", "language": "nl"}).encode()
+    head = (
+        "POST /sse/visitor HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    sock.sendall(head.encode() + body)
+    seen = b""
+    while b'"token":"' not in seen or b"\n\n" not in seen.split(b'"token":"', 1)[1]:
+        seen += await asyncio.to_thread(sock.recv, 4096)
+    session = json.loads(seen.split(b"data: ", 1)[1].split(b"\n\n", 1)[0])
+    sid, token = session["session_id"], session["token"]
+    meta = srv.rt.keys.session(sid)
+    assert await aredis.hget(meta, "visitor_conns") == b"1"
+    # A small send buffer on the server's side too, so that the kernel does not take megabytes first.
+    (conn,) = [c for c in list(srv.rt.connections) if getattr(c, "sid", None) == sid]
+    conn.wire.http.scope["chat.transport"].get_extra_info("socket").setsockopt(
+        socket.SOL_SOCKET, socket.SO_SNDBUF, 8192
+    )
+
+    # Its own messages come back on the stream, which it never reads: the server's buffer fills, then it gives up.
+    async with poster(srv.http) as post:
+        text = "x" * 30_000
+        for i in range(0, 600, 8):
+            if await aredis.hget(meta, "visitor_conns") == b"0":
+                break
+            answers = await asyncio.gather(
+                *(post(token, {"type": "message", "client_id": f"m{j}", "text": text}) for j in range(i, i + 8))
+            )
+            assert {status for status, _ in answers} == {200}
+        else:
+            raise AssertionError("the server kept a stream nobody read")
+    for _ in range(200):
+        if not [c for c in list(srv.rt.connections) if getattr(c, "sid", None) == sid]:
+            break
+        await asyncio.sleep(0.02)
+    else:
+        raise AssertionError("the stalled stream's connection is still there")
+    sock.close()
