@@ -1,4 +1,4 @@
-"""Property-based fuzz of both websocket endpoints (hypothesis) over a real server and real Redis.
+"""Property-based fuzz of both websocket endpoints and the fallback's POSTs (hypothesis), real server and Redis.
 
 Every answer must be documented (docs/protocol.md): a known frame type, an error code from the closed set with a
 fixed message that repeats nothing that was sent, a close code from the table, never `internal`; and a healthy chat
@@ -205,6 +205,32 @@ def test_fuzz_visitor(fuzz_env: tuple[ServerThread, Pair, Background, str], batc
 def test_fuzz_counselor(fuzz_env: tuple[ServerThread, Pair, Background, str], batch: Any, auth_first: bool) -> None:
     srv, _pair, bg, token = fuzz_env
     bg.run(_exchange(srv.ws + "/ws/counselor", {"type": "auth", "token": token} if auth_first else None, batch))
+
+
+async def _posts(srv: ServerThread, batch: list[tuple[str, Any]]) -> None:
+    """The fallback transport's POSTs (stateless: a fresh session's token for each example)."""
+    ws = await connect(srv.ws + "/ws/visitor")
+    await ws.send(json.dumps({"type": "hello", "audience": "parent", "language": "en"}))
+    token = json.loads(await asyncio.wait_for(ws.recv(), 10))["token"]
+    await ws.close()
+    async with httpx.AsyncClient(base_url=srv.http, timeout=15) as client:
+        for _kind, payload in batch:
+            body = payload if isinstance(payload, bytes) else payload.encode("utf-8", "surrogatepass")
+            r = await client.post("/sse/visitor/send", content=body, headers={"authorization": f"Bearer {token}"})
+            assert r.status_code in (200, 401, 413, 429), (r.status_code, r.text)
+            answers = r.json()
+            assert isinstance(answers, list), answers
+            for frame in answers:
+                assert isinstance(frame, dict) and frame.get("type") in SERVER_TYPES, frame
+                if frame["type"] == "error":
+                    assert frame["code"] in CODES and len(frame["message"]) < 120, frame
+
+
+@settings(max_examples=EXAMPLES // 5, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@given(batch=st.lists(frames, min_size=1, max_size=6))
+def test_fuzz_fallback_send(fuzz_env: tuple[ServerThread, Pair, Background, str], batch: Any) -> None:
+    srv, _pair, bg, _token = fuzz_env
+    bg.run(_posts(srv, batch))
 
 
 def test_fuzz_left_the_healthy_chat_working(fuzz_env: tuple[ServerThread, Pair, Background, str]) -> None:
