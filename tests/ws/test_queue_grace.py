@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 import redis
 from websockets.asyncio.client import ClientConnection
 
@@ -136,28 +137,47 @@ async def test_a_chat_visitor_away_past_the_active_grace_is_ended(start_server: 
     assert ended["reason"] == "timeout"
 
 
-async def test_a_visitor_claimed_a_moment_before_the_drop_gets_the_active_grace(aredis: Any, prefix: str) -> None:
+async def test_a_visitor_claimed_a_moment_before_the_drop_gets_the_active_grace(
+    settings: Any, aredis: Any, with_keeper: bool
+) -> None:
     """The race of a drop between the claim and the `paired` notice: the socket that drops still thinks it is
-    queued, but the grace follows the session's state in Redis at the drop (the presence script decides)."""
+    queued, but the grace follows the session's state in Redis at the drop (what the visitor endpoint's cleanup
+    calls: ``chat.ws.instance.visitor_presence``, through the instance keeper or the store alone)."""
+    from chat.services.runtime import Runtime
     from chat.sessions import Audience, Language
-    from chat.store.keys import Keys
-    from chat.store.redis import RedisStore
+    from chat.ws.instance import InstanceKeeper, visitor_presence
 
-    keys = Keys(prefix)
-    store = RedisStore(aredis, keys, session_ttl=3600, ended_ttl=60)
-    now = 1_000_000
-    queued_sid, _ = await store.create_session(
-        audience=Audience.PARENT, language=Language.NL, topic=None, urgent=False, category=None, now_ms=now
-    )
-    sid, _ = await store.create_session(
-        audience=Audience.PARENT, language=Language.NL, topic=None, urgent=False, category=None, now_ms=now + 1
-    )
-    for s in (queued_sid, sid):
-        await store.visitor_presence(s, +1, now, 0)
-    taken = await store.accept(7, "Anna", now + 5, default_capacity=3, idle_deadline_ms=now + 10**6)
-    assert taken.info is not None and taken.info.sid == queued_sid  # the older one; `sid` stays queued
-    # Both sockets drop with the same arguments (what each socket's cleanup passes: chat grace, queued grace).
-    for s in (queued_sid, sid):
-        assert await store.visitor_presence(s, -1, now + 10, 120_000, 600_000) == 0
-    assert await aredis.zscore(keys.grace_timers, queued_sid) == now + 10 + 120_000, "claimed: the chat's grace"
-    assert await aredis.zscore(keys.grace_timers, sid) == now + 10 + 600_000, "still queued: the queue's grace"
+    rt = Runtime.build(settings, REDIS_URL)
+    if with_keeper:
+        rt.extras["instance"] = InstanceKeeper(rt)
+    try:
+        now = 1_000_000
+        conns = []
+        for i in range(2):
+            sid, _ = await rt.store.create_session(
+                audience=Audience.PARENT, language=Language.NL, topic=None, urgent=False, category=None, now_ms=now + i
+            )
+            conns.append(Socket(sid))
+            await visitor_presence(rt, conns[-1], +1, now, 0)
+        taken = await rt.store.accept(7, "Anna", now + 5, default_capacity=3, idle_deadline_ms=now + 10**6)
+        assert taken.info is not None and taken.info.sid == conns[0].sid  # the older one; the other stays queued
+        # Both sockets drop with the same arguments (what each socket's cleanup passes: chat grace, queued grace).
+        for conn in conns:
+            assert await visitor_presence(rt, conn, -1, now + 10, 120_000, 600_000) == 0
+        timers = rt.keys.grace_timers
+        assert await aredis.zscore(timers, conns[0].sid) == now + 10 + 120_000, "claimed: the chat's grace"
+        assert await aredis.zscore(timers, conns[1].sid) == now + 10 + 600_000, "still queued: the queue's grace"
+    finally:
+        await rt.close()
+
+
+class Socket:
+    """What the presence counting needs of a visitor connection: its session id (and to be hashable)."""
+
+    def __init__(self, sid: str) -> None:
+        self.sid = sid
+
+
+@pytest.fixture(params=[True, False], ids=["instance-keeper", "store"])
+def with_keeper(request: pytest.FixtureRequest) -> bool:
+    return bool(request.param)
