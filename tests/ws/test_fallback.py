@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -99,7 +100,10 @@ async def poster(base: str) -> AsyncIterator[Callable[..., Awaitable[tuple[int, 
         yield post
 
 
-async def test_a_chat_over_the_fallback_alone_across_two_instances(start_server: StartServer) -> None:
+async def test_a_chat_over_the_fallback_alone_across_two_instances(
+    start_server: StartServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     a = await start_server(stream_heartbeat_seconds=0.2)
     b = await start_server(stream_heartbeat_seconds=0.2)
     await add_counselor(a.settings, "anna", display_name="Anna")
@@ -182,6 +186,12 @@ async def test_a_chat_over_the_fallback_alone_across_two_instances(start_server:
             assert ended["reason"] == "visitor" and ended["seq"] == 6
             assert await stream.recv() == {"type": "close", "code": 1000, "reason": ""}
             assert (await stream.recv())["type"] == "eof"
+            # Neither the token (in a body and a header) nor what was said reaches a log line of the server.
+            server = [r for r in caplog.records if r.name.split(".")[0] in ("chat", "uvicorn", "starlette", "fastapi")]
+            logged = " ".join(f"{r.getMessage()} {r.__dict__}" for r in server)
+            assert server, "the server logged nothing at all: the check would prove nothing"
+            for secret in (token, "ik durf het niet", "hallo?", "Hoi, ik ben Anna"):
+                assert secret not in logged, secret
     finally:
         await stream.drop()
         await counselor.close()
