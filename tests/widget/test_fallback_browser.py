@@ -39,7 +39,7 @@ except ImportError:  # pragma: no cover
     pytest.skip("the playwright package is not installed: fallback browser tests skipped", allow_module_level=True)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-expect.set_options(timeout=15_000)
+expect.set_options(timeout=20_000)  # generous: the silent websocket alone is given up after 6 s
 
 
 @dataclass
@@ -85,7 +85,7 @@ def visitor_transports(env: Env) -> list[str]:
 
 
 async def transports_become(env: Env, expected: list[str]) -> None:
-    for _ in range(300):
+    for _ in range(600):  # up to 30 s: only bounds a failure
         if visitor_transports(env) == expected:
             return
         await asyncio.sleep(0.05)

@@ -226,7 +226,7 @@ async def _posts(srv: ServerThread, batch: list[tuple[str, Any]]) -> None:
                     assert frame["code"] in CODES and len(frame["message"]) < 120, frame
 
 
-@settings(max_examples=EXAMPLES // 5, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@settings(max_examples=EXAMPLES // 8, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 @given(batch=st.lists(frames, min_size=1, max_size=6))
 def test_fuzz_fallback_send(fuzz_env: tuple[ServerThread, Pair, Background, str], batch: Any) -> None:
     srv, _pair, bg, _token = fuzz_env
