@@ -107,10 +107,14 @@ class CounselorConnection(Connection):
                 await self.send(error_frame(ErrorCode.UNAUTHORIZED, "your login was revoked"))
                 await self.close(1008, "revoked")
 
-    async def send_queues(self, queues: list[dict[str, Any]]) -> None:
+    async def send_queues(self, queues: list[dict[str, Any]], text: str | None = None) -> None:
+        """The overview, when it changed; ``text`` is the frame already encoded (the watcher's fan-out)."""
         if queues != self.last_queues:
             self.last_queues = queues
-            await self.send({"type": "queues", "queues": queues})
+            if text is None:
+                await self.send({"type": "queues", "queues": queues})
+            elif not self.closing:
+                self.send_text(text)
 
     async def send_assigned(self, info: SessionInfo, kind: str = "assigned", **extra: Any) -> None:
         if kind == "assigned" and info.transfer_from is not None:
@@ -245,7 +249,7 @@ async def _serve(conn: CounselorConnection, reader: FrameReader) -> None:
         elif isinstance(frame, CounselorEnd):
             if await _owns(conn, frame.session_id):
                 client = await rt.redis.hget(rt.keys.session(frame.session_id), "client")
-                await metrics.end_session(rt, frame.session_id, EndReason.COUNSELOR, rt.now_ms())
+                await metrics.end_session(rt, frame.session_id, EndReason.COUNSELOR, rt.now_ms(), queued=False)
                 if frame.abusive:
                     await _block(conn, frame.session_id, client.decode() if isinstance(client, bytes) else client)
         elif isinstance(frame, Wrapup):

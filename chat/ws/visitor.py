@@ -371,7 +371,9 @@ async def _message(conn: VisitorConnection, reader: FrameReader, frame: VisitorM
 async def _end(conn: VisitorConnection, reason: EndReason) -> None:
     rt = conn.rt
     assert conn.sid is not None
-    await metrics.end_session(rt, conn.sid, reason, rt.now_ms())
+    # A paired visitor's chat is not queued: no read before the end (a queued one is an abandonment).
+    queued = False if conn.status is SessionStatus.ACTIVE else None
+    await metrics.end_session(rt, conn.sid, reason, rt.now_ms(), queued=queued)
     # Deliver the ended event (and anything before it) before the loop closes the socket.
     await conn.catch_up(conn.sid)
     conn.status = SessionStatus.ENDED
