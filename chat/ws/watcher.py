@@ -63,6 +63,8 @@ COALESCE_SECONDS = 0.05
 # Counselors' skills, read from Redis for the overview's "skilled_online", are kept this long
 # (a change on this instance clears them at once; one on another instance shows within this time).
 SKILLS_TTL_MS = 5_000
+# Up to this many visitors, positions are read one ZRANK each rather than whole queues.
+FEW_VISITORS = 8
 HEARTBEAT_SECONDS = 20.0
 ALERT_REPEAT_MS = 60_000
 
@@ -195,7 +197,7 @@ class Watcher:
                 self.visitors.pop(conn.sid, None)
         if not live:
             return
-        positions = await self.rt.store.positions([(c.sid or "", c.audience, c.language) for c in live])
+        positions = await self.positions(live)
         nobody_online = await self.rt.store.counselors_online(self.rt.now_ms()) == 0
         estimate = await self.estimator()
         etas: dict[int, int | None] = {}
@@ -208,6 +210,18 @@ class Watcher:
                 eta = etas[position] = estimate(position)
             # Sent only when this visitor's position, estimate or "nobody online" changed.
             await conn.send_queue(position, eta, nobody_online)
+
+    async def positions(self, conns: list[VisitorConnection]) -> dict[str, int | None]:
+        """Queue positions: a ZRANK each for a few visitors (one who just said hello), one ZRANGE
+        per queue for a whole round; a hello must not read the whole queue."""
+        if len(conns) > FEW_VISITORS:
+            return await self.rt.store.positions([(c.sid or "", c.audience, c.language) for c in conns])
+        rt = self.rt
+        async with rt.redis.pipeline(transaction=False) as pipe:
+            for c in conns:
+                pipe.zrank(rt.keys.queue(c.audience, c.language), c.sid or "")
+            ranks = await pipe.execute()
+        return {c.sid or "": None if rank is None else int(rank) + 1 for c, rank in zip(conns, ranks, strict=True)}
 
     async def _queue_loop(self) -> None:
         loop = asyncio.get_running_loop()
