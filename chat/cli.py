@@ -95,6 +95,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         # One of `chat serve --workers N`: the supervisor migrated and passes the Redis URL.
         from chat.server.workers import reuseport_socket
 
+        if not settings.redis_url:
+            print("chat: --worker needs CHAT_REDIS_URL (chat serve --workers N sets it)", file=sys.stderr)
+            return 2
         server = make_server(serve_config(settings, create_app(settings, settings.redis_url), args.host, args.port))
         _run(_serve_and_announce(server, settings, [reuseport_socket(args.host, args.port)]))
         return 0
