@@ -110,9 +110,14 @@ def main() -> int:
     h.raise_nofile()
     prefix = h.new_prefix("workers")
     data_dir = Path(tempfile.mkdtemp(prefix="bench-workers-"))
+    runs = {
+        "chat1": "chat serve --workers 1",
+        "chatN": f"chat serve --workers {args.workers}",
+        "baseline": "bare relay",
+    }
     print(
-        f"workers: {args.pairs} pairs, chat serve --workers 1 and --workers {args.workers} on one Redis, "
-        f"beside the bare relay; {h.machine()}; load average {os.getloadavg()[0]:.1f}"
+        f"workers: {args.pairs} pairs; " + ", ".join(runs[k] for k in args.servers.split(",")) + " on one Redis; "
+        f"{h.machine()}; load average {os.getloadavg()[0]:.1f}"
     )
     results: dict[str, Any] = {}
     started = time.monotonic()
