@@ -142,3 +142,5 @@ async def test_queue_updates_go_only_to_visitors_whose_place_changed(server: Ser
     await no_frame(v2, 0.1)
     await send(v1, {"type": "end"})
     assert (await recv_until(v2, "queue"))["position"] == 1
+    for ws in (v1, v2, v3):
+        await ws.close()
