@@ -88,11 +88,11 @@ def _redis_url(settings: Settings) -> tuple[str, Any]:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from chat.server.app import create_app
     from chat.store.migrate import upgrade
 
     if args.worker:
         # One of `chat serve --workers N`: the supervisor migrated and passes the Redis URL.
+        from chat.server.app import create_app
         from chat.server.workers import reuseport_socket
 
         if not settings.redis_url:
@@ -115,6 +115,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             from chat.server.workers import Supervisor, worker_env
 
             return Supervisor(args.workers, args.host, args.port, worker_env(redis_url)).run()
+        from chat.server.app import create_app  # not in the supervisor of --workers: only its workers serve
+
         server = make_server(serve_config(settings, create_app(settings, redis_url), args.host, args.port))
         _run(_serve_and_announce(server, settings))
     finally:

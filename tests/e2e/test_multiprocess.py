@@ -1,4 +1,4 @@
-"""Two real `chat serve` processes on one Redis: relay goes through Redis, not process memory."""
+"""Real `chat serve` processes on one Redis (one is `--workers 2`): relay goes through Redis, not memory."""
 
 from __future__ import annotations
 
@@ -36,11 +36,16 @@ def two_servers(tmp_path: Path, prefix: str) -> Iterator[tuple[ServerProcess, Se
         "CHAT_SECRET_KEY": "s" * 40,
     }
     a = ServerProcess(env).start()
-    b = ServerProcess(env).start()
+    # B is `chat serve --workers 2`: two processes on one port (SO_REUSEPORT) behind one supervisor.
+    b = ServerProcess(env, ("--workers", "2")).start()
+    workers = [int(p) for p in Path(f"/proc/{b.proc.pid}/task/{b.proc.pid}/children").read_text().split()]
+    assert len(workers) == 2
     a.settings = settings  # type: ignore[attr-defined]
     yield a, b
     a.stop()
-    b.stop()
+    assert b.stop() == 0
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
+    assert sum(line.startswith("chat: listening on ") for line in b.lines) == 1
 
 
 async def test_visitor_on_one_counselor_on_other(two_servers: tuple[ServerProcess, ServerProcess]) -> None:
@@ -97,42 +102,3 @@ async def test_visitor_on_one_counselor_on_other(two_servers: tuple[ServerProces
     await counselor.close()
     # No client address reached either server's log.
     assert not any("127.0.0.1:" in line and "listening" not in line for line in a.lines + b.lines), a.lines + b.lines
-
-
-async def test_workers_share_one_port(tmp_path: Path, prefix: str) -> None:
-    """`chat serve --workers 2`: two processes on one port (SO_REUSEPORT) serve a chat; SIGTERM stops both."""
-    db = tmp_path / "shared.sqlite3"
-    settings = make_settings(tmp_path, prefix, database_url=f"sqlite:///{db}")
-    env = {
-        "CHAT_REDIS_URL": REDIS_URL,
-        "CHAT_REDIS_PREFIX": prefix,
-        "CHAT_DATABASE_URL": f"sqlite:///{db}",
-        "CHAT_DATA_DIR": str(tmp_path),
-        "CHAT_SECRET_KEY": "s" * 40,
-    }
-    server = ServerProcess(env, ("--workers", "2")).start()
-    try:
-        workers = [int(p) for p in Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children").read_text().split()]
-        assert len(workers) == 2
-        await add_counselor(settings, "bo", display_name="Bo")  # the supervisor migrated the database
-        counselor = await counselor_ws(server, await login(server.http, "bo"))  # type: ignore[arg-type]
-        # Several visitors (the default capacity): the kernel spreads the sockets over both workers.
-        visitors = [await connect(server.ws + "/ws/visitor") for _ in range(3)]
-        for i, visitor in enumerate(visitors):
-            await send(visitor, {"type": "hello", "audience": "youth", "language": "nl", "first_message": f"hoi {i}"})
-            assert (await recv(visitor))["type"] == "session"
-        for i, visitor in enumerate(visitors):
-            await send(counselor, {"type": "accept"})
-            sid = (await recv_until(counselor, "assigned"))["session_id"]
-            await recv_until(visitor, "paired")
-            await send(visitor, {"type": "message", "client_id": f"v{i}", "text": f"vraag {i}"})
-            assert (await recv_match(counselor, type="message", text=f"vraag {i}"))["session_id"] == sid
-            await send(counselor, {"type": "message", "session_id": sid, "client_id": f"k{i}", "text": f"ja {i}"})
-            assert (await recv_match(visitor, type="message", text=f"ja {i}"))["sender"] == "counselor"
-        await counselor.close()
-        for visitor in visitors:
-            await visitor.close()
-    finally:
-        assert server.stop(signal.SIGTERM) == 0
-    assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
-    assert sum(line.startswith("chat: listening on ") for line in server.lines) == 1
