@@ -262,6 +262,16 @@ def chat_env(data_dir: Path, prefix: str, **overrides: Any) -> dict[str, str]:
         "CHAT_DATA_DIR": str(data_dir),
         "CHAT_DATABASE_URL": f"sqlite:///{data_dir / 'chat.sqlite3'}",
         "CHAT_SECRET_KEY": "bench-secret-" + "x" * 40,
+        # The per-session and per-address limits (issue 13) are set for people typing; a bench visitor
+        # sends hundreds of messages a second from one address into one session. The limiters still run.
+        "CHAT_MESSAGES_PER_SECOND": "100000",
+        "CHAT_MESSAGE_BURST": "100000",
+        "CHAT_ADDRESS_MESSAGES_PER_SECOND": "1000000",
+        "CHAT_ADDRESS_MESSAGE_BURST": "1000000",
+        "CHAT_MAX_SESSION_EVENTS": "1000000",
+        "CHAT_MAX_SESSION_BYTES": str(1 << 30),
+        "CHAT_MAX_SOCKETS_PER_ADDRESS": "100000",
+        "CHAT_MAX_CONNECTIONS_PER_ADDRESS": "100000",
     }
     env.update({f"CHAT_{k.upper()}": str(v) for k, v in overrides.items()})
     return env

@@ -21,6 +21,7 @@ RUNS = [
     ["bench_relay.py", "--pairs", "10", "--rate", "100", "--rate-seconds", "1", "--windows", "4", "--max-seconds", "2"],
     ["bench_pairing.py", "--visitors", "100", "--counselors", "10"],
     ["bench_idle.py", "--connections", "200", "--settle", "0.5"],
+    ["bench_workers.py", "--pairs", "10", "--windows", "4", "--seconds", "1.5", "--servers", "chatN,baseline"],
 ]
 
 

@@ -88,9 +88,19 @@ def _redis_url(settings: Settings) -> tuple[str, Any]:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from chat.server.app import create_app
     from chat.store.migrate import upgrade
 
+    if args.worker:
+        # One of `chat serve --workers N`: the supervisor migrated and passes the Redis URL.
+        from chat.server.app import create_app
+        from chat.server.workers import reuseport_socket
+
+        if not settings.redis_url:
+            print("chat: --worker needs CHAT_REDIS_URL (chat serve --workers N sets it)", file=sys.stderr)
+            return 2
+        server = make_server(serve_config(settings, create_app(settings, settings.redis_url), args.host, args.port))
+        _run(_serve_and_announce(server, settings, [reuseport_socket(args.host, args.port)]))
+        return 0
     upgrade(settings)
     redis_url, embedded = _redis_url(settings)
     archiver = None
@@ -101,6 +111,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
                 [sys.executable, "-m", "chat", "archiver"],
                 env={**os.environ, "CHAT_REDIS_URL": redis_url, "CHAT_DATA_DIR": str(settings.data_dir)},
             )
+        if args.workers > 1:
+            from chat.server.workers import Supervisor, worker_env
+
+            return Supervisor(args.workers, args.host, args.port, worker_env(redis_url)).run()
+        from chat.server.app import create_app  # not in the supervisor of --workers: only its workers serve
+
         server = make_server(serve_config(settings, create_app(settings, redis_url), args.host, args.port))
         _run(_serve_and_announce(server, settings))
     finally:
@@ -125,8 +141,8 @@ def _run(coro: Any) -> None:
     uvloop.run(coro)
 
 
-async def _serve_and_announce(server: Any, settings: Settings) -> None:
-    task = asyncio.create_task(server.serve())
+async def _serve_and_announce(server: Any, settings: Settings, sockets: list[Any] | None = None) -> None:
+    task = asyncio.create_task(server.serve(sockets=sockets))
     watch: asyncio.Task[None] | None = None
     while not server.started and not task.done():
         await asyncio.sleep(0.05)
@@ -334,6 +350,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the server (embedded Redis and SQLite unless configured)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes on the one port (SO_REUSEPORT; about one per core, docs/capacity.md)",
+    )
+    # Internal: one of the --workers processes (binds with SO_REUSEPORT; the supervisor migrated).
+    serve.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     serve.set_defaults(func=cmd_serve)
 
     migrate = sub.add_parser("migrate", help="apply database migrations")

@@ -8,7 +8,7 @@ widget says it does not know.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 DEFAULT_WINDOW_SECONDS = 3600.0
 MAX_ETA_SECONDS = 4 * 3600
@@ -51,22 +51,38 @@ def estimate_wait(
     by it would need to know how many were online during the window, which
     the recent pairings do not tell.
     """
-    if position < 0:
-        raise ValueError(f"position must be 0 or more, not {position}")
+    return wait_estimator(recent, counselors_online, now, window)(position)
+
+
+def wait_estimator(
+    recent: Sequence[tuple[float, float]],
+    counselors_online: int,
+    now: float,
+    window: float = DEFAULT_WINDOW_SECONDS,
+) -> Callable[[int], int | None]:
+    """``estimate_wait`` for any number of positions: the window's pairings are counted and their
+    median taken once, so a round of queue updates costs one pass over them, not one per visitor."""
     if window <= 0:
         raise ValueError(f"window must be positive, not {window}")
-    if counselors_online <= 0:
-        return None
-    if position == 0:
-        return 0
     since = now - window
     # A pairing stamped slightly after ``now`` comes from another instance
     # whose clock runs ahead; it still happened, so it counts.
-    waits = [max(0.0, waited) for paired_at, waited in recent if paired_at >= since]
-    if not waits:
-        return None
-    interval = window / len(waits)  # 1 / mu
-    by_throughput = position * interval
-    by_observed = statistics.median(waits) + (position - 1) * interval
-    eta = min(by_throughput, by_observed)
-    return int(round(min(max(eta, 0.0), float(MAX_ETA_SECONDS))))
+    waits = [max(0.0, waited) for paired_at, waited in recent if paired_at >= since] if counselors_online > 0 else []
+    interval = window / len(waits) if waits else 0.0  # 1 / mu
+    median = statistics.median(waits) if waits else 0.0
+
+    def eta(position: int) -> int | None:
+        if position < 0:
+            raise ValueError(f"position must be 0 or more, not {position}")
+        if counselors_online <= 0:
+            return None
+        if position == 0:
+            return 0
+        if not waits:
+            return None
+        by_throughput = position * interval
+        by_observed = median + (position - 1) * interval
+        value = min(by_throughput, by_observed)
+        return int(round(min(max(value, 0.0), float(MAX_ETA_SECONDS))))
+
+    return eta

@@ -9,6 +9,7 @@ from the Redis stream).
 from __future__ import annotations
 
 import enum
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,8 +18,19 @@ Event = dict[str, Any]
 
 def utc_now_iso(now: datetime | None = None) -> str:
     """Millisecond ISO 8601 in UTC with a ``Z``, as the protocol writes times."""
-    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    if now is None:
+        # Every relayed message is stamped: the seconds part is formatted once per second.
+        t = time.time()
+        second = int(t)
+        global _SECOND
+        if _SECOND[0] != second:
+            _SECOND = (second, time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second)))
+        return f"{_SECOND[1]}{int((t - second) * 1000):03d}Z"
+    moment = now.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+_SECOND: tuple[int, str] = (-1, "")
 
 
 class Verdict(enum.Enum):

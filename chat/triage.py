@@ -498,10 +498,13 @@ class Triage:
 
     def model_features(self, base: str, found: set[str]) -> set[str]:
         """What the model reads: the normalised text without the excluded idioms, and what the lists found."""
+        return features(self._model_text(base), found)
+
+    def _model_text(self, base: str) -> str:
         for compiled in self._languages.values():
             if compiled.exclude is not None:
                 base = compiled.exclude.sub(_BARRIER, base)
-        return features(base, found)
+        return base
 
     def check(self, text: str, language: str | None = None) -> TriageResult:
         """Scan one message with every language's lists; ``language`` is the visitor's choice, kept for callers.
@@ -517,7 +520,7 @@ class Triage:
             reported -= self.urgent_categories
         urgent = not reported.isdisjoint(self.urgent_categories)
         if not urgent and self.model is not None and model_asked(base, found):
-            score, kind = self.model.score(self.model_features(base, found))
+            score, kind = self.model.score_text(self._model_text(base), found)
             if score >= self.model.threshold:
                 urgent = True
                 reported.add(kind)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 NONE_CLASS = "none"
 CHAR_NGRAMS = (3, 4, 5)
@@ -51,6 +51,10 @@ def features(text: str, found: Iterable[str] = ()) -> set[str]:
     return out
 
 
+# Words whose known features are kept per model (``LinearModel.score_text``); a chat's vocabulary is small.
+WORD_CACHE_SIZE = 50_000
+
+
 @dataclass(frozen=True)
 class LinearModel:
     """A softmax over ``classes`` (``none`` first); ``score`` gives p(urgent) and the likeliest urgent class."""
@@ -59,19 +63,48 @@ class LinearModel:
     bias: tuple[float, ...]
     weights: Mapping[str, tuple[float, ...]]
     threshold: float
+    # word -> the names of its word and character-gram features that have weights (most have none).
+    _word_names: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False, repr=False)
 
     def score(self, names: Iterable[str]) -> tuple[float, str]:
-        totals = list(self.bias)
-        for name in names:
-            row = self.weights.get(name)
-            if row is not None:
-                for i, weight in enumerate(row):
-                    totals[i] += weight
+        weights = self.weights
+        rows = [row for row in map(weights.get, names) if row is not None]
+        if rows:
+            # Left to right from the bias, as a loop over the rows would add them.
+            totals = [sum(column, start) for start, column in zip(self.bias, zip(*rows, strict=True), strict=True)]
+        else:
+            totals = list(self.bias)
         top = max(totals)
         exps = [math.exp(t - top) for t in totals]
         p_none = exps[0] / sum(exps)
         best = max(range(1, len(totals)), key=totals.__getitem__)
         return 1.0 - p_none, self.classes[best]
+
+    def score_text(self, text: str, found: Iterable[str] = ()) -> tuple[float, str]:
+        """``score(features(text, found))``, without building the features that have no weight.
+
+        A word's own features (its ``w=`` and ``c=`` names) depend on the word alone, so the ones
+        the model knows are kept per word; the set still counts a feature once per message.
+        """
+        weights, cache = self.weights, self._word_names
+        names = {name for name in (f"k={f}" for f in found) if name in weights}
+        previous = ""
+        for word in text.split():
+            if word == BARRIER:
+                previous = ""
+                continue
+            known = cache.get(word)
+            if known is None:
+                known = tuple(name for name in features(word) if name in weights)
+                if len(cache) < WORD_CACHE_SIZE:
+                    cache[word] = known
+            names.update(known)
+            if previous:
+                pair = f"b={previous} {word}"
+                if pair in weights:
+                    names.add(pair)
+            previous = word
+        return self.score(names)
 
 
 def parse_model(text: str, source: str = "<model>") -> LinearModel:

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from chat.eta import estimate_wait
+from chat.eta import wait_estimator
 from chat.hours import Schedule, is_open, load_schedule, next_opening
 from chat.protocol import ErrorCode, Hello, error_frame
 from chat.services.runtime import Runtime
@@ -98,7 +98,7 @@ def install(rt: Runtime) -> None:
         now = rt.now_ms()
         recent = await rt.store.recent_waits(now)
         online = await rt.store.counselors_online(now)
-        return lambda position: estimate_wait(position, recent, online, now / 1000)
+        return wait_estimator(recent, online, now / 1000)
 
     rt.extras.update(
         service_status=service_status,

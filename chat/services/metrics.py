@@ -276,16 +276,37 @@ def _s(value: Any) -> str:
 lifecycle_log = logging.getLogger("chat.lifecycle")
 
 
+# sid -> correlation id of the chats this process logged a step of, so that the next step needs no
+# Redis read (the paired step takes it from the accept script's reply). Bounded; dropped at the end.
+_CIDS_MAX = 20_000
+
+
+def _cids(rt: Any) -> dict[str, str]:
+    cids: dict[str, str] = rt.extras.setdefault("correlation_ids", {})
+    return cids
+
+
+def _remember(rt: Any, sid: str, cid: str) -> str:
+    cids = _cids(rt)
+    if len(cids) >= _CIDS_MAX:
+        del cids[next(iter(cids))]
+    cids[sid] = cid
+    return cid
+
+
 async def correlation_id(rt: Any, sid: str) -> str:
     """The random id that ties one chat's log lines together; not the session id, not a token.
 
     Kept in the session's own hash (deleted with it by the archiver), made on first use.
     """
+    known = _cids(rt).get(sid)
+    if known is not None:
+        return known
     key = rt.keys.session(sid)
     fresh = secrets.token_hex(6)
     if await rt.redis.hsetnx(key, "log_id", fresh):
-        return fresh
-    return _s(await rt.redis.hget(key, "log_id") or fresh)
+        return _remember(rt, sid, fresh)
+    return _remember(rt, sid, _s(await rt.redis.hget(key, "log_id") or fresh))
 
 
 def log_step(step: str, cid: str, **fields: Any) -> None:
@@ -299,23 +320,39 @@ async def session_queued(rt: Any, sid: str, audience: str, language: str) -> Non
 
 
 async def session_paired(rt: Any, info: Any, now_ms: int) -> None:
-    """A counselor took the visitor: the wait goes into the histogram."""
+    """A counselor took the visitor: the wait goes into the histogram (no Redis read: the accept
+    script's reply has the session's hash, its correlation id included)."""
     waited = max(0.0, ((info.paired_at or now_ms) - info.enqueued_at) / 1000) if info.enqueued_at else 0.0
     m = of(rt)
     m.wait.labels("paired").observe(waited)
     m.paired.labels(info.audience or "unknown").inc()
-    log_step("session.paired", await correlation_id(rt, info.sid), wait_seconds=round(waited, 1))
+    log_id = getattr(info, "log_id", None)
+    cid = _remember(rt, info.sid, log_id) if log_id else await correlation_id(rt, info.sid)
+    log_step("session.paired", cid, wait_seconds=round(waited, 1))
 
 
-async def end_session(rt: Any, sid: str, reason: Any, now_ms: int, *, require_offline: bool = False) -> Any:
-    """``RedisStore.end`` plus its metrics and log line; a visitor who leaves the queue is an abandonment."""
+async def end_session(
+    rt: Any, sid: str, reason: Any, now_ms: int, *, require_offline: bool = False, queued: bool | None = None
+) -> Any:
+    """``RedisStore.end`` plus its metrics and log line; a visitor who leaves the queue is an abandonment.
+
+    ``queued=False``: the caller knows the chat is no longer queued (a counselor ends their chat, a
+    paired visitor leaves); with the correlation id known here too, the end is one round trip.
+    """
     from chat.events import utc_now_iso
 
-    status, enqueued, audience, cid = await rt.redis.hmget(
-        rt.keys.session(sid), ["status", "enqueued_at", "audience", "log_id"]
-    )
+    cid = _cids(rt).pop(sid, None)
+    if queued is False and cid is not None:
+        status, enqueued, audience = b"active", None, None
+    else:
+        status, enqueued, audience, stored = await rt.redis.hmget(
+            rt.keys.session(sid), ["status", "enqueued_at", "audience", "log_id"]
+        )
+        cid = _s(stored) if stored else cid
     result = await rt.store.end(sid, reason, utc_now_iso(), now_ms, require_offline=require_offline)
     if result.code != 1:
+        if cid is not None:
+            _remember(rt, sid, cid)  # not ended (yet): a later end logs under the same id
         return result
     m = of(rt)
     reason_value = str(getattr(reason, "value", reason))
@@ -326,5 +363,5 @@ async def end_session(rt: Any, sid: str, reason: Any, now_ms: int, *, require_of
         m.wait.labels("abandoned").observe(waited)
         m.abandoned.labels(_s(audience or "unknown")).inc()
         fields.update(abandoned=True, wait_seconds=round(waited, 1))
-    log_step("session.ended", _s(cid) if cid else secrets.token_hex(6), **fields)
+    log_step("session.ended", cid or secrets.token_hex(6), **fields)
     return result

@@ -259,6 +259,8 @@ class SessionInfo:
     # The last transfer's sender and internal note, for the counselor who has the chat now.
     transfer_from: str | None = None
     transfer_note: str | None = None
+    # The chat's correlation id for the lifecycle log lines (chat.services.metrics), once one was made.
+    log_id: str | None = None
 
     @property
     def category(self) -> str | None:
@@ -283,6 +285,7 @@ class SessionInfo:
             categories=tuple(c for c in raw.get("category", "").split(",") if c),
             transfer_from=raw.get("transfer_from") if "transfer_from" in raw else None,
             transfer_note=raw.get("transfer_note") if "transfer_from" in raw else None,
+            log_id=raw.get("log_id") or None,
         )
 
 

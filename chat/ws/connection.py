@@ -393,7 +393,7 @@ class Connection:
                         verdict = cursor.judge(int(frame["seq"]))
                         if verdict is Verdict.NEXT:
                             cursor.advance(int(frame["seq"]))
-                            await self._deliver(sid, frame)
+                            await self._deliver(sid, frame, data)
                         elif verdict is Verdict.GAP:
                             await self._catch_up_locked(sid)
                 else:
@@ -403,11 +403,16 @@ class Connection:
             except Exception:
                 log.exception("relay: delivery failed")
 
-    async def _deliver(self, sid: str, event: Event) -> None:
+    async def _deliver(self, sid: str, event: Event, raw: bytes | str | None = None) -> None:
+        """Send one session event; ``raw`` is its JSON as published (the stored event, sent as it came
+        instead of encoded again for every socket that follows the session)."""
         self.rt.extras["relayed"] = self.rt.extras.get("relayed", 0) + 1
         await self.wait_room()
         metrics.of(self.rt).relayed.inc()
-        await self.send(event)
+        if raw is None:
+            await self.send(event)
+        elif not self.closing or event.get("type") == "ended":
+            self.send_text(raw.decode() if isinstance(raw, bytes) else raw)
         await self.on_event(sid, event)
 
     # -- hooks -------------------------------------------------------------------------

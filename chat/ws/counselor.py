@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -109,10 +110,14 @@ class CounselorConnection(Connection):
                 await self.send(error_frame(ErrorCode.UNAUTHORIZED, "your login was revoked"))
                 await self.close(1008, "revoked")
 
-    async def send_queues(self, queues: list[dict[str, Any]]) -> None:
+    async def send_queues(self, queues: list[dict[str, Any]], text: str | None = None) -> None:
+        """The overview, when it changed; ``text`` is the frame already encoded (the watcher's fan-out)."""
         if queues != self.last_queues:
             self.last_queues = queues
-            await self.send({"type": "queues", "queues": queues})
+            if text is None:
+                await self.send({"type": "queues", "queues": queues})
+            elif not self.closing:
+                self.send_text(text)
 
     async def send_assigned(self, info: SessionInfo, kind: str = "assigned", **extra: Any) -> None:
         if kind == "assigned" and info.transfer_from is not None:
@@ -251,7 +256,7 @@ async def _serve(conn: CounselorConnection, reader: FrameReader) -> None:
         elif isinstance(frame, CounselorEnd):
             if await _owns(conn, frame.session_id):
                 client = await rt.redis.hget(rt.keys.session(frame.session_id), "client")
-                await metrics.end_session(rt, frame.session_id, EndReason.COUNSELOR, rt.now_ms())
+                await metrics.end_session(rt, frame.session_id, EndReason.COUNSELOR, rt.now_ms(), queued=False)
                 if frame.abusive:
                     await _block(conn, frame.session_id, client.decode() if isinstance(client, bytes) else client)
         elif isinstance(frame, Wrapup):
@@ -348,9 +353,13 @@ async def _accept(conn: CounselorConnection, frame: Accept) -> None:
         await rt.redis.zadd(rt.keys.grace_timers, {got.info.sid: deadline}, xx=True)
     # "for": this answers the console's accept, even when it carries the kept note of an earlier transfer.
     await conn.send_assigned(got.info, **{"for": "accept"})
-    await conn.follow(got.info.sid, 0)
-    await rt.store.publish_status_frame(
-        me.counselor_id, available=True, capacity=got.capacity, active=got.active, skills=got.skills
+    # The chat's history and the new load for the counselor's consoles do not wait for each other:
+    # the console's next frame is read once both are done, so they take one round trip, not two.
+    await asyncio.gather(
+        conn.follow(got.info.sid, 0),
+        rt.store.publish_status_frame(
+            me.counselor_id, available=True, capacity=got.capacity, active=got.active, skills=got.skills
+        ),
     )
 
 

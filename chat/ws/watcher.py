@@ -21,8 +21,14 @@ from chat.services import metrics
 from chat.services.auth import Principal
 from chat.services.runtime import Runtime
 from chat.sessions import EndReason, SessionStatus
+from chat.skills import Skills
+from chat.ws.connection import dumps
 
 log = logging.getLogger("chat.ws.watcher")
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 # What the watcher needs of the endpoints' connections, so that it does not
@@ -47,10 +53,18 @@ class CounselorConnection(Protocol):
 
     async def send(self, frame: dict[str, Any]) -> None: ...
 
-    async def send_queues(self, queues: list[dict[str, Any]]) -> None: ...
+    async def send_queues(self, queues: list[dict[str, Any]], text: str | None = None) -> None: ...
 
 
 REFRESH_SECONDS = 5.0
+# Changes closer together than this make one round of updates; a round that took long spaces the next
+# further (twice its own time), so a burst of pairings cannot keep the watcher busy all the time.
+COALESCE_SECONDS = 0.05
+# Counselors' skills, read from Redis for the overview's "skilled_online", are kept this long
+# (a change on this instance clears them at once; one on another instance shows within this time).
+SKILLS_TTL_MS = 5_000
+# Up to this many visitors, positions are read one ZRANK each rather than whole queues.
+FEW_VISITORS = 8
 HEARTBEAT_SECONDS = 20.0
 ALERT_REPEAT_MS = 60_000
 
@@ -62,6 +76,8 @@ class Watcher:
         self.counselors: set[CounselorConnection] = set()
         self._changed = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        # counselor id -> (when read, the queues they take)
+        self._skills: dict[str, tuple[int, tuple[tuple[str, str], ...]]] = {}
 
     async def start(self) -> None:
         await self.rt.hub.subscribe(self.rt.keys.queue_channel, self._on_change)
@@ -121,11 +137,34 @@ class Watcher:
     # -- queues ----------------------------------------------------------------------
     def changed(self) -> None:
         """Something the queue overview shows changed (such as a counselor's skills): update soon."""
+        self._skills.clear()
         self._changed.set()
+
+    async def skilled_online(self, now_ms: int, horizon_ms: int = 60_000) -> dict[tuple[str, str], int]:
+        """Per queue, how many counselors online take it: ``RedisStore.skilled_online`` with the skills
+        kept for SKILLS_TTL_MS, so a round reads only the online set, not one hash per counselor."""
+        rt = self.rt
+        ids = [_text(x) for x in await rt.redis.zrangebyscore(rt.keys.counselors_online, now_ms - horizon_ms, "+inf")]
+        stale = [cid for cid in ids if now_ms - self._skills.get(cid, (-SKILLS_TTL_MS, ()))[0] >= SKILLS_TTL_MS]
+        if stale:
+            async with rt.redis.pipeline(transaction=False) as pipe:
+                for cid in stale:
+                    pipe.hget(rt.keys.counselor_state(int(cid)), "skills")
+                raw = await pipe.execute()
+            for cid, text in zip(stale, raw, strict=True):
+                self._skills[cid] = (now_ms, tuple(Skills.parse(_text(text or "")).queues()))
+        if len(self._skills) > 2 * len(ids) + 100:
+            online = set(ids)
+            self._skills = {cid: entry for cid, entry in self._skills.items() if cid in online}
+        counts: dict[tuple[str, str], int] = {}
+        for cid in ids:
+            for queue in self._skills[cid][1]:
+                counts[queue] = counts.get(queue, 0) + 1
+        return counts
 
     async def queues_frame(self) -> list[dict[str, Any]]:
         now = self.rt.now_ms()
-        skilled = await self.rt.store.skilled_online(now)
+        skilled = await self.skilled_online(now)
         return [
             {
                 "audience": s.audience,
@@ -158,33 +197,57 @@ class Watcher:
                 self.visitors.pop(conn.sid, None)
         if not live:
             return
-        positions = await self.rt.store.positions([(c.sid or "", c.audience, c.language) for c in live])
+        positions = await self.positions(live)
         nobody_online = await self.rt.store.counselors_online(self.rt.now_ms()) == 0
-        eta = await self.estimator()
+        estimate = await self.estimator()
+        etas: dict[int, int | None] = {}
         for conn in live:
             position = positions.get(conn.sid or "")
             if position is None:
                 continue
-            await conn.send_queue(position, eta(position), nobody_online)
+            eta = etas.get(position, -1)
+            if eta == -1:
+                eta = etas[position] = estimate(position)
+            # Sent only when this visitor's position, estimate or "nobody online" changed.
+            await conn.send_queue(position, eta, nobody_online)
+
+    async def positions(self, conns: list[VisitorConnection]) -> dict[str, int | None]:
+        """Queue positions: a ZRANK each for a few visitors (one who just said hello), one ZRANGE
+        per queue for a whole round; a hello must not read the whole queue."""
+        if len(conns) > FEW_VISITORS:
+            return await self.rt.store.positions([(c.sid or "", c.audience, c.language) for c in conns])
+        rt = self.rt
+        async with rt.redis.pipeline(transaction=False) as pipe:
+            for c in conns:
+                pipe.zrank(rt.keys.queue(c.audience, c.language), c.sid or "")
+            ranks = await pipe.execute()
+        return {c.sid or "": None if rank is None else int(rank) + 1 for c, rank in zip(conns, ranks, strict=True)}
 
     async def _queue_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        took = 0.0
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), REFRESH_SECONDS)
+            # Many changes close together make one update (the flag is cleared after the pause, so
+            # what changed during it is in this round).
+            await asyncio.sleep(max(COALESCE_SECONDS, 2 * took))
             self._changed.clear()
-            # Many changes close together make one update.
-            await asyncio.sleep(0.05)
+            started = loop.time()
             try:
                 await self.update_visitors(list(self.visitors.values()))
                 webhook = self.rt.extras.get("alert_webhook")
                 if self.counselors or webhook is not None:
                     frame = await self.queues_frame()
+                    # Encoded once for every console (each still gets it only when it changed).
+                    text = dumps({"type": "queues", "queues": frame})
                     for conn in list(self.counselors):
-                        await conn.send_queues(frame)
+                        await conn.send_queues(frame, text)
                     await self.alert_supervisors(frame)
             except Exception:
                 log.exception("queue watcher: update failed")
                 await asyncio.sleep(1)
+            took = loop.time() - started
 
     def overdue(self, q: dict[str, Any]) -> str | None:
         """Whether a queue's wait calls for supervisors: "urgent_wait" (an urgent visitor past the

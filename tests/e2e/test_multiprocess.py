@@ -1,4 +1,4 @@
-"""Two real `chat serve` processes on one Redis: relay goes through Redis, not process memory."""
+"""Real `chat serve` processes on one Redis (one is `--workers 2`): relay goes through Redis, not memory."""
 
 from __future__ import annotations
 
@@ -36,11 +36,16 @@ def two_servers(tmp_path: Path, prefix: str) -> Iterator[tuple[ServerProcess, Se
         "CHAT_SECRET_KEY": "s" * 40,
     }
     a = ServerProcess(env).start()
-    b = ServerProcess(env).start()
+    # B is `chat serve --workers 2`: two processes on one port (SO_REUSEPORT) behind one supervisor.
+    b = ServerProcess(env, ("--workers", "2")).start()
+    workers = [int(p) for p in Path(f"/proc/{b.proc.pid}/task/{b.proc.pid}/children").read_text().split()]
+    assert len(workers) == 2
     a.settings = settings  # type: ignore[attr-defined]
     yield a, b
     a.stop()
-    b.stop()
+    assert b.stop() == 0
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
+    assert sum(line.startswith("chat: listening on ") for line in b.lines) == 1
 
 
 async def test_visitor_on_one_counselor_on_other(two_servers: tuple[ServerProcess, ServerProcess]) -> None:

@@ -125,3 +125,22 @@ async def test_status_health_ready(server: ServerThread) -> None:
         }
         # /metrics is not public: off without CHAT_METRICS_TOKEN (tests/server/test_metrics.py has it on).
         assert (await client.get("/metrics")).status_code == 404
+
+
+async def test_queue_updates_go_only_to_visitors_whose_place_changed(server: ServerThread) -> None:
+    """Updates are coalesced and sent only on a change: the last visitor leaving moves nobody, so nobody
+    is told anything; the first leaving moves the second up, who is told at once."""
+    v1, _ = await visitor_hello(server)
+    v2, _ = await visitor_hello(server)
+    v3, _ = await visitor_hello(server)
+    assert (await recv_until(v1, "queue"))["position"] == 1
+    assert (await recv_until(v2, "queue"))["position"] == 2
+    assert (await recv_until(v3, "queue"))["position"] == 3
+    await send(v3, {"type": "end"})
+    await recv_until(v3, "ended")
+    await no_frame(v1, 0.5)
+    await no_frame(v2, 0.1)
+    await send(v1, {"type": "end"})
+    assert (await recv_until(v2, "queue"))["position"] == 1
+    for ws in (v1, v2, v3):
+        await ws.close()
