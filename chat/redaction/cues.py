@@ -266,6 +266,9 @@ _LEADING_KIND = (
     r"|zwembad|kapsalon|kebabzaak|shishalounge|shisha\s+lounge|lounge|café|cafe|pizzeria|bakkerij|restaurant"
     r"|tattooshop|gym|sportschool|[\w-]*vereniging|[\w-]*club|[\w-]*praktijk|[\w-]*kliniek|[\w-]*zorg"
     r"|jeugdhulp|pleegzorg|modellenbureau|youth\s+prison|youth\s+centre|youth\s+club|foster\s+care\s+with"
+    r"|hotel|pizzaria|nagelsalon|barbershop|shoarmazaak|slagerij|bloemenhandel|rijschool|dansschool|stichting"
+    r"|buurtteam|wijkteam|jeugdteam|jeugdbescherming|welzijn|jongerenwerk|voedselbank|huisartsenpost|spoedpost"
+    r"|politiebureau|ggz|jji"
 )
 _LED_NAME = re.compile(
     rf"(?<![\w'’-])(?P<kind>(?i:{_LEADING_KIND}))\s+(?P<name>(?:(?i:van|of|de|het|'t|the|al|el|da|ter|ten)\s+)?"
@@ -273,7 +276,14 @@ _LED_NAME = re.compile(
 )
 # Kinds after which a lowercase word is a name ("hogeschool inholland", "azc budel").
 _LOWER_NAME_KINDS = frozenset(
-    "hogeschool universiteit university univeristy roc mbo vmbo obs cbs ikc basisschool basischool azc".split()
+    "hogeschool universiteit university univeristy roc mbo vmbo obs cbs ikc basisschool basischool azc"
+    " hotel pizzaria pizzeria voedselbank jji".split()
+)
+# Teams and services named by the part of town they serve: "buurtteam oost", "Jeugdbescherming west".
+_DISTRICT_TEAM = re.compile(
+    r"(?<![\w'’-])(?i:(?:sociaal\s+)?(?:wijkteam|buurtteam|jeugdteam|gebiedsteam|jeugdbescherming|jeugdzorg"
+    r"|jongerenwerk|welzijn|ggz|politie|wijkagent|stichting\s+jongerenwerk)\s+(?:regio\s+)?"
+    r"(?:noord|oost|zuid|west|centrum|midden|noordoost|noordwest|zuidoost|zuidwest))(?:[\s-][A-Z][\w-]+)?(?![\w-])"
 )
 # "zit op de uva", "op het barlaeus", "mijn school is het gsr": a word after "zit op" is a school.
 _ATTENDS = re.compile(
@@ -358,6 +368,7 @@ def find_named_places_in_any_case(text: str, common: Container[str] = COMMON) ->
         start = m.end("name") - len(" ".join(words))
         found.append(Item("ADRES", start, m.end()))
     found += [Item("ADRES", m.start(), m.end()) for m in _PLACE_ADJECTIVE.finditer(text)]
+    found += [Item("INSTELLING", m.start(), m.end()) for m in _DISTRICT_TEAM.finditer(text)]
     return found
 
 

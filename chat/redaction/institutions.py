@@ -39,11 +39,24 @@ _PREFIX_WORDS = (
     r"|opvang|zorginstelling|instelling|ziekenhuis|kliniek|uitzendbureau|bedrijf|nagelstudio|massagesalon"
     r"|coffeeshop|escortbureau|modellenbureau|leefgroep|woongroep|internaat|hospital|clinic|mosque|church"
     r"|academy|winkelcentrum|station|metrostation|treinstation|park|stadspark|bushalte|halte|markt"
+    r"|politiebureau|bureau|wijkteam|buurtteam|jeugdteam|gebiedsteam|jeugdbescherming|jeugdzorg|jeugdzorg\s+plus"
+    r"|welzijn|jongerenwerk|voedselbank|kinderdagverblijf|kdv|bso|peuterspeelzaal|huisartsenpost|huisartsenpraktijk"
+    r"|gezondheidscentrum|spoedpost|schoonmaakbedrijf|nagelsalon|shoarmazaak|pizzeria|pizzaria|slagerij|bakkerij"
+    r"|bloemenhandel|bloemist|rijschool|dansschool|muziekschool|theater|theatergroep|jji|ggz|scouting"
+    r"|[a-z]*vereniging|zorgboerderij|dagbesteding|crisisopvang|nachtopvang|vrouwenopvang|jeugdinrichting"
+    r"|gezinshuis|supermarkt|cafetaria|lunchroom|eetcafé|discotheek|nachtclub|sauna|wasstraat|fabriek"
+    r"|opvanghuis|blijf\s+van\s+m'n\s+lijf\s+huis"
 )
 # Kind words written after the name: "Mevlana moskee", "Mater Hospital", "Flexwork Polska BV".
 _SUFFIX_WORDS = (
     r"moskee|mosque|kerk|church|cathedral|kathedraal|hospital|ziekenhuis|gym|groep|jeugdzorg|jeugdhulp"
     r"|kliniek|clinic|BV|B\.V\.|VOF|Holding|Academy|Grammar|Institute|Instituut|Centre|Center|Markt|Plein"
+    r"|Club|Services|Police|Infirmary|Council|Fostering|Trust|Foundation|Theater|Theatre|Hogescholen|Gasthuis"
+    r"|Hotel|nachtopvang|opvang|Ministries|Boxing|FC|Hostel"
+)
+# "Sint-Janskathedraal", "Westerkerk", "Ayasofyamoskee": a place of worship or hospital in one word.
+_COMPOUND_INSTITUTION = re.compile(
+    r"(?<![\w'’-])[A-Z][\w'’-]{2,}(?:kathedraal|kerk|moskee|ziekenhuis|gasthuis|basiliek|kapel|synagoge|klooster)(?![\w-])"
 )
 _PREFIXED = re.compile(
     rf"(?<![\w'’-])(?:(?P<abbr>{_PREFIX_ABBREVIATIONS})|(?P<kind>(?i:{_PREFIX_WORDS})))\s+(?P<name>{_NAME})"
@@ -132,6 +145,9 @@ def find_organisations(text: str, common: Container[str] = COMMON) -> list[Item]
         kind = m.group("kind")
         place_like = kind.lower() in {"markt", "plein"}
         found.append(Item("ADRES" if place_like else "INSTELLING", trimmed[0], m.end()))
+    for m in _COMPOUND_INSTITUTION.finditer(text):
+        if m.group().lower() not in common and not sentence_start(text, m.start()):
+            found.append(Item("INSTELLING", m.start(), m.end()))
     for m in _AFTER_PLACE_WORD.finditer(text):
         name = m.group("name")
         # "naar het station brengen": a lowercase infinitive is no name.

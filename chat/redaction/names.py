@@ -24,12 +24,21 @@ _STREET_SUFFIX = (
     r"straat|straatweg|laan|weg|plein|gracht|kade|singel|dijk|dreef|hof|park|pad|steeg|markt|baan|wal"
     r"|zijde|burgwal|haven|veld|erf|plantsoen|boulevard|allee|promenade|ring|wetering|vaart|dam|kanaal"
     r"|hoven|stede|straatje|pleintje|rak|weide|akker|berg|heuvel|tuin|hage|oord|horst|lei|poort|wijk"
+    r"|straße|strasse|platz|gasse"
 )
 _STRONG_STREET_SUFFIX = r"straat|straatweg|laan|gracht|plein|kade|singel|dreef|steeg|plantsoen|boulevard|park"
-_HOUSE_NUMBER = r"\d{1,5}(?:\s?[A-Za-z](?![\w])|[-/]\d{1,4}|-?[A-Za-z]{1,2}(?![\w]))?"
+# What may follow the number: "8 bis", "60 II", "40 2 hoog", "97 3hg", "321 3-hoog", "44 bus 2", "9 hs".
+_NUMBER_TAIL = (
+    r"(?:\s(?:bis|hs|huis|boven|beneden|I{1,3}|IV)(?![\w-])|\s\d\s?-?\s?(?:hoog|hg)(?![\w-])"
+    r"|\s(?:bus|box)\s\d{1,4}(?![\w-]))?"
+)
+_HOUSE_NUMBER = rf"\d{{1,5}}(?:\s?[A-Za-z](?![\w])|[-/]\d{{1,4}}|-?[A-Za-z]{{1,2}}(?![\w]))?{_NUMBER_TAIL}"
+# The postcode and town after an address: "Hoogstraat 14, 3011 PN Rotterdam", "Hauptstraße 7, 47533 Kleve".
+_POSTCODE_TOWN = re.compile(r",?\s(?:[1-9]\d{3}\s?[A-Z]{2}|\d{5})(?:\s[A-Z][a-zà-ÿ]+(?:[ -][A-Z][a-zà-ÿ]+)?)?(?![\w-])")
 _STREET_LEAD = (
     r"(?:(?:Van|De|Den|Der|Het|'t|Burgemeester|Burg\.|Dokter|Dr\.|Prins|Prinses|Koning|Koningin|Sint|St\."
-    r"|Oude|Nieuwe|Lange|Korte|Hoge|Lage|Grote|Kleine|Eerste|Tweede|Derde|Noord|Zuid|Oost|West)\s+){0,3}"
+    r"|Oude|Nieuwe|Nieuw|Lange|Korte|Hoge|Lage|Grote|Kleine|Eerste|Tweede|Derde|Noord|Zuid|Oost|West|\d{1,2}e"
+    r"|Laan\s+van|van(?=\s+[a-z]+\w*(?:straat|laan|weg|plein|gracht|kade|singel)\b)|Jan|Jacob|Willem|Johan)\s+){0,3}"
 )
 # Every pattern that starts with a word begins where no word character precedes, apostrophes
 # included: with "(?<![\w-])" alone, "a'a'a'..." starts a match at every letter and each
@@ -38,8 +47,19 @@ _ADDRESS = re.compile(
     rf"(?<![\w'’-]){_STREET_LEAD}(?P<street>[A-Z][\w'’-]*|[a-z][\w'’-]*(?:{_STREET_SUFFIX}))\s+{_HOUSE_NUMBER}(?![\w-])"
 )
 _BARE_STREET = re.compile(rf"(?<![\w'’-]){_STREET_LEAD}[A-Z]\w{{2,}}(?:{_STRONG_STREET_SUFFIX})(?![\w-])")
-_ENGLISH_ADDRESS = re.compile(
-    r"\b\d{1,5}\s+(?:[A-Z]\w+\s+){1,3}(?:Street|St\.|Road|Rd\.|Avenue|Ave\.|Lane|Drive|Close|Way|Court|Place|Square)\b"
+# "42 Elm Grove", "17b Station Road", "flat 4 27 kingsland rd", "Flat 12, 8 Victoria Road, Leeds LS6 1DR":
+# a number, one to three words and a street type in any case, after an optional flat number.
+_ENGLISH_ADDRESS_ANY_CASE = re.compile(
+    r"(?<![\w'’-])(?:(?i:flat|apartment|apt\.?|unit)\s+\d{1,4}[a-z]?,?\s+)?\d{1,5}[a-z]?\s+"
+    r"(?P<name>(?:[A-Za-z][\w'’-]*+\s+){1,3}?)(?i:street|road|avenue|lane|drive|close|way|court|place"
+    r"|square|grove|crescent|gardens|terrace|mews|row|hill|walk|rise|parade|green|(?:st|rd|ave|ln|dr)\.?)(?![\w-])"
+)
+_UK_TOWN_POSTCODE = re.compile(r",\s?[A-Z][a-z]+(?:\s[A-Z][a-z]+)?(?:\s[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2})?(?![\w-])")
+# French, Spanish, Italian and Portuguese streets with their number: "Rue de la Loi 52", "Calle Mayor 12".
+_ROMANCE_ADDRESS = re.compile(
+    r"(?<![\w'’-])(?:Rue|Avenue|Boulevard|Chaussée|Place|Calle|Avenida|Carrer|Plaza|Paseo|Via|Viale|Piazza|Corso"
+    r"|Rua|Praça)\s+(?:(?:de|del|de\s+la|la|le|les|des|du|di|della|dos|das|da|d')\s*){0,2}"
+    r"[A-Z][\w'’-]*(?:\s[A-Z][\w'’-]*)?,?\s\d{1,4}[a-z]?(?![\w-])"
 )
 _STREET_WORD_END = re.compile(rf"(?:{_STREET_SUFFIX})$")
 _ADDRESS_CUE = re.compile(
@@ -62,7 +82,11 @@ def find_addresses(text: str, common: Container[str] = COMMON) -> list[Item]:
             text[max(0, m.start() - 25) : m.start()]
         ):
             continue
-        found.append(Item("ADRES", m.start(), m.end()))
+        end = m.end()
+        tail = _POSTCODE_TOWN.match(text, end)
+        if tail:
+            end = tail.end()
+        found.append(Item("ADRES", m.start(), end))
     # Addresses are disjoint and in order: look up the one that could hold a bare street.
     starts = [i.start for i in found]
     for m in _BARE_STREET.finditer(text):
@@ -70,8 +94,20 @@ def find_addresses(text: str, common: Container[str] = COMMON) -> list[Item]:
         inside = at >= 0 and m.end() <= found[at].end
         if m.group().lower() not in common and not inside:
             found.append(Item("ADRES", m.start(), m.end()))
-    found += items_matching("ADRES", _ENGLISH_ADDRESS, text)
+    for m in _ENGLISH_ADDRESS_ANY_CASE.finditer(text):
+        if _ordinary(m.group("name").split(), common):
+            continue
+        end = m.end()
+        tail = _UK_TOWN_POSTCODE.match(text, end)
+        if tail and tail.group().strip(", ").split()[0].lower() not in common:
+            end = tail.end()
+        found.append(Item("ADRES", m.start(), end))
+    found += items_matching("ADRES", _ROMANCE_ADDRESS, text)
     return found
+
+
+def _ordinary(words: list[str], common: Container[str]) -> bool:
+    return all(w.lower() in common for w in words)
 
 
 # --- Schools and other institutions ------------------------------------------------
