@@ -198,10 +198,10 @@ def find_listed_streets(
 # What makes a school identifying besides its name: "groep 8 van", "havo 3 op", "4 vwo op",
 # "year 10 at", "de brugklas van", and after it "4e klas".
 _GRADE_BEFORE = re.compile(
-    r"(?i:(?:groep|klas|leerjaar|havo|vwo|vmbo|mavo|atheneum|gymnasium|mbo|year|grade|form)\s+\d{1,2}"
+    r"(?i:(?:groep|klas|leerjaar|havo|vwo|vmbo|mavo|atheneum|gymnasium|mbo|year|grade|form)\s+\d{1,2}[a-z]?"
     r"|\d{1,2}(?:e|de|ste)?\s+(?:havo|vwo|vmbo|mavo|atheneum|gymnasium|gym|klas|mbo)|brugklas|eindexamenklas"
     r"|sixth\s+form|(?:havo|vwo|vmbo|mavo)(?=\s+op))"
-    r"\s+(?i:van|op|at|on|in|of)\s+(?:(?i:de|het|the)\s+)?(?:(?i:basisschool|school)\s+)?$"
+    r"\s+(?i:van|op|at|on|in|of|bij|aan)\s+(?:(?i:de|het|the)\s+)?(?:(?i:basisschool|school)\s+)?$"
 )
 _GRADE_AFTER = re.compile(
     r"\s+(?i:(?:in\s+)?\d{1,2}(?:e|de|ste)?\s+klas|(?:in\s+)?klas\s+\d{1,2}|(?:in\s+)?groep\s+\d{1,2})(?![\w-])"
@@ -249,11 +249,12 @@ def common_or_countries() -> frozenset[str]:
 _NON_NAME = r"(?:[a-zà-ÿ0-9][\w'’.-]*+|[A-Z][\w'’.-]*+)"
 # A school keyword, misspellings included; the words before it name the school.
 _SCHOOL_KIND = (
-    r"college|colege|collage|lyceum|gymnasium|school|scool|skool|hogeschool|academy|academie|uni|university"
+    r"college|colege|collage|collge|colllege|lyceum|lycium|gymnasium|school|scool|skool|hogeschool|academy"
+    r"|academie|uni|university|sixth\s+form"
     r"|univeristy|universiteit|univ|scholengemeenschap|basisschool|basischool|[\w-]+(?:college|colege|school|lyceum)"
 )
 # Where a pupil is: "zit op (het)", "ga naar (de)", "at", "go(es) to (the)", "attends".
-_SCHOOL_CUE = r"(?:zit|zat|zitten|ga|gaat|gaan|ging|naar|op|bij|at|to|attends|attend|van)"
+_SCHOOL_CUE = r"(?:zit|zat|zitten|ga|gaat|gaan|ging|naar|op|bij|at|to|attends|attend|van|go|goes|went)"
 _CUED_SCHOOL = re.compile(
     rf"(?<![\w'’-])(?i:{_SCHOOL_CUE})\s+(?:(?i:de|het|the|'t)\s+)?"
     rf"(?P<name>(?:{_NON_NAME}\s+){{0,3}}(?i:{_SCHOOL_KIND})(?:\s+(?i:of|van)\s+{_NON_NAME})?)(?![\w-])"
@@ -265,11 +266,12 @@ _LEADING_KIND = (
     r"|scholengemeenschap|azc|moskee|mosque|kerk|parochie|buurthuis|jongerencentrum|jeugdhonk|sportcentrum"
     r"|zwembad|kapsalon|kebabzaak|shishalounge|shisha\s+lounge|lounge|café|cafe|pizzeria|bakkerij|restaurant"
     r"|tattooshop|gym|sportschool|[\w-]*vereniging|[\w-]*club|[\w-]*praktijk|[\w-]*kliniek|[\w-]*zorg"
-    r"|jeugdhulp|pleegzorg|modellenbureau|youth\s+prison|youth\s+centre|youth\s+club|foster\s+care\s+with"
+    r"|jeugdhulp|pleegzorg|modellenbureau|mavo|gymnasium|lyceum|youth\s+prison|youth\s+centre|youth\s+club|foster\s+care\s+with"
     r"|hotel|pizzaria|nagelsalon|barbershop|shoarmazaak|slagerij|bloemenhandel|rijschool|dansschool|stichting"
     r"|buurtteam|wijkteam|jeugdteam|jeugdbescherming|welzijn|jongerenwerk|voedselbank|huisartsenpost|spoedpost"
     r"|politiebureau|ggz|jji"
 )
+_NOT_NAME_LEADS = frozenset("in op bij aan at on to voor for met with en and".split())
 _LED_NAME = re.compile(
     rf"(?<![\w'’-])(?P<kind>(?i:{_LEADING_KIND}))\s+(?P<name>(?:(?i:van|of|de|het|'t|the|al|el|da|ter|ten)\s+)?"
     rf"['‘]?{_NON_NAME}(?:\s+{_NON_NAME})?)"
@@ -291,6 +293,18 @@ _ATTENDS = re.compile(
     rf"(?P<name>{_NON_NAME})(?![\w-])|(?i:mijn|my|haar|zijn)\s+(?i:school)\s+(?i:is|heet)\s+(?:(?i:de|het|the)\s+)?"
     rf"(?P<school>{_NON_NAME})"
 )
+# Capitalised names after "zit op", "gaat naar", "my school is": "zit op Pro Rege", "zit op Het Baken
+# Almere", "gaat naar De Kleine Prins", "mijn school is Stad en Esch". After "naar" or "to" a name without
+# a capitalised article may be a town, which the place rules name better.
+_ATTENDS_NAMED = re.compile(
+    r"(?<![\w'’-])(?:(?P<sits>(?i:zit|zat|zitten|zitte)\s+(?:(?i:nu|ook|al|nog|wel|daar|hier)\s+)?(?i:op)"
+    r"|(?i:mijn|my|haar|zijn|his|her)\s+(?i:school|uni|college)\s+(?i:is|heet|was))"
+    r"|(?i:gaat|ga|gaan|ging|goes|go|went)\s+(?:(?i:nu|ook|al|nog)\s+)?(?i:naar|to))\s+(?:(?i:de|het|'t|the)\s+)?"
+    r"(?P<name>(?P<article>(?:De|Het|'t)\s+)?[A-Z][\w'’-]*+"
+    r"(?:\s+(?:(?:en|van|de|der|den|het|voor|for|of|in\s+the|in\s+de)\s+)?[A-Z][\w'’-]*+){0,4})"
+)
+
+
 # Things one sits on, not schools.
 _NOT_ATTENDED = frozenset(
     """
@@ -301,7 +315,8 @@ _NOT_ATTENDED = frozenset(
 # "windrush square", "whitechapel road", "Leicester square", "Westfield shopping centre", "bijlmer arena".
 _ANY_CASE_LANDMARK = re.compile(
     rf"(?<![\w'’.-])(?P<name>{_NON_NAME}(?:\s+{_NON_NAME})?)\s+(?P<kind>(?i:square|road|street|lane|avenue|circus"
-    r"|crescent|terrace|shopping\s+centre|shopping\s+center|shopping\s+mall|mall|arena|boulevard))(?![\w-])"
+    r"|crescent|terrace|shopping\s+centre|shopping\s+center|shopping\s+mall|mall|arena|boulevard|station|tube\s+station"
+    r"|high\s+st|high\s+street|rd))(?![\w-])"
 )
 # "de vaartsche rijn", "de Hoornse Vaart", "de Grote Merkt": an adjective of place and a waterway or square.
 _PLACE_ADJECTIVE = re.compile(
@@ -343,6 +358,8 @@ def find_named_places_in_any_case(text: str, common: Container[str] = COMMON) ->
         while words and (words[-1].lower() in common or words[-1].lower() in INTERFIXES):
             words.pop()
         core = [w for w in words if w.lower() not in INTERFIXES | {"of", "the"}]
+        if not words or words[0][0].isdigit() or words[0].lower() in _NOT_NAME_LEADS:
+            continue  # "mavo 4", "Gymnasium in Groningen": a grade or a town, not a name
         if not core or _ordinary(words, common) or core[0].lower() in common:
             continue
         particle = m.group("name").split()[0].lower() in INTERFIXES | {"of", "the"}
@@ -359,12 +376,20 @@ def find_named_places_in_any_case(text: str, common: Container[str] = COMMON) ->
         word = m.group(group).lower().strip("'’.")
         if word not in common and word not in _NOT_ATTENDED and len(word) >= 2:
             found.append(Item("INSTELLING", m.start(group), m.end(group)))
+    for m in _ATTENDS_NAMED.finditer(text):
+        words = [w for w in m.group("name").split() if w.lower() not in INTERFIXES | {"en", "voor", "for", "of", "the"}]
+        if not words or _ordinary(words, common) or " ".join(words).lower() in COUNTRIES:
+            continue
+        if m.group("sits") or m.group("article") or re.search(rf"(?i:{_SCHOOL_KIND})$", words[-1]):
+            found.append(Item("INSTELLING", m.start("name"), m.end("name")))
     for m in _ANY_CASE_LANDMARK.finditer(text):
         words = m.group("name").split()
         while words and (words[0].lower() in common or words[0].lower() in _GENERIC_LANDMARK_NAMES):
             words.pop(0)
         if not words or _ordinary(words, common):
             continue
+        if m.group("kind").lower().endswith("station") and not all(w[0].isupper() for w in words):
+            continue  # "Brixton station" is a name; "near the station", "vlakbij het station" are not
         start = m.end("name") - len(" ".join(words))
         found.append(Item("ADRES", start, m.end()))
     found += [Item("ADRES", m.start(), m.end()) for m in _PLACE_ADJECTIVE.finditer(text)]

@@ -34,7 +34,9 @@ _NUMBER_TAIL = (
 )
 _HOUSE_NUMBER = rf"\d{{1,5}}(?:\s?[A-Za-z](?![\w])|[-/]\d{{1,4}}|-?[A-Za-z]{{1,2}}(?![\w]))?{_NUMBER_TAIL}"
 # The postcode and town after an address: "Hoogstraat 14, 3011 PN Rotterdam", "Hauptstraße 7, 47533 Kleve".
-_POSTCODE_TOWN = re.compile(r",?\s(?:[1-9]\d{3}\s?[A-Z]{2}|\d{5})(?:\s[A-Z][a-zà-ÿ]+(?:[ -][A-Z][a-zà-ÿ]+)?)?(?![\w-])")
+_POSTCODE_TOWN = re.compile(
+    r",?\s(?:[1-9]\d{3}\s?[A-Z]{2}|\d{5})(?:\s(?P<town>[A-Za-zà-ÿ][a-zà-ÿ]+(?:[ -][A-Z][a-zà-ÿ]+)?))?(?![\w-])"
+)
 _STREET_LEAD = (
     r"(?:(?:Van|De|Den|Der|Het|'t|Burgemeester|Burg\.|Dokter|Dr\.|Prins|Prinses|Koning|Koningin|Sint|St\."
     r"|Oude|Nieuwe|Nieuw|Lange|Korte|Hoge|Lage|Grote|Kleine|Eerste|Tweede|Derde|Noord|Zuid|Oost|West|\d{1,2}e"
@@ -85,7 +87,8 @@ def find_addresses(text: str, common: Container[str] = COMMON) -> list[Item]:
         end = m.end()
         tail = _POSTCODE_TOWN.match(text, end)
         if tail:
-            end = tail.end()
+            town = tail.group("town")
+            end = tail.start("town") - 1 if town and town.split()[0].lower() in common else tail.end()
         found.append(Item("ADRES", m.start(), end))
     # Addresses are disjoint and in order: look up the one that could hold a bare street.
     starts = [i.start for i in found]
@@ -229,7 +232,8 @@ _WEAK_NAME_CUES = re.compile(
     r"(?i:\b(?:ik\s+ben|i'm|i\s+am|im|this\s+is|dit\s+is|met|bij|en|van|voor|aan|tegen|naar"
     r"|vriend|vriendin|vriendje|vriendinnetje|zus|zusje|broer|broertje|neef|nicht|nichtje|oom|tante|juf"
     r"|meester|mentor|buurman|buurvrouw|friend|sister|brother|boyfriend|girlfriend|cousin|uncle|aunt|niece"
-    r"|nephew|son|daughter|dochter|zoon|stiefvader|stiefmoeder|stiefbroer|stiefzus|ex|mama|papa|opa|oma)"
+    r"|nephew|son|daughter|dochter|zoon|stiefvader|stiefmoeder|stiefbroer|stiefzus|ex|mama|papa|opa|oma"
+    r"|dad|mum|mom|stepdad|step\s+dad|stepmum|stepmom|vader|moeder|zeg\s+maar)"
     r"(?:\s*,\s*|\s+))"
     rf"{_NAME}"
 )

@@ -32,7 +32,14 @@ from chat.redaction.cues import (
     find_titled_names,
     street_names,
 )
-from chat.redaction.institutions import find_named_schools, find_organisations, find_streets, known_institutions
+from chat.redaction.institutions import (
+    find_landmarks,
+    find_named_schools,
+    find_organisations,
+    find_streets,
+    known_institutions,
+    known_landmarks,
+)
 from chat.redaction.names import (
     find_addresses,
     find_initialled_names,
@@ -87,6 +94,7 @@ _RULES: tuple[Callable[[str], list[Item]], ...] = (
     find_organisations,
     find_streets,
     find_named_schools,
+    find_landmarks,
     find_initialled_names,
     find_cued_organisations,
     find_quoted_nicknames,
@@ -205,6 +213,7 @@ class Redactor:
         self._engine()
         gazetteer()
         known_institutions()
+        known_landmarks()
         street_names()
 
     def redact(self, text: str) -> Redacted:

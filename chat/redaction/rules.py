@@ -376,7 +376,7 @@ _UK_POSTCODE = re.compile(r"(?<![\w-])[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}(?![\w-])
 
 # Belgian and other four-digit postcodes when called one: "postcode 9100".
 _CUED_POSTCODE = re.compile(
-    r"(?i:\b(?:postcode|postal\s+code|zip(?:\s+code)?|code\s+postal)\s*:?\s*)(\d{4,5})(?![\w-])"
+    r"(?i:\b(?:postcode|postal\s+code|zip(?:\s+code)?|code\s+postal)\s*(?:is\s*)?:?\s*)(\d{4}\s?[A-Za-z]{2}|\d{4,5})(?![\w-])"
 )
 
 
