@@ -30,10 +30,13 @@ _ORGANISATION_CUE = (
     r"werk|werkt|werken|werkte|werkten|traint|train|trainen|voetbalt|speelt|speel|hockeyt|turnt|zwemt"
     r"|sport|stage|stageloopt|geplaatst|verblijft|verblijf|opvang|lid|works|work|working|worked|plays|play"
     r"|playing|trains|training|staying|stays|stay|placed|member|volunteers|volunteer|intern|interns"
+    r"|behandeling|behandeld|ingeschreven|aangemeld|intake|begeleid|begeleiding|begeleider|hulpverlener"
+    r"|jeugdbeschermer|behandelaar|psycholoog|therapeut|opgenomen|doorverwezen|patient|treated|referred"
+    r"|worker|carer|therapist|counsellor|counselor|nurse|caseworker"
 )
 _CUED_ORGANISATION = re.compile(
     rf"(?<![\w'’-])(?i:{_ORGANISATION_CUE})\s+(?:(?i:hier|daar|nu|now|there)\s+)?"
-    r"(?i:bij|van|voor|at|for|with|of|in)\s+(?:(?i:de|het|the)\s+)?"
+    r"(?i:bij|van|voor|at|for|with|of|in|door|naar|to|from)\s+(?:(?i:de|het|the)\s+)?"
     rf"(?P<name>[A-Z][\w'’&-]*(?:\s+(?:(?:{'|'.join(sorted(INTERFIXES - {'in', 'op'}))}|of|the|and|&)\s+)?"
     r"[A-Z][\w'’&-]*){0,3})"
 )
@@ -84,7 +87,7 @@ def find_quoted_nicknames(text: str, common: Container[str] = COMMON) -> list[It
 
 # --- Titles and particles ---------------------------------------------------------------
 
-_PARTICLES = r"(?:van|de|der|den|ter|ten|te|van\s+'t|in\s+'t|op\s+'t|el|al|la|le|du|da|von|di|'t)"
+_PARTICLES = r"(?:van|de|der|den|ter|ten|te|van\s+'t|in\s+'t|op\s+'t|el|al|la|le|du|da|von|di|'t|v\.?\s?d\.?|vd|v\.)"
 # "mevrouw ter horst", "meneer van dijk", "juf de wit": a title, particles, a surname in any case.
 _TITLED_LOWER = re.compile(
     r"(?<![\w'’-])(?i:meneer|mevrouw|mevr\.?|dhr\.?|mw\.?|juf|meester|familie|fam\.?)\s+"
@@ -208,6 +211,13 @@ _GRADE_AFTER = re.compile(
 )
 
 
+# A kind word right before a listed name is part of it: "gymnasium haganum", "stichting Timon".
+_KIND_BEFORE = re.compile(
+    r"(?<![\w'’-])(?i:gymnasium|lyceum|college|basisschool|hogeschool|roc|stichting|moskee|kerk|ziekenhuis"
+    r"|jeugdzorg|jeugdhulp|ggz)\s$"
+)
+
+
 def extend_items(text: str, items: list[Item], protected: Sequence[tuple[int, int]] = ()) -> list[Item]:
     """Grow merged items by the words around them that identify: a grade before or after a
     school, the town right after a school or institution ("Christelijk Lyceum Zeist"),
@@ -216,6 +226,9 @@ def extend_items(text: str, items: list[Item], protected: Sequence[tuple[int, in
     for index, item in enumerate(items):
         start, end = item.start, item.end
         if item.type == "INSTELLING":
+            kind = _KIND_BEFORE.search(text, max(0, start - 20), start)
+            if kind:
+                start = kind.start()
             before = _GRADE_BEFORE.search(text, max(0, start - 40), start)
             if before:
                 start = before.start()
@@ -298,8 +311,10 @@ _ATTENDS = re.compile(
 # a capitalised article may be a town, which the place rules name better.
 _ATTENDS_NAMED = re.compile(
     r"(?<![\w'’-])(?:(?P<sits>(?i:zit|zat|zitten|zitte)\s+(?:(?i:nu|ook|al|nog|wel|daar|hier)\s+)?(?i:op)"
+    r"|\d{1,2}(?:e|de)?\s+(?i:havo|vwo|vmbo|mavo|gym|atheneum|gymnasium)\s+(?i:op)"
+    r"|(?i:havo|vwo|vmbo|mavo|groep|klas)\s+\d{1,2}[a-z]?\s+(?i:op|van)"
     r"|(?i:mijn|my|haar|zijn|his|her)\s+(?i:school|uni|college)\s+(?i:is|heet|was))"
-    r"|(?i:gaat|ga|gaan|ging|goes|go|went)\s+(?:(?i:nu|ook|al|nog)\s+)?(?i:naar|to))\s+(?:(?i:de|het|'t|the)\s+)?"
+    r"|(?i:gaat|ga|gaan|ging|goes|go|went)\s+(?:(?i:nu|ook|al|nog)\s+)?(?i:naar|to))\s+(?:(?:de|het|'t|the)\s+)?"
     r"(?P<name>(?P<article>(?:De|Het|'t)\s+)?[A-Z][\w'’-]*+"
     r"(?:\s+(?:(?:en|van|de|der|den|het|voor|for|of|in\s+the|in\s+de)\s+)?[A-Z][\w'’-]*+){0,4})"
 )

@@ -173,11 +173,14 @@ _TLDS = (
     "|club|nu|fr|es|it|ch|at|pl|tr|ma|sr|cc|ru|dev|page|social|chat|fans|vip|sex|xxx|porn|cam"
     "|ee|bio|gd|gl|sh|ai|us|ca|au|ws|cz|se|no|dk|fi|pt|gr|ro|lu|nz|za|br|mx|tk|ml|top|icu|store|tech"
     "|space|website|fun|life|world|today|news|blog|art|studio|media|pro|mobi|cw|aw|moe|lol|ninja|wtf|tube"
+    "|gy|su|pw|cx|lk|gs|bz|cl|lt|lv|mk|rs|ua|vn|tw|nyc|amsterdam|frl"
 )
 _URL = re.compile(
     # Starts only where no URL character precedes: after "\b" alone, "www.www.www..." would
     # start a match at every "www." and each would run to the end (quadratic time).
-    r"(?i)(?:(?<![\w.@/-])(?:https?://|www\.)[^\s<>\"']+"
+    # App deep links ("snapchat://add/x", "tg://resolve?domain=x", "whatsapp://send?phone=...") too.
+    r"(?i)(?:(?<![\w.@/-])(?:https?://|www\.|(?:snapchat|tg|whatsapp|instagram|tiktok|fb|discord|telegram"
+    r"|twitter|signal|skype|viber|kik|onlyfans|intent|sms|mailto)://?)[^\s<>\"']+"
     rf"|(?<![\w@.-])(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+(?:{_TLDS})(?::\d+)?(?![\w-])(?:/[^\s<>\"']*)?)"
 )
 
