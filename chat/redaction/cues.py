@@ -33,12 +33,15 @@ _ORGANISATION_CUE = (
     r"|behandeling|behandeld|ingeschreven|aangemeld|intake|begeleid|begeleiding|begeleider|hulpverlener"
     r"|jeugdbeschermer|behandelaar|psycholoog|therapeut|opgenomen|doorverwezen|patient|treated|referred"
     r"|worker|carer|therapist|counsellor|counselor|nurse|caseworker"
+    # Who runs or works in it: "de trainer van Quick '20", "eigenaar van Tattoo Palace", "the owner of Nando's".
+    r"|trainer|trainster|coach|baas|eigenaar|manager|leiding|leider|begeleider|directeur|chef|collega|uitsmijter"
+    r"|jongerenraad|bijles|aangenomen|keuken|slaap|slaapt|sliep|owner|boss|leader|staff|workers|run\s+by"
 )
 _CUED_ORGANISATION = re.compile(
     rf"(?<![\w'’-])(?i:{_ORGANISATION_CUE})\s+(?:(?i:hier|daar|nu|now|there)\s+)?"
     r"(?i:bij|van|voor|at|for|with|of|in|door|naar|to|from)\s+(?:(?i:de|het|the)\s+)?"
     rf"(?P<name>[A-Z][\w'’&-]*(?:\s+(?:(?:{'|'.join(sorted(INTERFIXES - {'in', 'op'}))}|of|the|and|&)\s+)?"
-    r"[A-Z][\w'’&-]*){0,3})"
+    r"[A-Z][\w'’&-]*){0,3}(?:\s+['’]\d{2}(?![\w'’-]))?)"
 )
 
 
@@ -115,8 +118,9 @@ def find_titled_names(
             found.append(Item("NAAM", m.start(), m.end()))
     for m in _LOWER_PARTICLE_NAME.finditer(text):
         first = m.group("first")
-        surname = m.group("rest").split()[-1]
-        if first in first_names and first not in common and surname not in common:
+        rest = m.group("rest").split()
+        # "van der meer": after two particles even an ordinary word is a surname.
+        if first in first_names and first not in common and (rest[-1] not in common or len(rest) >= 3):
             found.append(Item("NAAM", m.start(), m.end()))
     return found
 

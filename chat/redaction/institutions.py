@@ -36,7 +36,7 @@ _PREFIX_WORDS = (
     r"|shishabar|lounge|kapsalon|kapperszaak|barbershop|garage|autobedrijf|tuincentrum|hotel|hostel|moskee"
     r"|kerk|pinkstergemeente|gemeente|hockeyclub|voetbalclub|voetbalvereniging|judoclub|judoschool|boksschool"
     r"|boksclub|kickboksclub|sportclub|zwemclub|zwemvereniging|sportschool|vereniging|club|gym|fitness"
-    r"|opvang|zorginstelling|instelling|ziekenhuis|kliniek|uitzendbureau|bedrijf|nagelstudio|massagesalon"
+    r"|opvang|zorginstelling|instelling|ziekenhuis|kliniek|uitzendbureau|[a-z]*bedrijf|nagelstudio|massagesalon"
     r"|coffeeshop|escortbureau|modellenbureau|leefgroep|woongroep|internaat|hospital|clinic|mosque|church"
     r"|academy|winkelcentrum|station|metrostation|treinstation|park|stadspark|bushalte|halte|markt"
     r"|politiebureau|bureau|wijkteam|buurtteam|jeugdteam|gebiedsteam|jeugdbescherming|jeugdzorg|jeugdzorg\s+plus"
@@ -148,7 +148,7 @@ def find_organisations(text: str, common: Container[str] = COMMON) -> list[Item]
         place_like = kind.lower() in _PLACE_KINDS
         # "Restaurant De Gouden Leeuw", "kapsalon Bella", "station Sloterdijk": the kind word is part of
         # the name; "winkelcentrum Zuidplein" is the centre's name alone.
-        start = trimmed[0] if kind.lower() in _NAME_ALONE_KINDS else m.start()
+        start = trimmed[0] if kind in _NAME_ALONE_KINDS else m.start()
         found.append(Item("ADRES" if place_like else "INSTELLING", start, trimmed[1]))
     for m in _SUFFIXED.finditer(text):
         trimmed = _trim(text, m.start("name"), m.end("name"), common)

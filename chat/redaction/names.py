@@ -233,7 +233,7 @@ _WEAK_NAME_CUES = re.compile(
     r"|vriend|vriendin|vriendje|vriendinnetje|zus|zusje|broer|broertje|neef|nicht|nichtje|oom|tante|juf"
     r"|meester|mentor|buurman|buurvrouw|friend|sister|brother|boyfriend|girlfriend|cousin|uncle|aunt|niece"
     r"|nephew|son|daughter|dochter|zoon|stiefvader|stiefmoeder|stiefbroer|stiefzus|ex|mama|papa|opa|oma"
-    r"|dad|mum|mom|stepdad|step\s+dad|stepmum|stepmom|vader|moeder|zeg\s+maar)"
+    r"|dad|mum|mom|stepdad|step\s+dad|stepmum|stepmom|vader|moeder|zeg\s+maar|door|bf|gf|bff)"
     r"(?:\s*,\s*|\s+))"
     rf"{_NAME}"
 )
