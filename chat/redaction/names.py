@@ -193,7 +193,8 @@ _INTERFIX_RE = "|".join(sorted(INTERFIXES - {"in", "op"}))
 # A surname or the second half of a nickname ("Big D"), but not the pronoun "I".
 _NAME = rf"(?P<name>{LETTER}[\w'’-]*)(?P<surname>(?:\s+(?:{_INTERFIX_RE}))*\s+(?!I\b)[A-Z][\w'’-]*)?"
 _FILLER = (
-    r"(?:(?:daar|zelf|ook|gewoon|dan|toen|there|just|alleen|online|volgens\s+mij|geloof\s+ik|denk\s+ik"
+    r"(?:(?:daar|zelf|ook|gewoon|dan|toen|there|just|alleen|online|volgens\s+mij|geloof\s+ik|denk\s+ik|eigenlijk"
+    r"|echt|officieel|really|actually|officially|hier|here|thuis|at\s+home|op\s+school|at\s+school"
     r"|I\s+think|maar|ook\s+wel|wel|altijd|always|zijn|haar|mijn|his|her|my)\s+){0,2}"
     # A nickname is often quoted, with an article: "ze noemen hem 'de Chef'".
     r"(?:['\"‘“]\s?)?(?:(?i:de|het|the)\s+)?"
@@ -205,6 +206,7 @@ _STRONG_NAME_CUES = re.compile(
     r"|naam\s+(?:daar\s+|there\s+|online\s+)?(?:is|was)|name\s+(?:there\s+)?(?:is|was)|my\s+name's"
     r"|call\s+(?:me|him|her)|calls\s+(?:me|him|her)|noem(?:t|en|de|den)?\s+(?:me|mij|hem|haar)"
     r"|noem(?:t|en|de|den)\s+(?:ze|zij|ze\s+hem|ze\s+haar)"
+    r"|noem(?:t|en|de|den)\s+(?:ze|zij|hij|iedereen|ze\s+op\s+school|ze\s+hier)\s+(?:me|mij|hem|haar)"
     r"|noemt\s+zich(?:zelf)?|noemde\s+zich(?:zelf)?|calls\s+(?:him|her)self"
     r"|called\s+(?:him|her)self|called|named|genaamd|alias|bijnaam|goes\s+by|known\s+as|bekend\s+als"
     r"|ken\s+(?:hem|haar)\s+(?:alleen\s+|gewoon\s+)?als)(?:\s*:)?\s+)"
@@ -252,7 +254,8 @@ _NOT_INITIALS = frozenset(
 _TITLE = r"(?:meneer|mevrouw|mevr\.?|dhr\.?|mw\.?|juf|meester|familie|fam\.?|mr\.?|mrs\.?|ms\.?|dr\.?|miss)"
 _PARTICLE_NAME = re.compile(
     rf"(?<![\w'’-])(?P<first>[A-Z][a-z][\w'’-]*|(?i:{_TITLE}))\s+"
-    rf"(?P<rest>(?:(?:van|de|der|den|ter|ten|el|al|la|le|du|da|von|'t)\s+){{1,3}}[A-Z][\w'’-]+)"
+    rf"(?P<rest>(?:(?:van|de|der|den|ter|ten|el|al|la|le|du|da|von|'t|ben|bin|ibn|abu|bint|dos|das|del|della|di)\s+){{1,3}}"
+    r"[A-Z][\w'’-]+)"
 )
 _GAELIC_NAME = re.compile(r"(?<![\w'’-])(?:[A-Z][a-z]+\s+)?(?:O['’]|Mc|Mac)[A-Z][a-z]{2,}")
 
