@@ -60,6 +60,45 @@ def find_cued_organisations(text: str, common: Container[str] = COMMON) -> list[
     return found
 
 
+# "bij de Opbouw", "in De Herberg", "naar het Kamp": where someone stays, goes or is placed, a capitalised
+# word after a preposition and an article, mid-sentence, is a name (a shelter, club, venue). Languages,
+# nationalities, holy books and feasts are capitalised too and are left alone.
+_PLACE_PREPOSITION_NAME = re.compile(
+    r"(?<![\w'’-])(?i:bij|in|naar|van|uit|at|to)\s+(?:de|het|De|Het)\s+(?P<name>[A-Z][a-zà-ÿ][\w'’-]*+)(?![\w'’-])"
+)
+_NOT_PLACE_NAMES = frozenset(
+    """
+    nederlands engels duits frans turks arabisch marokkaans spaans pools berbers koerdisch somalisch
+    surinaams papiaments tigrinya russisch oekraïens koran bijbel ramadan kerst pasen suikerfeest offerfeest
+    randstad noordzee waddenzee rijn maas veluwe
+    """.split()
+)
+
+
+# "een opvang in Zwolle, De Herberg,", "the youth centre, Kiddies Corner": a name set off after its kind.
+_KIND_APPOSITION = re.compile(
+    r"(?<![\w'’-])(?i:opvang|woongroep|leefgroep|instelling|centrum|centre|center|club|gym|sportschool|kerk|moskee"
+    r"|home|hostel|shelter|bedrijf|company|salon|winkel|shop|restaurant|hotel|school|college)"
+    r"(?:\s+(?i:in|at)\s+[A-Z][\w'’-]*+)?,\s+(?P<name>(?:De\s+|Het\s+|The\s+)?[A-Z][\w'’-]*+(?:\s+[A-Z][\w'’-]*+){0,2})"
+)
+
+
+def find_named_stays(text: str, places: Container[str] = frozenset(), common: Container[str] = COMMON) -> list[Item]:
+    """Capitalised names after "bij de", "in het", "naar de" that are no known place, language or ordinary
+    word, and names set off by a comma after their kind ("een opvang in Zwolle, De Herberg,")."""
+    found = []
+    for m in _KIND_APPOSITION.finditer(text):
+        words = m.group("name").split()
+        if not _ordinary(words, common) and words[-1].lower() not in places:
+            found.append(Item("INSTELLING", m.start("name"), m.end("name")))
+    for m in _PLACE_PREPOSITION_NAME.finditer(text):
+        word = m.group("name").lower()
+        if word in common or word in COUNTRIES or word in _NOT_PLACE_NAMES or word in places:
+            continue
+        found.append(Item("INSTELLING", m.start("name"), m.end("name")))
+    return found
+
+
 # --- Nicknames in quotes ------------------------------------------------------------------
 
 # "ze noemen me hier 'lola'", "he calls me his 'little angel'", "van ene 'Mr. Cash'",

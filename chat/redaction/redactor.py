@@ -29,6 +29,7 @@ from chat.redaction.cues import (
     find_cued_organisations,
     find_listed_streets,
     find_named_places_in_any_case,
+    find_named_stays,
     find_quoted_nicknames,
     find_titled_names,
     street_names,
@@ -124,6 +125,7 @@ def find_all(text: str, first_names: Container[str] = frozenset(), places: Conta
     found += find_names(text, first_names)
     found += find_places(text, places)
     found += find_titled_names(text, first_names)
+    found += find_named_stays(text, places)
     return found
 
 

@@ -78,6 +78,7 @@ CRAFTED = {
     "english addresses": _repeat("flat 1 2 a a road, A "),
     "attends": _repeat("zit op De A en A van "),
     "landmarks list": _repeat("bij de neude Hoog "),
+    "stays": _repeat("bij de Aa opvang, De A "),
 }
 
 RULES: list[Callable[[str], object]] = [
