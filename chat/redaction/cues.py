@@ -64,7 +64,7 @@ def find_cued_organisations(text: str, common: Container[str] = COMMON) -> list[
 # word after a preposition and an article, mid-sentence, is a name (a shelter, club, venue). Languages,
 # nationalities, holy books and feasts are capitalised too and are left alone.
 _PLACE_PREPOSITION_NAME = re.compile(
-    r"(?<![\w'’-])(?i:bij|in|naar|van|uit|at|to)\s+(?:de|het|De|Het)\s+(?P<name>[A-Z][a-zà-ÿ][\w'’-]*+)(?![\w'’-])"
+    r"(?<![\w'’-])(?i:bij|in|naar|van|uit|at|to)\s+(?P<article>de|het|De|Het)\s+(?P<name>[A-Z][a-zà-ÿ][\w'’-]*+)(?![\w'’-])"
 )
 _NOT_PLACE_NAMES = frozenset(
     """
@@ -95,7 +95,8 @@ def find_named_stays(text: str, places: Container[str] = frozenset(), common: Co
         word = m.group("name").lower()
         if word in common or word in COUNTRIES or word in _NOT_PLACE_NAMES or word in places:
             continue
-        found.append(Item("INSTELLING", m.start("name"), m.end("name")))
+        start = m.start("article") if m.group("article")[0].isupper() else m.start("name")
+        found.append(Item("INSTELLING", start, m.end("name")))
     return found
 
 

@@ -205,8 +205,8 @@ _STRONG_NAME_CUES = re.compile(
     r"(?i:\b(?:(?!(?:is|was|zo|te|erg|heel|best|echt|niet|nog|wel|al|super|dat|dit|het|hoe|wat)\b)\w+\s+heet"
     r"|naam\s+(?:daar\s+|there\s+|online\s+)?(?:is|was)|name\s+(?:there\s+)?(?:is|was)|my\s+name's"
     r"|call\s+(?:me|him|her)|calls\s+(?:me|him|her)|noem(?:t|en|de|den)?\s+(?:me|mij|hem|haar)"
-    r"|noem(?:t|en|de|den)\s+(?:ze|zij|ze\s+hem|ze\s+haar)"
     r"|noem(?:t|en|de|den)\s+(?:ze|zij|hij|iedereen|ze\s+op\s+school|ze\s+hier)\s+(?:me|mij|hem|haar)"
+    r"|noem(?:t|en|de|den)\s+(?:ze|zij|ze\s+hem|ze\s+haar)"
     r"|noemt\s+zich(?:zelf)?|noemde\s+zich(?:zelf)?|calls\s+(?:him|her)self"
     r"|called\s+(?:him|her)self|called|named|genaamd|alias|bijnaam|goes\s+by|known\s+as|bekend\s+als"
     r"|ken\s+(?:hem|haar)\s+(?:alleen\s+|gewoon\s+)?als)(?:\s*:)?\s+)"
@@ -214,7 +214,7 @@ _STRONG_NAME_CUES = re.compile(
 )
 # Dutch puts the name before the verb in a subordinate clause: "een jongen die Dylan heet".
 _NAME_BEFORE_CUE = re.compile(
-    rf"(?i:\b(?:die|hij|ze|zij|ik|ie)\s+(?:zich\s+)?){_NAME}(?i:\s+(?:heet|heette|noemt|noemde|genoemd)\b)"
+    rf"(?i:\b(?:die|hij|ze|zij|ik|ie)\s+(?:zich\s+)?)['\"‘“]?{_NAME}['\"’”]?(?i:\s+(?:heet|heette|noemt|noemde|genoemd)\b)"
 )
 # "de anderen hem Djimairo noemen", "die iedereen 'Queen B' noemt"
 _NAME_BEFORE_CALL = re.compile(
