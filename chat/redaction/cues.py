@@ -78,7 +78,7 @@ _NOT_PLACE_NAMES = frozenset(
 # "een opvang in Zwolle, De Herberg,", "the youth centre, Kiddies Corner": a name set off after its kind.
 _KIND_APPOSITION = re.compile(
     r"(?<![\w'’-])(?i:opvang|woongroep|leefgroep|instelling|centrum|centre|center|club|gym|sportschool|kerk|moskee"
-    r"|home|hostel|shelter|bedrijf|company|salon|winkel|shop|restaurant|hotel|school|college)"
+    r"|home|hostel|shelter|bedrijf|company|salon|kapsalon|barbershop|winkel|shop|restaurant|hotel|school|college)"
     r"(?:\s+(?i:in|at)\s+[A-Z][\w'’-]*+)?,\s+(?P<name>(?:De\s+|Het\s+|The\s+)?[A-Z][\w'’-]*+(?:\s+[A-Z][\w'’-]*+){0,2})"
 )
 

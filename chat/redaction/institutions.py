@@ -52,7 +52,7 @@ _SUFFIX_WORDS = (
     r"moskee|mosque|kerk|church|cathedral|kathedraal|hospital|ziekenhuis|gym|groep|jeugdzorg|jeugdhulp"
     r"|kliniek|clinic|BV|B\.V\.|VOF|Holding|Academy|Grammar|Institute|Instituut|Centre|Center|Markt|Plein"
     r"|Club|Services|Police|Infirmary|Council|Fostering|Trust|Foundation|Theater|Theatre|Hogescholen|Gasthuis"
-    r"|Hotel|nachtopvang|opvang|Ministries|Boxing|FC|Hostel|parochie|parish"
+    r"|Hotel|nachtopvang|opvang|Ministries|Boxing|FC|Hostel|parochie|parish|pub|bar|café|cafe|restaurant"
 )
 # "Sint-Janskathedraal", "Westerkerk", "Ayasofyamoskee": a place of worship or hospital in one word.
 _COMPOUND_INSTITUTION = re.compile(

@@ -123,7 +123,7 @@ _SCHOOL_WORD = (
 _SCHOOL_ABBREVIATION = r"(?:ROC|MBO|OBS|CBS|RKBS|PCBS|IKC|CSG|KSG|UvA|VU|TU)"
 _SCHOOL_KEYWORD = re.compile(rf"{_SCHOOL_WORD}|{_SCHOOL_ABBREVIATION}")
 _NAME_PART = r"(?:[A-Z][\w'’-]*)"
-_CONNECTOR = r"(?:van|de|der|den|het|'t|of|the|voor|for|aan|op|in\s+de)"
+_CONNECTOR = r"(?:van|de|der|den|het|'t|of|the|voor|for|aan|op|in\s+de|en|and)"
 # Bounded, so that a long run of capitalised words costs linear time, not quadratic.
 _NAME_RUN = rf"{_NAME_PART}(?:\s+(?:{_CONNECTOR}\s+)?{_NAME_PART}){{0,4}}"
 _SCHOOL = re.compile(
