@@ -110,10 +110,8 @@ _QUOTED_NICKNAME = re.compile(
     r"\s+(?:[\w'’]+\s+){0,3}?|(?:his|her|zijn|haar|mijn|my)\s+))"
     rf"['\"‘“](?P<name>{LETTER}[\w.'’-]*(?:\s[\w.'’-]+){{0,3}})['\"’”]"
 )
-# Kept out of a quoted nickname: "'de Chef'" is Chef, "'Oom Henk'" is Henk.
-_NICKNAME_LEAD = re.compile(
-    r"(?:de|het|De|Het|oom|Oom|tante|Tante|uncle|Uncle|auntie|Auntie|aunt|Aunt|opa|Opa|oma|Oma)\s+(?=\w)"
-)
+# Kept out of a quoted nickname: "'de Chef'" is Chef, "'Oom Henk'" is Henk; "'Uncle T'" is the whole nickname.
+_NICKNAME_LEAD = re.compile(r"(?:de|het|De|Het|oom|Oom|tante|Tante|opa|Opa|oma|Oma)\s+(?=\w)")
 
 
 def find_quoted_nicknames(text: str, common: Container[str] = COMMON) -> list[Item]:
@@ -132,9 +130,15 @@ def find_quoted_nicknames(text: str, common: Container[str] = COMMON) -> list[It
 
 _PARTICLES = r"(?:van|de|der|den|ter|ten|te|van\s+'t|in\s+'t|op\s+'t|el|al|la|le|du|da|von|di|'t|v\.?\s?d\.?|vd|v\.)"
 # "mevrouw ter horst", "meneer van dijk", "juf de wit": a title, particles, a surname in any case.
+_PARTICLE_WORDS = frozenset("van de der den ter ten te el al la le du da von di vd v".split())
 _TITLED_LOWER = re.compile(
     r"(?<![\w'’-])(?i:meneer|mevrouw|mevr\.?|dhr\.?|mw\.?|juf|meester|familie|fam\.?)\s+"
     rf"(?P<name>(?i:{_PARTICLES})(?:\s+(?i:{_PARTICLES}))*\s+{LETTER}[\w'’-]+)"
+)
+# "juf sanne", "meester tom", "mevrouw jansen", "mr smith": a title and one word in any case.
+_TITLED_WORD = re.compile(
+    r"(?<![\w'’-])(?i:meneer|mevrouw|mevr\.?|dhr\.?|mw\.?|juf|juffrouw|meester|mr\.?|mrs\.?|ms\.?|miss|sir)\s+"
+    rf"(?P<name>{LETTER}[\w'’-]+)"
 )
 # "Mr. Thompson", "Mrs Patel", "Dr. Okafor": the English title belongs to the name.
 _ENGLISH_TITLED = re.compile(r"(?<![\w'’-])(?:Mr|Mrs|Ms|Miss|Dr|Sir)\.?\s+[A-Z][\w'’-]+")
@@ -152,6 +156,10 @@ def find_titled_names(
     found = []
     for m in _TITLED_LOWER.finditer(text):
         if m.group("name").split()[-1].lower() not in common:
+            found.append(Item("NAAM", m.start("name"), m.end("name")))
+    for m in _TITLED_WORD.finditer(text):
+        word = m.group("name").lower()
+        if word not in common and word not in INTERFIXES and word not in _PARTICLE_WORDS:
             found.append(Item("NAAM", m.start("name"), m.end("name")))
     for m in _ENGLISH_TITLED.finditer(text):
         if m.group().split()[-1].lower() not in common:
