@@ -135,7 +135,7 @@ _TITLED_LOWER = re.compile(
     r"(?<![\w'’-])(?i:meneer|mevrouw|mevr\.?|dhr\.?|mw\.?|juf|meester|familie|fam\.?)\s+"
     rf"(?P<name>(?i:{_PARTICLES})(?:\s+(?i:{_PARTICLES}))*\s+{LETTER}[\w'’-]+)"
 )
-# "juf sanne", "meester tom", "mevrouw jansen", "mr smith": a title and one word in any case.
+# "juf sanne", "meester tom", "mevrouw jansen", "mr smith": a title and one lowercase word.
 _TITLED_WORD = re.compile(
     r"(?<![\w'’-])(?i:meneer|mevrouw|mevr\.?|dhr\.?|mw\.?|juf|juffrouw|meester|mr\.?|mrs\.?|ms\.?|miss|sir)\s+"
     rf"(?P<name>{LETTER}[\w'’-]+)"
@@ -159,7 +159,8 @@ def find_titled_names(
             found.append(Item("NAAM", m.start("name"), m.end("name")))
     for m in _TITLED_WORD.finditer(text):
         word = m.group("name").lower()
-        if word not in common and word not in INTERFIXES and word not in _PARTICLE_WORDS:
+        # Capitalised ones are deduce's and the English rule's ("Mr. Thompson" whole).
+        if m.group("name")[0].islower() and word not in common and word not in _PARTICLE_WORDS:
             found.append(Item("NAAM", m.start("name"), m.end("name")))
     for m in _ENGLISH_TITLED.finditer(text):
         if m.group().split()[-1].lower() not in common:
