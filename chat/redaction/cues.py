@@ -30,12 +30,18 @@ _ORGANISATION_CUE = (
     r"werk|werkt|werken|werkte|werkten|traint|train|trainen|voetbalt|speelt|speel|hockeyt|turnt|zwemt"
     r"|sport|stage|stageloopt|geplaatst|verblijft|verblijf|opvang|lid|works|work|working|worked|plays|play"
     r"|playing|trains|training|staying|stays|stay|placed|member|volunteers|volunteer|intern|interns"
+    r"|behandeling|behandeld|ingeschreven|aangemeld|intake|begeleid|begeleiding|begeleider|hulpverlener"
+    r"|jeugdbeschermer|behandelaar|psycholoog|therapeut|opgenomen|doorverwezen|patient|treated|referred"
+    r"|worker|carer|therapist|counsellor|counselor|nurse|caseworker"
+    # Who runs or works in it: "de trainer van Quick '20", "eigenaar van Tattoo Palace", "the owner of Nando's".
+    r"|trainer|trainster|coach|baas|eigenaar|manager|leiding|leider|begeleider|directeur|chef|collega|uitsmijter"
+    r"|jongerenraad|bijles|aangenomen|keuken|slaap|slaapt|sliep|owner|boss|leader|staff|workers|run\s+by"
 )
 _CUED_ORGANISATION = re.compile(
     rf"(?<![\w'’-])(?i:{_ORGANISATION_CUE})\s+(?:(?i:hier|daar|nu|now|there)\s+)?"
-    r"(?i:bij|van|voor|at|for|with|of|in)\s+(?:(?i:de|het|the)\s+)?"
+    r"(?i:bij|van|voor|at|for|with|of|in|door|naar|to|from)\s+(?:(?i:de|het|the)\s+)?"
     rf"(?P<name>[A-Z][\w'’&-]*(?:\s+(?:(?:{'|'.join(sorted(INTERFIXES - {'in', 'op'}))}|of|the|and|&)\s+)?"
-    r"[A-Z][\w'’&-]*){0,3})"
+    r"[A-Z][\w'’&-]*){0,3}(?:\s+['’]\d{2}(?![\w'’-]))?)"
 )
 
 
@@ -54,6 +60,46 @@ def find_cued_organisations(text: str, common: Container[str] = COMMON) -> list[
     return found
 
 
+# "bij de Opbouw", "in De Herberg", "naar het Kamp": where someone stays, goes or is placed, a capitalised
+# word after a preposition and an article, mid-sentence, is a name (a shelter, club, venue). Languages,
+# nationalities, holy books and feasts are capitalised too and are left alone.
+_PLACE_PREPOSITION_NAME = re.compile(
+    r"(?<![\w'’-])(?i:bij|in|naar|van|uit|at|to)\s+(?P<article>de|het|De|Het)\s+(?P<name>[A-Z][a-zà-ÿ][\w'’-]*+)(?![\w'’-])"
+)
+_NOT_PLACE_NAMES = frozenset(
+    """
+    nederlands engels duits frans turks arabisch marokkaans spaans pools berbers koerdisch somalisch
+    surinaams papiaments tigrinya russisch oekraïens koran bijbel ramadan kerst pasen suikerfeest offerfeest
+    randstad noordzee waddenzee rijn maas veluwe
+    """.split()
+)
+
+
+# "een opvang in Zwolle, De Herberg,", "the youth centre, Kiddies Corner": a name set off after its kind.
+_KIND_APPOSITION = re.compile(
+    r"(?<![\w'’-])(?i:opvang|woongroep|leefgroep|instelling|centrum|centre|center|club|gym|sportschool|kerk|moskee"
+    r"|home|hostel|shelter|bedrijf|company|salon|kapsalon|barbershop|winkel|shop|restaurant|hotel|school|college)"
+    r"(?:\s+(?i:in|at)\s+[A-Z][\w'’-]*+)?,\s+(?P<name>(?:De\s+|Het\s+|The\s+)?[A-Z][\w'’-]*+(?:\s+[A-Z][\w'’-]*+){0,2})"
+)
+
+
+def find_named_stays(text: str, places: Container[str] = frozenset(), common: Container[str] = COMMON) -> list[Item]:
+    """Capitalised names after "bij de", "in het", "naar de" that are no known place, language or ordinary
+    word, and names set off by a comma after their kind ("een opvang in Zwolle, De Herberg,")."""
+    found = []
+    for m in _KIND_APPOSITION.finditer(text):
+        words = m.group("name").split()
+        if not _ordinary(words, common) and words[-1].lower() not in places:
+            found.append(Item("INSTELLING", m.start("name"), m.end("name")))
+    for m in _PLACE_PREPOSITION_NAME.finditer(text):
+        word = m.group("name").lower()
+        if word in common or word in COUNTRIES or word in _NOT_PLACE_NAMES or word in places:
+            continue
+        start = m.start("article") if m.group("article")[0].isupper() else m.start("name")
+        found.append(Item("INSTELLING", start, m.end("name")))
+    return found
+
+
 # --- Nicknames in quotes ------------------------------------------------------------------
 
 # "ze noemen me hier 'lola'", "he calls me his 'little angel'", "van ene 'Mr. Cash'",
@@ -64,10 +110,8 @@ _QUOTED_NICKNAME = re.compile(
     r"\s+(?:[\w'’]+\s+){0,3}?|(?:his|her|zijn|haar|mijn|my)\s+))"
     rf"['\"‘“](?P<name>{LETTER}[\w.'’-]*(?:\s[\w.'’-]+){{0,3}})['\"’”]"
 )
-# Kept out of a quoted nickname: "'de Chef'" is Chef, "'Oom Henk'" is Henk.
-_NICKNAME_LEAD = re.compile(
-    r"(?:de|het|De|Het|oom|Oom|tante|Tante|uncle|Uncle|auntie|Auntie|aunt|Aunt|opa|Opa|oma|Oma)\s+(?=\w)"
-)
+# Kept out of a quoted nickname: "'de Chef'" is Chef, "'Oom Henk'" is Henk; "'Uncle T'" is the whole nickname.
+_NICKNAME_LEAD = re.compile(r"(?:de|het|De|Het|oom|Oom|tante|Tante|opa|Opa|oma|Oma)\s+(?=\w)")
 
 
 def find_quoted_nicknames(text: str, common: Container[str] = COMMON) -> list[Item]:
@@ -84,11 +128,17 @@ def find_quoted_nicknames(text: str, common: Container[str] = COMMON) -> list[It
 
 # --- Titles and particles ---------------------------------------------------------------
 
-_PARTICLES = r"(?:van|de|der|den|ter|ten|te|van\s+'t|in\s+'t|op\s+'t|el|al|la|le|du|da|von|di|'t)"
+_PARTICLES = r"(?:van|de|der|den|ter|ten|te|van\s+'t|in\s+'t|op\s+'t|el|al|la|le|du|da|von|di|'t|v\.?\s?d\.?|vd|v\.)"
 # "mevrouw ter horst", "meneer van dijk", "juf de wit": a title, particles, a surname in any case.
+_PARTICLE_WORDS = frozenset("van de der den ter ten te el al la le du da von di vd v".split())
 _TITLED_LOWER = re.compile(
     r"(?<![\w'’-])(?i:meneer|mevrouw|mevr\.?|dhr\.?|mw\.?|juf|meester|familie|fam\.?)\s+"
     rf"(?P<name>(?i:{_PARTICLES})(?:\s+(?i:{_PARTICLES}))*\s+{LETTER}[\w'’-]+)"
+)
+# "juf sanne", "meester tom", "mevrouw jansen", "mr smith": a title and one lowercase word.
+_TITLED_WORD = re.compile(
+    r"(?<![\w'’-])(?i:meneer|mevrouw|mevr\.?|dhr\.?|mw\.?|juf|juffrouw|meester|mr\.?|mrs\.?|ms\.?|miss|sir)\s+"
+    rf"(?P<name>{LETTER}[\w'’-]+)"
 )
 # "Mr. Thompson", "Mrs Patel", "Dr. Okafor": the English title belongs to the name.
 _ENGLISH_TITLED = re.compile(r"(?<![\w'’-])(?:Mr|Mrs|Ms|Miss|Dr|Sir)\.?\s+[A-Z][\w'’-]+")
@@ -107,13 +157,19 @@ def find_titled_names(
     for m in _TITLED_LOWER.finditer(text):
         if m.group("name").split()[-1].lower() not in common:
             found.append(Item("NAAM", m.start("name"), m.end("name")))
+    for m in _TITLED_WORD.finditer(text):
+        word = m.group("name").lower()
+        # Capitalised ones are deduce's and the English rule's ("Mr. Thompson" whole).
+        if m.group("name")[0].islower() and word not in common and word not in _PARTICLE_WORDS:
+            found.append(Item("NAAM", m.start("name"), m.end("name")))
     for m in _ENGLISH_TITLED.finditer(text):
         if m.group().split()[-1].lower() not in common:
             found.append(Item("NAAM", m.start(), m.end()))
     for m in _LOWER_PARTICLE_NAME.finditer(text):
         first = m.group("first")
-        surname = m.group("rest").split()[-1]
-        if first in first_names and first not in common and surname not in common:
+        rest = m.group("rest").split()
+        # "van der meer": after two particles even an ordinary word is a surname.
+        if first in first_names and first not in common and (rest[-1] not in common or len(rest) >= 3):
             found.append(Item("NAAM", m.start(), m.end()))
     return found
 
@@ -198,13 +254,20 @@ def find_listed_streets(
 # What makes a school identifying besides its name: "groep 8 van", "havo 3 op", "4 vwo op",
 # "year 10 at", "de brugklas van", and after it "4e klas".
 _GRADE_BEFORE = re.compile(
-    r"(?i:(?:groep|klas|leerjaar|havo|vwo|vmbo|mavo|atheneum|gymnasium|mbo|year|grade|form)\s+\d{1,2}"
+    r"(?i:(?:groep|klas|leerjaar|havo|vwo|vmbo|mavo|atheneum|gymnasium|mbo|year|grade|form)\s+\d{1,2}[a-z]?"
     r"|\d{1,2}(?:e|de|ste)?\s+(?:havo|vwo|vmbo|mavo|atheneum|gymnasium|gym|klas|mbo)|brugklas|eindexamenklas"
     r"|sixth\s+form|(?:havo|vwo|vmbo|mavo)(?=\s+op))"
-    r"\s+(?i:van|op|at|on|in|of)\s+(?:(?i:de|het|the)\s+)?(?:(?i:basisschool|school)\s+)?$"
+    r"\s+(?i:van|op|at|on|in|of|bij|aan)\s+(?:(?i:de|het|the)\s+)?(?:(?i:basisschool|school)\s+)?$"
 )
 _GRADE_AFTER = re.compile(
     r"\s+(?i:(?:in\s+)?\d{1,2}(?:e|de|ste)?\s+klas|(?:in\s+)?klas\s+\d{1,2}|(?:in\s+)?groep\s+\d{1,2})(?![\w-])"
+)
+
+
+# A kind word right before a listed name is part of it: "gymnasium haganum", "stichting Timon".
+_KIND_BEFORE = re.compile(
+    r"(?<![\w'’-])(?i:gymnasium|lyceum|college|basisschool|hogeschool|roc|stichting|moskee|kerk|ziekenhuis"
+    r"|jeugdzorg|jeugdhulp|ggz)\s$"
 )
 
 
@@ -216,6 +279,9 @@ def extend_items(text: str, items: list[Item], protected: Sequence[tuple[int, in
     for index, item in enumerate(items):
         start, end = item.start, item.end
         if item.type == "INSTELLING":
+            kind = _KIND_BEFORE.search(text, max(0, start - 20), start)
+            if kind:
+                start = kind.start()
             before = _GRADE_BEFORE.search(text, max(0, start - 40), start)
             if before:
                 start = before.start()
@@ -249,11 +315,12 @@ def common_or_countries() -> frozenset[str]:
 _NON_NAME = r"(?:[a-zà-ÿ0-9][\w'’.-]*+|[A-Z][\w'’.-]*+)"
 # A school keyword, misspellings included; the words before it name the school.
 _SCHOOL_KIND = (
-    r"college|colege|collage|lyceum|gymnasium|school|scool|skool|hogeschool|academy|academie|uni|university"
+    r"college|colege|collage|collge|colllege|lyceum|lycium|gymnasium|school|scool|skool|hogeschool|academy"
+    r"|academie|uni|university|sixth\s+form"
     r"|univeristy|universiteit|univ|scholengemeenschap|basisschool|basischool|[\w-]+(?:college|colege|school|lyceum)"
 )
 # Where a pupil is: "zit op (het)", "ga naar (de)", "at", "go(es) to (the)", "attends".
-_SCHOOL_CUE = r"(?:zit|zat|zitten|ga|gaat|gaan|ging|naar|op|bij|at|to|attends|attend|van)"
+_SCHOOL_CUE = r"(?:zit|zat|zitten|ga|gaat|gaan|ging|naar|op|bij|at|to|attends|attend|van|go|goes|went)"
 _CUED_SCHOOL = re.compile(
     rf"(?<![\w'’-])(?i:{_SCHOOL_CUE})\s+(?:(?i:de|het|the|'t)\s+)?"
     rf"(?P<name>(?:{_NON_NAME}\s+){{0,3}}(?i:{_SCHOOL_KIND})(?:\s+(?i:of|van)\s+{_NON_NAME})?)(?![\w-])"
@@ -265,15 +332,26 @@ _LEADING_KIND = (
     r"|scholengemeenschap|azc|moskee|mosque|kerk|parochie|buurthuis|jongerencentrum|jeugdhonk|sportcentrum"
     r"|zwembad|kapsalon|kebabzaak|shishalounge|shisha\s+lounge|lounge|café|cafe|pizzeria|bakkerij|restaurant"
     r"|tattooshop|gym|sportschool|[\w-]*vereniging|[\w-]*club|[\w-]*praktijk|[\w-]*kliniek|[\w-]*zorg"
-    r"|jeugdhulp|pleegzorg|modellenbureau|youth\s+prison|youth\s+centre|youth\s+club|foster\s+care\s+with"
+    r"|jeugdhulp|pleegzorg|modellenbureau|mavo|gymnasium|lyceum|youth\s+prison|youth\s+centre|youth\s+club|foster\s+care\s+with"
+    r"|hotel|pizzaria|nagelsalon|barbershop|shoarmazaak|slagerij|bloemenhandel|rijschool|dansschool|stichting"
+    r"|buurtteam|wijkteam|jeugdteam|jeugdbescherming|welzijn|jongerenwerk|voedselbank|huisartsenpost|spoedpost"
+    r"|politiebureau|ggz|jji"
 )
+_NOT_NAME_LEADS = frozenset("in op bij aan at on to voor for met with en and".split())
 _LED_NAME = re.compile(
     rf"(?<![\w'’-])(?P<kind>(?i:{_LEADING_KIND}))\s+(?P<name>(?:(?i:van|of|de|het|'t|the|al|el|da|ter|ten)\s+)?"
     rf"['‘]?{_NON_NAME}(?:\s+{_NON_NAME})?)"
 )
 # Kinds after which a lowercase word is a name ("hogeschool inholland", "azc budel").
 _LOWER_NAME_KINDS = frozenset(
-    "hogeschool universiteit university univeristy roc mbo vmbo obs cbs ikc basisschool basischool azc".split()
+    "hogeschool universiteit university univeristy roc mbo vmbo obs cbs ikc basisschool basischool azc"
+    " hotel pizzaria pizzeria voedselbank jji".split()
+)
+# Teams and services named by the part of town they serve: "buurtteam oost", "Jeugdbescherming west".
+_DISTRICT_TEAM = re.compile(
+    r"(?<![\w'’-])(?i:(?:sociaal\s+)?(?:wijkteam|buurtteam|jeugdteam|gebiedsteam|jeugdbescherming|jeugdzorg"
+    r"|jongerenwerk|welzijn|ggz|politie|wijkagent|stichting\s+jongerenwerk)\s+(?:regio\s+)?"
+    r"(?:noord|oost|zuid|west|centrum|midden|noordoost|noordwest|zuidoost|zuidwest))(?:[\s-][A-Z][\w-]+)?(?![\w-])"
 )
 # "zit op de uva", "op het barlaeus", "mijn school is het gsr": a word after "zit op" is a school.
 _ATTENDS = re.compile(
@@ -281,6 +359,20 @@ _ATTENDS = re.compile(
     rf"(?P<name>{_NON_NAME})(?![\w-])|(?i:mijn|my|haar|zijn)\s+(?i:school)\s+(?i:is|heet)\s+(?:(?i:de|het|the)\s+)?"
     rf"(?P<school>{_NON_NAME})"
 )
+# Capitalised names after "zit op", "gaat naar", "my school is": "zit op Pro Rege", "zit op Het Baken
+# Almere", "gaat naar De Kleine Prins", "mijn school is Stad en Esch". After "naar" or "to" a name without
+# a capitalised article may be a town, which the place rules name better.
+_ATTENDS_NAMED = re.compile(
+    r"(?<![\w'’-])(?:(?P<sits>(?i:zit|zat|zitten|zitte)\s+(?:(?i:nu|ook|al|nog|wel|daar|hier)\s+)?(?i:op)"
+    r"|\d{1,2}(?:e|de)?\s+(?i:havo|vwo|vmbo|mavo|gym|atheneum|gymnasium)\s+(?i:op)"
+    r"|(?i:havo|vwo|vmbo|mavo|groep|klas)\s+\d{1,2}[a-z]?\s+(?i:op|van)"
+    r"|(?i:mijn|my|haar|zijn|his|her)\s+(?i:school|uni|college)\s+(?i:is|heet|was))"
+    r"|(?i:gaat|ga|gaan|ging|goes|go|went)\s+(?:(?i:nu|ook|al|nog)\s+)?(?i:naar|to))\s+(?:(?:de|het|'t|the)\s+)?"
+    r"(?P<name>(?P<article>(?:De|Het|'t)\s+)?[A-Z][\w'’-]*+"
+    r"(?:\s+(?:(?:en|van|de|der|den|het|voor|for|of|in\s+the|in\s+de)\s+)?[A-Z][\w'’-]*+){0,4})"
+)
+
+
 # Things one sits on, not schools.
 _NOT_ATTENDED = frozenset(
     """
@@ -291,7 +383,8 @@ _NOT_ATTENDED = frozenset(
 # "windrush square", "whitechapel road", "Leicester square", "Westfield shopping centre", "bijlmer arena".
 _ANY_CASE_LANDMARK = re.compile(
     rf"(?<![\w'’.-])(?P<name>{_NON_NAME}(?:\s+{_NON_NAME})?)\s+(?P<kind>(?i:square|road|street|lane|avenue|circus"
-    r"|crescent|terrace|shopping\s+centre|shopping\s+center|shopping\s+mall|mall|arena|boulevard))(?![\w-])"
+    r"|crescent|terrace|shopping\s+centre|shopping\s+center|shopping\s+mall|mall|arena|boulevard|station|tube\s+station"
+    r"|high\s+st|high\s+street|rd))(?![\w-])"
 )
 # "de vaartsche rijn", "de Hoornse Vaart", "de Grote Merkt": an adjective of place and a waterway or square.
 _PLACE_ADJECTIVE = re.compile(
@@ -333,6 +426,8 @@ def find_named_places_in_any_case(text: str, common: Container[str] = COMMON) ->
         while words and (words[-1].lower() in common or words[-1].lower() in INTERFIXES):
             words.pop()
         core = [w for w in words if w.lower() not in INTERFIXES | {"of", "the"}]
+        if not words or words[0][0].isdigit() or words[0].lower() in _NOT_NAME_LEADS:
+            continue  # "mavo 4", "Gymnasium in Groningen": a grade or a town, not a name
         if not core or _ordinary(words, common) or core[0].lower() in common:
             continue
         particle = m.group("name").split()[0].lower() in INTERFIXES | {"of", "the"}
@@ -349,15 +444,24 @@ def find_named_places_in_any_case(text: str, common: Container[str] = COMMON) ->
         word = m.group(group).lower().strip("'’.")
         if word not in common and word not in _NOT_ATTENDED and len(word) >= 2:
             found.append(Item("INSTELLING", m.start(group), m.end(group)))
+    for m in _ATTENDS_NAMED.finditer(text):
+        words = [w for w in m.group("name").split() if w.lower() not in INTERFIXES | {"en", "voor", "for", "of", "the"}]
+        if not words or _ordinary(words, common) or " ".join(words).lower() in COUNTRIES:
+            continue
+        if m.group("sits") or m.group("article") or re.search(rf"(?i:{_SCHOOL_KIND})$", words[-1]):
+            found.append(Item("INSTELLING", m.start("name"), m.end("name")))
     for m in _ANY_CASE_LANDMARK.finditer(text):
         words = m.group("name").split()
         while words and (words[0].lower() in common or words[0].lower() in _GENERIC_LANDMARK_NAMES):
             words.pop(0)
         if not words or _ordinary(words, common):
             continue
+        if m.group("kind").lower().endswith("station") and not all(w[0].isupper() for w in words):
+            continue  # "Brixton station" is a name; "near the station", "vlakbij het station" are not
         start = m.end("name") - len(" ".join(words))
         found.append(Item("ADRES", start, m.end()))
     found += [Item("ADRES", m.start(), m.end()) for m in _PLACE_ADJECTIVE.finditer(text)]
+    found += [Item("INSTELLING", m.start(), m.end()) for m in _DISTRICT_TEAM.finditer(text)]
     return found
 
 

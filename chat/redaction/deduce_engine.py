@@ -155,6 +155,9 @@ def _location_type(span: str) -> str:
     return "PLAATS"
 
 
+_LEADING_PREPOSITIONS = frozenset("op in bij aan naar het".split())
+
+
 def trim_ordinary_words(
     text: str, start: int, end: int, *, only_sentence_initial: bool = False
 ) -> tuple[int, int] | None:
@@ -180,6 +183,12 @@ def trim_ordinary_words(
         return word in SENTENCE_INITIAL and initial
 
     first, last = 0, len(tokens) - 1
+    # "op de Nieuwendijk", "op het Koning Willem": a lowercase preposition, and the article
+    # after it, lead into a place, not into a surname such as "de Vries".
+    if first < last and text[tokens[first][0] : tokens[first][1]] in _LEADING_PREPOSITIONS:
+        first += 1
+        if first < last and text[tokens[first][0] : tokens[first][1]] in ("de", "het", "'t"):
+            first += 1
     while first <= last and ordinary(first, leading=True):
         first += 1
     while last >= first and ordinary(last, leading=False):

@@ -36,18 +36,32 @@ _PREFIX_WORDS = (
     r"|shishabar|lounge|kapsalon|kapperszaak|barbershop|garage|autobedrijf|tuincentrum|hotel|hostel|moskee"
     r"|kerk|pinkstergemeente|gemeente|hockeyclub|voetbalclub|voetbalvereniging|judoclub|judoschool|boksschool"
     r"|boksclub|kickboksclub|sportclub|zwemclub|zwemvereniging|sportschool|vereniging|club|gym|fitness"
-    r"|opvang|zorginstelling|instelling|ziekenhuis|kliniek|uitzendbureau|bedrijf|nagelstudio|massagesalon"
+    r"|opvang|zorginstelling|instelling|ziekenhuis|kliniek|uitzendbureau|[a-z]*bedrijf|nagelstudio|massagesalon"
     r"|coffeeshop|escortbureau|modellenbureau|leefgroep|woongroep|internaat|hospital|clinic|mosque|church"
     r"|academy|winkelcentrum|station|metrostation|treinstation|park|stadspark|bushalte|halte|markt"
+    r"|politiebureau|bureau|wijkteam|buurtteam|jeugdteam|gebiedsteam|jeugdbescherming|jeugdzorg|jeugdzorg\s+plus"
+    r"|welzijn|jongerenwerk|voedselbank|kinderdagverblijf|kdv|bso|peuterspeelzaal|huisartsenpost|huisartsenpraktijk"
+    r"|gezondheidscentrum|spoedpost|schoonmaakbedrijf|nagelsalon|shoarmazaak|pizzeria|pizzaria|slagerij|bakkerij"
+    r"|bloemenhandel|bloemist|rijschool|dansschool|muziekschool|theater|theatergroep|jji|ggz|scouting"
+    r"|[a-z]*vereniging|zorgboerderij|dagbesteding|crisisopvang|nachtopvang|vrouwenopvang|jeugdinrichting"
+    r"|gezinshuis|supermarkt|cafetaria|lunchroom|eetcafé|discotheek|nachtclub|sauna|wasstraat|fabriek"
+    r"|opvanghuis|veilig\s+thuis|ggd|politie"
 )
 # Kind words written after the name: "Mevlana moskee", "Mater Hospital", "Flexwork Polska BV".
 _SUFFIX_WORDS = (
     r"moskee|mosque|kerk|church|cathedral|kathedraal|hospital|ziekenhuis|gym|groep|jeugdzorg|jeugdhulp"
     r"|kliniek|clinic|BV|B\.V\.|VOF|Holding|Academy|Grammar|Institute|Instituut|Centre|Center|Markt|Plein"
+    r"|Club|Services|Police|Infirmary|Council|Fostering|Trust|Foundation|Theater|Theatre|Hogescholen|Gasthuis"
+    r"|Hotel|nachtopvang|opvang|Ministries|Boxing|FC|Hostel|parochie|parish|pub|bar|café|cafe|restaurant"
+)
+# "Sint-Janskathedraal", "Westerkerk", "Ayasofyamoskee": a place of worship or hospital in one word.
+_COMPOUND_INSTITUTION = re.compile(
+    r"(?<![\w'’-])[A-Z][\w'’-]{2,}(?:kathedraal|kerk|moskee|ziekenhuis|gasthuis|basiliek|kapel|synagoge|klooster)(?![\w-])"
 )
 _PREFIXED = re.compile(
     rf"(?<![\w'’-])(?:(?P<abbr>{_PREFIX_ABBREVIATIONS})|(?P<kind>(?i:{_PREFIX_WORDS})))\s+(?P<name>{_NAME})"
 )
+_NAME_ALONE_KINDS = frozenset("winkelcentrum bushalte halte markt gemeente".split())
 _PLACE_KINDS = frozenset("winkelcentrum station metrostation treinstation park stadspark bushalte halte markt".split())
 _SUFFIXED = re.compile(rf"(?<![\w'’-])(?P<name>{_NAME})\s+(?P<kind>(?i:{_SUFFIX_WORDS}))(?![\w-])")
 _AFTER_PLACE_WORD = re.compile(
@@ -82,18 +96,28 @@ _LOWER_STREET = re.compile(
 )
 _GENERIC_STREETS = frozenset("zijstraat winkelstraat woonstraat hoofdstraat achterstraat dorpsstraat".split())
 # Names known from the institutions list may stand alone: "op het Albeda", "via Spirit".
-_LIST_CUE = re.compile(r"(?i:\b(?:op|bij|via|van|naar|at|from|to|in|aan|het|de)\s+)$")
+_LIST_CUE = re.compile(r"(?i:\b(?:op|bij|via|van|naar|at|from|to|in|aan|het|de|the)\s+)$")
 _LIST_TOKEN = re.compile(r"(?<![\w'’-])[^\W\d_][\w'’-]*+")
+
+
+def _read_list(name: str) -> tuple[frozenset[str], frozenset[str]]:
+    lines = (DATA / name).read_text(encoding="utf-8").splitlines()
+    names = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    every = frozenset(n.rstrip("?").lower() for n in names)
+    ordinary = frozenset(n.rstrip("?").lower() for n in names if n.endswith("?"))
+    return every, ordinary
 
 
 @functools.cache
 def known_institutions() -> tuple[frozenset[str], frozenset[str]]:
     """The names in ``chat/data/institutions.txt`` (lowercase), and those of them that are also ordinary words."""
-    lines = (DATA / "institutions.txt").read_text(encoding="utf-8").splitlines()
-    names = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-    every = frozenset(n.rstrip("?").lower() for n in names)
-    ordinary = frozenset(n.rstrip("?").lower() for n in names if n.endswith("?"))
-    return every, ordinary
+    return _read_list("institutions.txt")
+
+
+@functools.cache
+def known_landmarks() -> tuple[frozenset[str], frozenset[str]]:
+    """The names in ``chat/data/landmarks.txt`` (lowercase), and those of them that are also ordinary words."""
+    return _read_list("landmarks.txt")
 
 
 def _trim(text: str, start: int, end: int, common: Container[str]) -> tuple[int, int] | None:
@@ -122,8 +146,9 @@ def find_organisations(text: str, common: Container[str] = COMMON) -> list[Item]
             continue
         kind = m.group("kind") or ""
         place_like = kind.lower() in _PLACE_KINDS
-        # "Restaurant De Gouden Leeuw" is the name; in "judoclub Kenamju" only "Kenamju" is.
-        start = m.start() if m.group("abbr") is not None or kind[:1].isupper() else trimmed[0]
+        # "Restaurant De Gouden Leeuw", "kapsalon Bella", "station Sloterdijk": the kind word is part of
+        # the name; "winkelcentrum Zuidplein" is the centre's name alone.
+        start = trimmed[0] if kind in _NAME_ALONE_KINDS else m.start()
         found.append(Item("ADRES" if place_like else "INSTELLING", start, trimmed[1]))
     for m in _SUFFIXED.finditer(text):
         trimmed = _trim(text, m.start("name"), m.end("name"), common)
@@ -132,6 +157,9 @@ def find_organisations(text: str, common: Container[str] = COMMON) -> list[Item]
         kind = m.group("kind")
         place_like = kind.lower() in {"markt", "plein"}
         found.append(Item("ADRES" if place_like else "INSTELLING", trimmed[0], m.end()))
+    for m in _COMPOUND_INSTITUTION.finditer(text):
+        if m.group().lower() not in common and not sentence_start(text, m.start()):
+            found.append(Item("INSTELLING", m.start(), m.end()))
     for m in _AFTER_PLACE_WORD.finditer(text):
         name = m.group("name")
         # "naar het station brengen": a lowercase infinitive is no name.
@@ -162,7 +190,7 @@ def find_named_schools(text: str, common: Container[str] = COMMON) -> list[Item]
     misspelt by one letter after a cue: "op het zadkien"), "groep 7 van de Klimop", and
     lowercase schools ("op het roc mondriaan", "het summa college")."""
     every, ordinary = known_institutions()
-    singles = sorted(n for n in every if " " not in n and len(n) >= 6)
+    singles = _singles(every)
     found = []
     for m in _SCHOOL_CLASS.finditer(text):
         found.append(Item("INSTELLING", m.start(), m.end()))
@@ -172,26 +200,71 @@ def find_named_schools(text: str, common: Container[str] = COMMON) -> list[Item]
             continue
         start = m.start() if m.group("roc") else m.start("name")
         found.append(Item("INSTELLING", start, m.end()))
+    found += _listed(text, every, ordinary, "INSTELLING", singles, common)
+    return found
+
+
+def find_landmarks(text: str, common: Container[str] = COMMON) -> list[Item]:
+    """Squares, stations, shopping centres and venues from ``chat/data/landmarks.txt`` ("bij de neude",
+    "in Hoog Catharijne", "at the Bullring"), and "Utrecht Centraal", "Rotterdam Centraal"."""
+    every, ordinary = known_landmarks()
+    found = _listed(text, every, ordinary, "ADRES", [], common)
+    for m in _CENTRAL_STATION.finditer(text):
+        if m.group("town").lower() not in common:
+            found.append(Item("ADRES", m.start(), m.end()))
+    return found
+
+
+# "Utrecht Centraal", "Den Bosch Centraal": a town and its main station.
+_CENTRAL_STATION = re.compile(r"(?<![\w'’-])(?P<town>(?:Den\s+|De\s+)?[A-Z][\w'’-]+)\s+Centraal(?![\w-])")
+
+
+def _listed(
+    text: str, every: frozenset[str], ordinary: frozenset[str], kind: str, singles: list[str], common: Container[str]
+) -> list[Item]:
+    """The names of a list in `text` (up to four words): capitalised anywhere, lowercase after a cue;
+    a name that is also an ordinary word only capitalised, after a cue, mid-sentence. With `singles`,
+    one word after a cue one letter off a listed one-word name counts too ("op het zadkien")."""
+    found = []
+    firsts = _first_words(every)
     tokens = list(_LIST_TOKEN.finditer(text))
     for index, token in enumerate(tokens):
-        for width in (3, 2, 1):
-            if index + width > len(tokens):
-                continue
-            last = tokens[index + width - 1]
+        head = token.group().lower()
+        fuzzy = bool(singles) and len(head) >= 6 and head not in common
+        if head not in firsts and not fuzzy:
+            continue
+        cued = _LIST_CUE.search(text[max(0, token.start() - 12) : token.start()]) is not None
+        # The words of a name are one space apart: "Leger des Heils", not "Leger, des".
+        width = 1
+        while (
+            width < 4
+            and index + width < len(tokens)
+            and text[tokens[index + width - 1].end() : tokens[index + width].start()] == " "
+        ):
+            width += 1
+        for size in range(width, 0, -1):
+            last = tokens[index + size - 1]
             written = text[token.start() : last.end()]
-            if not re.fullmatch(r"[^\W\d_][\w'’-]*(?:\s[^\W\d_][\w'’-]*)*", written):
-                continue
             key = written.lower()
-            cued = _LIST_CUE.search(text[max(0, token.start() - 12) : token.start()]) is not None
             if key in every:
                 if key in ordinary and not (written[0].isupper() and cued and not sentence_start(text, token.start())):
                     continue
                 if not written[0].isupper() and not cued:
                     continue
-                found.append(Item("INSTELLING", token.start(), last.end()))
+                found.append(Item(kind, token.start(), last.end()))
                 break
-            if width == 1 and cued and len(key) >= 6 and key not in common:
+            if size == 1 and fuzzy and cued:
                 first = [n for n in singles if n[0] == key[0] and abs(len(n) - len(key)) <= 1]
                 if first and process.extractOne(key, first, scorer=OSA.distance, score_cutoff=1) is not None:
-                    found.append(Item("INSTELLING", token.start(), last.end()))
+                    found.append(Item(kind, token.start(), last.end()))
     return found
+
+
+@functools.cache
+def _singles(names: frozenset[str]) -> list[str]:
+    return sorted(n for n in names if " " not in n and len(n) >= 6)
+
+
+@functools.cache
+def _first_words(names: frozenset[str]) -> frozenset[str]:
+    return frozenset(name.split()[0] for name in names)

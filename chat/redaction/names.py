@@ -24,12 +24,23 @@ _STREET_SUFFIX = (
     r"straat|straatweg|laan|weg|plein|gracht|kade|singel|dijk|dreef|hof|park|pad|steeg|markt|baan|wal"
     r"|zijde|burgwal|haven|veld|erf|plantsoen|boulevard|allee|promenade|ring|wetering|vaart|dam|kanaal"
     r"|hoven|stede|straatje|pleintje|rak|weide|akker|berg|heuvel|tuin|hage|oord|horst|lei|poort|wijk"
+    r"|straße|strasse|platz|gasse"
 )
 _STRONG_STREET_SUFFIX = r"straat|straatweg|laan|gracht|plein|kade|singel|dreef|steeg|plantsoen|boulevard|park"
-_HOUSE_NUMBER = r"\d{1,5}(?:\s?[A-Za-z](?![\w])|[-/]\d{1,4}|-?[A-Za-z]{1,2}(?![\w]))?"
+# What may follow the number: "8 bis", "60 II", "40 2 hoog", "97 3hg", "321 3-hoog", "44 bus 2", "9 hs".
+_NUMBER_TAIL = (
+    r"(?:\s(?:bis|hs|huis|boven|beneden|I{1,3}|IV)(?![\w-])|\s\d\s?-?\s?(?:hoog|hg)(?![\w-])"
+    r"|\s(?:bus|box)\s\d{1,4}(?![\w-]))?"
+)
+_HOUSE_NUMBER = rf"\d{{1,5}}(?:\s?[A-Za-z](?![\w])|[-/]\d{{1,4}}|-?[A-Za-z]{{1,2}}(?![\w]))?{_NUMBER_TAIL}"
+# The postcode and town after an address: "Hoogstraat 14, 3011 PN Rotterdam", "Hauptstraße 7, 47533 Kleve".
+_POSTCODE_TOWN = re.compile(
+    r",?\s(?:[1-9]\d{3}\s?[A-Z]{2}|\d{5})(?:\s(?P<town>[A-Za-zà-ÿ][a-zà-ÿ]+(?:[ -][A-Z][a-zà-ÿ]+)?))?(?![\w-])"
+)
 _STREET_LEAD = (
     r"(?:(?:Van|De|Den|Der|Het|'t|Burgemeester|Burg\.|Dokter|Dr\.|Prins|Prinses|Koning|Koningin|Sint|St\."
-    r"|Oude|Nieuwe|Lange|Korte|Hoge|Lage|Grote|Kleine|Eerste|Tweede|Derde|Noord|Zuid|Oost|West)\s+){0,3}"
+    r"|Oude|Nieuwe|Nieuw|Lange|Korte|Hoge|Lage|Grote|Kleine|Eerste|Tweede|Derde|Noord|Zuid|Oost|West|\d{1,2}e"
+    r"|Laan\s+van|van(?=\s+[a-z]+\w*(?:straat|laan|weg|plein|gracht|kade|singel)\b)|Jan|Jacob|Willem|Johan)\s+){0,3}"
 )
 # Every pattern that starts with a word begins where no word character precedes, apostrophes
 # included: with "(?<![\w-])" alone, "a'a'a'..." starts a match at every letter and each
@@ -38,8 +49,19 @@ _ADDRESS = re.compile(
     rf"(?<![\w'’-]){_STREET_LEAD}(?P<street>[A-Z][\w'’-]*|[a-z][\w'’-]*(?:{_STREET_SUFFIX}))\s+{_HOUSE_NUMBER}(?![\w-])"
 )
 _BARE_STREET = re.compile(rf"(?<![\w'’-]){_STREET_LEAD}[A-Z]\w{{2,}}(?:{_STRONG_STREET_SUFFIX})(?![\w-])")
-_ENGLISH_ADDRESS = re.compile(
-    r"\b\d{1,5}\s+(?:[A-Z]\w+\s+){1,3}(?:Street|St\.|Road|Rd\.|Avenue|Ave\.|Lane|Drive|Close|Way|Court|Place|Square)\b"
+# "42 Elm Grove", "17b Station Road", "flat 4 27 kingsland rd", "Flat 12, 8 Victoria Road, Leeds LS6 1DR":
+# a number, one to three words and a street type in any case, after an optional flat number.
+_ENGLISH_ADDRESS_ANY_CASE = re.compile(
+    r"(?<![\w'’-])(?:(?i:flat|apartment|apt\.?|unit)\s+\d{1,4}[a-z]?,?\s+)?\d{1,5}[a-z]?\s+"
+    r"(?P<name>(?:[A-Za-z][\w'’-]*+\s+){1,3}?)(?i:street|road|avenue|lane|drive|close|way|court|place"
+    r"|square|grove|crescent|gardens|terrace|mews|row|hill|walk|rise|parade|green|(?:st|rd|ave|ln|dr)\.?)(?![\w-])"
+)
+_UK_TOWN_POSTCODE = re.compile(r",\s?[A-Z][a-z]+(?:\s[A-Z][a-z]+)?(?:\s[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2})?(?![\w-])")
+# French, Spanish, Italian and Portuguese streets with their number: "Rue de la Loi 52", "Calle Mayor 12".
+_ROMANCE_ADDRESS = re.compile(
+    r"(?<![\w'’-])(?:Rue|Avenue|Boulevard|Chaussée|Place|Calle|Avenida|Carrer|Plaza|Paseo|Via|Viale|Piazza|Corso"
+    r"|Rua|Praça)\s+(?:(?:de|del|de\s+la|la|le|les|des|du|di|della|dos|das|da|d')\s*){0,2}"
+    r"[A-Z][\w'’-]*(?:\s[A-Z][\w'’-]*)?,?\s\d{1,4}[a-z]?(?![\w-])"
 )
 _STREET_WORD_END = re.compile(rf"(?:{_STREET_SUFFIX})$")
 _ADDRESS_CUE = re.compile(
@@ -62,7 +84,12 @@ def find_addresses(text: str, common: Container[str] = COMMON) -> list[Item]:
             text[max(0, m.start() - 25) : m.start()]
         ):
             continue
-        found.append(Item("ADRES", m.start(), m.end()))
+        end = m.end()
+        tail = _POSTCODE_TOWN.match(text, end)
+        if tail:
+            town = tail.group("town")
+            end = tail.start("town") - 1 if town and town.split()[0].lower() in common else tail.end()
+        found.append(Item("ADRES", m.start(), end))
     # Addresses are disjoint and in order: look up the one that could hold a bare street.
     starts = [i.start for i in found]
     for m in _BARE_STREET.finditer(text):
@@ -70,8 +97,20 @@ def find_addresses(text: str, common: Container[str] = COMMON) -> list[Item]:
         inside = at >= 0 and m.end() <= found[at].end
         if m.group().lower() not in common and not inside:
             found.append(Item("ADRES", m.start(), m.end()))
-    found += items_matching("ADRES", _ENGLISH_ADDRESS, text)
+    for m in _ENGLISH_ADDRESS_ANY_CASE.finditer(text):
+        if _ordinary(m.group("name").split(), common):
+            continue
+        end = m.end()
+        tail = _UK_TOWN_POSTCODE.match(text, end)
+        if tail and tail.group().strip(", ").split()[0].lower() not in common:
+            end = tail.end()
+        found.append(Item("ADRES", m.start(), end))
+    found += items_matching("ADRES", _ROMANCE_ADDRESS, text)
     return found
+
+
+def _ordinary(words: list[str], common: Container[str]) -> bool:
+    return all(w.lower() in common for w in words)
 
 
 # --- Schools and other institutions ------------------------------------------------
@@ -84,7 +123,7 @@ _SCHOOL_WORD = (
 _SCHOOL_ABBREVIATION = r"(?:ROC|MBO|OBS|CBS|RKBS|PCBS|IKC|CSG|KSG|UvA|VU|TU)"
 _SCHOOL_KEYWORD = re.compile(rf"{_SCHOOL_WORD}|{_SCHOOL_ABBREVIATION}")
 _NAME_PART = r"(?:[A-Z][\w'’-]*)"
-_CONNECTOR = r"(?:van|de|der|den|het|'t|of|the|voor|aan|op|in\s+de)"
+_CONNECTOR = r"(?:van|de|der|den|het|'t|of|the|voor|for|aan|op|in\s+de|en|and)"
 # Bounded, so that a long run of capitalised words costs linear time, not quadratic.
 _NAME_RUN = rf"{_NAME_PART}(?:\s+(?:{_CONNECTOR}\s+)?{_NAME_PART}){{0,4}}"
 _SCHOOL = re.compile(
@@ -154,7 +193,8 @@ _INTERFIX_RE = "|".join(sorted(INTERFIXES - {"in", "op"}))
 # A surname or the second half of a nickname ("Big D"), but not the pronoun "I".
 _NAME = rf"(?P<name>{LETTER}[\w'’-]*)(?P<surname>(?:\s+(?:{_INTERFIX_RE}))*\s+(?!I\b)[A-Z][\w'’-]*)?"
 _FILLER = (
-    r"(?:(?:daar|zelf|ook|gewoon|dan|toen|there|just|alleen|online|volgens\s+mij|geloof\s+ik|denk\s+ik"
+    r"(?:(?:daar|zelf|ook|gewoon|dan|toen|there|just|alleen|online|volgens\s+mij|geloof\s+ik|denk\s+ik|eigenlijk"
+    r"|echt|officieel|really|actually|officially|hier|here|thuis|at\s+home|op\s+school|at\s+school"
     r"|I\s+think|maar|ook\s+wel|wel|altijd|always|zijn|haar|mijn|his|her|my)\s+){0,2}"
     # A nickname is often quoted, with an article: "ze noemen hem 'de Chef'".
     r"(?:['\"‘“]\s?)?(?:(?i:de|het|the)\s+)?"
@@ -165,6 +205,7 @@ _STRONG_NAME_CUES = re.compile(
     r"(?i:\b(?:(?!(?:is|was|zo|te|erg|heel|best|echt|niet|nog|wel|al|super|dat|dit|het|hoe|wat)\b)\w+\s+heet"
     r"|naam\s+(?:daar\s+|there\s+|online\s+)?(?:is|was)|name\s+(?:there\s+)?(?:is|was)|my\s+name's"
     r"|call\s+(?:me|him|her)|calls\s+(?:me|him|her)|noem(?:t|en|de|den)?\s+(?:me|mij|hem|haar)"
+    r"|noem(?:t|en|de|den)\s+(?:ze|zij|hij|iedereen|ze\s+op\s+school|ze\s+hier)\s+(?:me|mij|hem|haar)"
     r"|noem(?:t|en|de|den)\s+(?:ze|zij|ze\s+hem|ze\s+haar)"
     r"|noemt\s+zich(?:zelf)?|noemde\s+zich(?:zelf)?|calls\s+(?:him|her)self"
     r"|called\s+(?:him|her)self|called|named|genaamd|alias|bijnaam|goes\s+by|known\s+as|bekend\s+als"
@@ -173,7 +214,7 @@ _STRONG_NAME_CUES = re.compile(
 )
 # Dutch puts the name before the verb in a subordinate clause: "een jongen die Dylan heet".
 _NAME_BEFORE_CUE = re.compile(
-    rf"(?i:\b(?:die|hij|ze|zij|ik|ie)\s+(?:zich\s+)?){_NAME}(?i:\s+(?:heet|heette|noemt|noemde|genoemd)\b)"
+    rf"(?i:\b(?:die|hij|ze|zij|ik|ie)\s+(?:zich\s+)?)['\"‘“]?{_NAME}['\"’”]?(?i:\s+(?:heet|heette|noemt|noemde|genoemd)\b)"
 )
 # "de anderen hem Djimairo noemen", "die iedereen 'Queen B' noemt"
 _NAME_BEFORE_CALL = re.compile(
@@ -193,7 +234,8 @@ _WEAK_NAME_CUES = re.compile(
     r"(?i:\b(?:ik\s+ben|i'm|i\s+am|im|this\s+is|dit\s+is|met|bij|en|van|voor|aan|tegen|naar"
     r"|vriend|vriendin|vriendje|vriendinnetje|zus|zusje|broer|broertje|neef|nicht|nichtje|oom|tante|juf"
     r"|meester|mentor|buurman|buurvrouw|friend|sister|brother|boyfriend|girlfriend|cousin|uncle|aunt|niece"
-    r"|nephew|son|daughter|dochter|zoon|stiefvader|stiefmoeder|stiefbroer|stiefzus|ex|mama|papa|opa|oma)"
+    r"|nephew|son|daughter|dochter|zoon|stiefvader|stiefmoeder|stiefbroer|stiefzus|ex|mama|papa|opa|oma"
+    r"|dad|mum|mom|stepdad|step\s+dad|stepmum|stepmom|vader|moeder|zeg\s+maar|door|bf|gf|bff)"
     r"(?:\s*,\s*|\s+))"
     rf"{_NAME}"
 )
@@ -212,7 +254,8 @@ _NOT_INITIALS = frozenset(
 _TITLE = r"(?:meneer|mevrouw|mevr\.?|dhr\.?|mw\.?|juf|meester|familie|fam\.?|mr\.?|mrs\.?|ms\.?|dr\.?|miss)"
 _PARTICLE_NAME = re.compile(
     rf"(?<![\w'’-])(?P<first>[A-Z][a-z][\w'’-]*|(?i:{_TITLE}))\s+"
-    rf"(?P<rest>(?:(?:van|de|der|den|ter|ten|el|al|la|le|du|da|von|'t)\s+){{1,3}}[A-Z][\w'’-]+)"
+    rf"(?P<rest>(?:(?:van|de|der|den|ter|ten|el|al|la|le|du|da|von|'t|ben|bin|ibn|abu|bint|dos|das|del|della|di)\s+){{1,3}}"
+    r"[A-Z][\w'’-]+)"
 )
 _GAELIC_NAME = re.compile(r"(?<![\w'’-])(?:[A-Z][a-z]+\s+)?(?:O['’]|Mc|Mac)[A-Z][a-z]{2,}")
 

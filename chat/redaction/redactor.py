@@ -15,6 +15,7 @@ websocket server.
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import json
 import pathlib
@@ -28,11 +29,19 @@ from chat.redaction.cues import (
     find_cued_organisations,
     find_listed_streets,
     find_named_places_in_any_case,
+    find_named_stays,
     find_quoted_nicknames,
     find_titled_names,
     street_names,
 )
-from chat.redaction.institutions import find_named_schools, find_organisations, find_streets, known_institutions
+from chat.redaction.institutions import (
+    find_landmarks,
+    find_named_schools,
+    find_organisations,
+    find_streets,
+    known_institutions,
+    known_landmarks,
+)
 from chat.redaction.names import (
     find_addresses,
     find_initialled_names,
@@ -87,12 +96,26 @@ _RULES: tuple[Callable[[str], list[Item]], ...] = (
     find_organisations,
     find_streets,
     find_named_schools,
+    find_landmarks,
     find_initialled_names,
     find_cued_organisations,
     find_quoted_nicknames,
     find_listed_streets,
     find_named_places_in_any_case,
 )
+
+
+@functools.cache
+def extra_first_names() -> frozenset[str]:
+    """``chat/data/first_names.txt``: first names deduce's Dutch list lacks ("ilias", "tesfay", "kacper")."""
+    lines = (Path(__file__).resolve().parent.parent / "data" / "first_names.txt").read_text(encoding="utf-8")
+    return frozenset(w for line in lines.splitlines() if not line.startswith("#") for w in line.split())
+
+
+@functools.cache
+def with_extra_first_names(first_names: frozenset[str]) -> frozenset[str]:
+    """deduce's first names and ours, built once (a frozenset keeps its hash, so the cache hit is cheap)."""
+    return first_names | extra_first_names()
 
 
 def find_all(text: str, first_names: Container[str] = frozenset(), places: Container[str] = frozenset()) -> list[Item]:
@@ -102,6 +125,7 @@ def find_all(text: str, first_names: Container[str] = frozenset(), places: Conta
     found += find_names(text, first_names)
     found += find_places(text, places)
     found += find_titled_names(text, first_names)
+    found += find_named_stays(text, places)
     return found
 
 
@@ -205,14 +229,16 @@ class Redactor:
         self._engine()
         gazetteer()
         known_institutions()
+        known_landmarks()
         street_names()
+        with_extra_first_names(self._engine().first_names)
 
     def redact(self, text: str) -> Redacted:
         """Find personal data in `text` and replace it with typed placeholders."""
         if not isinstance(text, str):
             raise TypeError(f"expected str, got {type(text).__name__}")
         engine = self._engine()
-        found = find_all(text, engine.first_names, engine.places) + engine.annotate(text)
+        found = find_all(text, with_extra_first_names(engine.first_names), engine.places) + engine.annotate(text)
         protected = protected_spans(text)
         items = merge(extend_items(text, merge(found, protected), protected), protected)
         return Redacted(apply(text, items), items)

@@ -171,11 +171,16 @@ _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+(?:@|\s?[(\[](?:at|@)[)\]]\s?)[\w-]+(?
 _TLDS = (
     "nl|com|net|org|be|eu|de|uk|co|io|me|tv|app|info|biz|xyz|ly|gg|to|fm|site|online|shop|live|link"
     "|club|nu|fr|es|it|ch|at|pl|tr|ma|sr|cc|ru|dev|page|social|chat|fans|vip|sex|xxx|porn|cam"
+    "|ee|bio|gd|gl|sh|ai|us|ca|au|ws|cz|se|no|dk|fi|pt|gr|ro|lu|nz|za|br|mx|tk|ml|top|icu|store|tech"
+    "|space|website|fun|life|world|today|news|blog|art|studio|media|pro|mobi|cw|aw|moe|lol|ninja|wtf|tube"
+    "|gy|su|pw|cx|lk|gs|bz|cl|lt|lv|mk|rs|ua|vn|tw|nyc|amsterdam|frl"
 )
 _URL = re.compile(
     # Starts only where no URL character precedes: after "\b" alone, "www.www.www..." would
     # start a match at every "www." and each would run to the end (quadratic time).
-    r"(?i)(?:(?<![\w.@/-])(?:https?://|www\.)[^\s<>\"']+"
+    # App deep links ("snapchat://add/x", "tg://resolve?domain=x", "whatsapp://send?phone=...") too.
+    r"(?i)(?:(?<![\w.@/-])(?:https?://|www\.|(?:snapchat|tg|whatsapp|instagram|tiktok|fb|discord|telegram"
+    r"|twitter|signal|skype|viber|kik|onlyfans|intent|sms|mailto)://?)[^\s<>\"']+"
     rf"|(?<![\w@.-])(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+(?:{_TLDS})(?::\d+)?(?![\w-])(?:/[^\s<>\"']*)?)"
 )
 
@@ -196,13 +201,33 @@ def find_emails(text: str) -> list[Item]:
     return items_matching("EMAIL", _EMAIL, text)
 
 
+# Web addresses spelt out to slip past filters: "sexymeiden010 punt nl", "jouwnaam dot com slash
+# lisa", "onlyfans (dot) com / romy". The spelt-out dot and a top-level domain anchor the match;
+# one host word before it (with "www." or further dotted parts) and "slash x" parts after it.
+_SPELT_DOT = r"(?:\s*(?:\(dot\)|\[dot\]|\(punt\)|\[punt\])\s*|\s+(?:dot|punt)\s+)"
+# Only domains that are no word, so that "een goed punt de..." or "dot to" stays text.
+_SPELT_TLDS = r"nl|com|net|org|be|eu|uk|co\.uk|io|tv|xyz|ly|gg|fm|ee|bio|ru|fans|vip|sex|xxx|porn|cam|online|site"
+_SPELT_URL = re.compile(
+    rf"(?i)(?<![\w@.-])(?:www(?:\.|{_SPELT_DOT}))?[a-z0-9][a-z0-9_-]*+(?:\.[a-z0-9][a-z0-9_-]*+)*+"
+    rf"{_SPELT_DOT}(?:{_SPELT_TLDS})(?![\w-])(?:\s*(?:/|\bslash\b)\s*[\w.@+-]++){{0,3}}"
+)
+_NOT_SPELT_HOSTS = frozenset({"het", "de", "een", "dat", "die", "dit", "en", "of", "is", "the", "a", "and", "or"})
+
+
 def find_urls(text: str) -> list[Item]:
-    """Web addresses with or without scheme ("www.x.nl", "instagram.com/naam")."""
+    """Web addresses with or without scheme ("www.x.nl", "instagram.com/naam"), also spelt
+    out ("sexymeiden010 punt nl", "onlyfans dot com slash romy")."""
     found = []
     for m in _URL.finditer(text):
         end = _trim_url_end(text, m.start(), m.end())
         if end > m.start():
             found.append(Item("URL", m.start(), end))
+    for m in _SPELT_URL.finditer(text):
+        host = re.split(r"[\s.(\[]", m.group(), maxsplit=1)[0].lower()
+        if host in _NOT_SPELT_HOSTS:
+            continue
+        end = _trim_url_end(text, m.start(), m.end())
+        found.append(Item("URL", m.start(), end))
     return found
 
 
@@ -354,7 +379,7 @@ _UK_POSTCODE = re.compile(r"(?<![\w-])[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}(?![\w-])
 
 # Belgian and other four-digit postcodes when called one: "postcode 9100".
 _CUED_POSTCODE = re.compile(
-    r"(?i:\b(?:postcode|postal\s+code|zip(?:\s+code)?|code\s+postal)\s*:?\s*)(\d{4,5})(?![\w-])"
+    r"(?i:\b(?:postcode|postal\s+code|zip(?:\s+code)?|code\s+postal)\s*(?:is\s*)?:?\s*)(\d{4}\s?[A-Za-z]{2}|\d{4,5})(?![\w-])"
 )
 
 

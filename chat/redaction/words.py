@@ -40,6 +40,11 @@ DUTCH = _words(
     maand jaar uur idk btw ikke jep nope yes okido hmm hm ah oh oei au help hulp bang alleen thuis weg
     privé prive gehackt verwijderd openbaar dicht kapot geblokkeerd geblokt nep appen leeg vals gesloten
     open actief kwijt beveiligd online offline
+    geweest zeggen nodigt werkt werken woont wonen speelt traint zit zat zitten staat stond ging gingen kwam
+    kwamen komt helpt hielp weten wist belt belde stuurt stuurde appt zag zien vroeg vraagt slaapt sliep
+    praten haalt haalde brengt bracht noemt noemde maakt maakte neemt nam geworden gedaan gezien gehoord
+    gevraagd gestuurd gebeld gegaan gekomen wacht wachten dreigt chanteert bedreigt pest pesten dwingt dwingen
+    gaf liet kreeg vond moest kon riep sloeg keek pakte schreeuwde lachte wilde mocht had
     bel app stuur mail vraag zeg wacht zoek neem geef laat praat meld check schrijf lees bekijk klik kom
     blijf groetjes groeten gr mvg kus kusjes liefs beste lieve merci xx xxx volgens
     """

@@ -44,7 +44,8 @@ PERSONAL = [
     "Amersfoort",
 ]
 VISITOR_LINES = [
-    "Ik woon op de Kerkstraat 12, 1234 AB Amersfoort",
+    # A postcode right after the house number is part of the [ADRES]; on its own it is a [POSTCODE].
+    "Ik woon op de Kerkstraat 12 in Amersfoort, postcode 1234 AB",
     "Bel me op 06-12345678 of mail sanne.jansen@gmail.com",
     "Hij heet Kevin de Boer en zijn auto heeft kenteken 12-ABC-3",
     "Zijn insta is @mo_ahmadi2009 en ik ben geboren op 14-03-2010",

@@ -18,7 +18,9 @@ def spans(items: list[Item], text: str) -> list[str]:
     [
         ("ik train bij VV De Meeuwen en", ["VV De Meeuwen"]),
         ("ik werk bij Restaurant De Gouden Leeuw in Oud-Beijerland", ["Restaurant De Gouden Leeuw"]),
-        ("trainer bij judoclub Kenamju in Haarlem", ["Kenamju"]),
+        ("trainer bij judoclub Kenamju in Haarlem", ["judoclub Kenamju"]),
+        ("hij werkt bij kapsalon Bella", ["kapsalon Bella"]),
+        ("ik sta bij winkelcentrum Zuidplein", ["Zuidplein"]),
         ("Er was een man bij de Mevlana moskee die", ["Mevlana moskee"]),
         ("I live in AZC Budel now", ["AZC Budel"]),
         ("at the boxing gym, Team Pinas Gym, keeps", ["Team Pinas Gym"]),

@@ -25,7 +25,14 @@ from chat.redaction.cues import (
     street_names,
 )
 from chat.redaction.deduce_engine import chunks
-from chat.redaction.institutions import find_named_schools, find_organisations, find_streets, known_institutions
+from chat.redaction.institutions import (
+    find_landmarks,
+    find_named_schools,
+    find_organisations,
+    find_streets,
+    known_institutions,
+    known_landmarks,
+)
 from chat.redaction.names import find_addresses, find_initialled_names, find_institutions, find_names, find_places
 from chat.redaction.places import find_places_by_gazetteer, gazetteer
 from chat.redaction.redactor import find_all, merge
@@ -66,6 +73,12 @@ CRAFTED = {
     "school cues": _repeat("zit op het a "),
     "landmarks": _repeat("a a square "),
     "particles": _repeat("lisa van de "),
+    "spelt urls": _repeat("a punt nl slash "),
+    "addresses abroad": _repeat("Rue de la A 1 "),
+    "english addresses": _repeat("flat 1 2 a a road, A "),
+    "attends": _repeat("zit op De A en A van "),
+    "landmarks list": _repeat("bij de neude Hoog "),
+    "stays": _repeat("bij de Aa opvang, De A "),
 }
 
 RULES: list[Callable[[str], object]] = [
@@ -82,6 +95,7 @@ RULES: list[Callable[[str], object]] = [
     find_organisations,
     find_streets,
     find_named_schools,
+    find_landmarks,
     find_initialled_names,
     find_cued_organisations,
     find_quoted_nicknames,
@@ -99,6 +113,7 @@ def _lists_loaded() -> None:
     """Load the gazetteer and the institution list first: their one-off load is not the rule's time."""
     gazetteer()
     known_institutions()
+    known_landmarks()
     street_names()
 
 

@@ -330,7 +330,7 @@ def test_not_dates(text: str) -> None:
     [
         ("ik woon op de Kerkstraat 12 in", "Kerkstraat 12"),
         ("adres: Van Hogendorplaan 14", "Van Hogendorplaan 14"),
-        ("My address is Prinsengracht 263-1, 1016 GV", "Prinsengracht 263-1"),
+        ("My address is Prinsengracht 263-1, 1016 GV", "Prinsengracht 263-1, 1016 GV"),
         ("Het is Wilhelminastraat 7a in Venlo", "Wilhelminastraat 7a"),
         ("ik woon: Westzijde 120.", "Westzijde 120"),
         ("hij wacht op de Stationsstraat in", "Stationsstraat"),
