@@ -17,7 +17,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from chat.api import admin, console, health, public, rating, staffing, supervisor, transcripts, widget, wrapups
 from chat.api import auth as auth_routes
 from chat.api import snippets as snippet_routes
-from chat.services import intake, metrics
+from chat.services import intake
+from chat.services.outage import RETRY_AFTER
 from chat.services.runtime import Runtime
 from chat.services.webhook import AlertWebhook
 from chat.settings import Settings
@@ -126,10 +127,10 @@ def create_app(settings: Settings, redis_url: str, *, clock: Callable[[], int] |
 
     @app.exception_handler(RedisError)
     async def store_unavailable(request: Request, exc: RedisError) -> Response:
-        # Redis full (maxmemory with noeviction) or unreachable: a documented 503, never a stack trace.
-        log.warning("http: store unavailable (%s)", type(exc).__name__)
-        metrics.of(request.app.state.rt).redis_errors.inc()
-        return JSONResponse({"detail": "unavailable"}, status_code=503, headers={"Retry-After": "5"})
+        # Redis full (maxmemory with noeviction) or unreachable: a documented 503, never a stack trace; the
+        # log says it once per outage (chat/services/outage.py).
+        request.app.state.rt.outage.failed("http", exc)
+        return JSONResponse({"detail": "unavailable"}, status_code=503, headers={"Retry-After": RETRY_AFTER})
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

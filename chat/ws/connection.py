@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import orjson
+from redis.exceptions import RedisError
 from starlette.websockets import WebSocket, WebSocketState
 
 from chat.events import Cursor, Event, Verdict
@@ -318,8 +319,22 @@ class Connection:
             await self._deliver(sid, event)
 
     async def resync_all(self) -> None:
-        for sid in list(self.cursors):
-            await self.catch_up(sid)
+        """After the hub reconnected: catch up from the streams, and tell of sessions Redis no longer has
+        (it restarted empty); the store failing again here is an outage like any other, told once."""
+        try:
+            for sid in list(self.cursors):
+                await self.catch_up(sid)
+            gone = [sid for sid in list(self.cursors) if not await self.rt.redis.exists(self.rt.keys.session(sid))]
+        except RedisError as exc:
+            self.rt.outage.failed("relay", exc)
+            return
+        if gone and not self.closing:
+            await self.on_lost(gone)
+
+    async def on_lost(self, sids: list[str]) -> None:
+        """Sessions this socket follows are gone from Redis (a restart without persistence)."""
+        for sid in sids:
+            await self.unfollow(sid)
 
     async def _run_pump(self) -> None:
         while True:
@@ -345,6 +360,9 @@ class Connection:
                     await self.on_control(channel, sid, frame)
             except asyncio.CancelledError:
                 raise
+            except RedisError as exc:
+                # Catching up from the stream met an outage: the next resync (the hub reconnects) fills it.
+                self.rt.outage.failed("relay", exc)
             except Exception:
                 log.exception("relay: delivery failed")
 
