@@ -262,6 +262,8 @@ def chat_env(data_dir: Path, prefix: str, **overrides: Any) -> dict[str, str]:
         "CHAT_DATA_DIR": str(data_dir),
         "CHAT_DATABASE_URL": f"sqlite:///{data_dir / 'chat.sqlite3'}",
         "CHAT_SECRET_KEY": "bench-secret-" + "x" * 40,
+        # No readiness drain on SIGTERM: the stop is measured from the 1012s on (bench_idle).
+        "CHAT_DRAIN_SECONDS": "0",
     }
     env.update({f"CHAT_{k.upper()}": str(v) for k, v in overrides.items()})
     return env

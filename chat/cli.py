@@ -8,10 +8,8 @@ import contextlib
 import getpass
 import logging
 import os
-import signal
 import subprocess
 import sys
-import threading
 import time
 from typing import Any
 
@@ -51,31 +49,11 @@ def serve_config(settings: Settings, app: Any, host: str, port: int) -> Any:
     )
 
 
-def make_server(config: Any) -> Any:
-    """A uvicorn server that shuts down gracefully on SIGTERM/SIGINT and then exits normally.
+def make_server(config: Any, drain_seconds: float = 0.0) -> Any:
+    """A uvicorn server that drains on SIGTERM/SIGINT (chat/server/drain.py) and then exits normally."""
+    from chat.server.drain import DrainingServer
 
-    Plain uvicorn re-raises the signal after its graceful shutdown, which
-    would kill the process before the embedded Redis and the archiver child
-    are stopped.
-    """
-    import contextlib
-
-    import uvicorn
-
-    class Server(uvicorn.Server):
-        @contextlib.contextmanager
-        def capture_signals(self):  # type: ignore[no-untyped-def]
-            if threading.current_thread() is not threading.main_thread():
-                yield
-                return
-            original = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
-            try:
-                yield
-            finally:
-                for sig, handler in original.items():
-                    signal.signal(sig, handler)
-
-    return Server(config)
+    return DrainingServer(config, drain_seconds)
 
 
 def _redis_url(settings: Settings) -> tuple[str, Any]:
@@ -101,7 +79,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
                 [sys.executable, "-m", "chat", "archiver"],
                 env={**os.environ, "CHAT_REDIS_URL": redis_url, "CHAT_DATA_DIR": str(settings.data_dir)},
             )
-        server = make_server(serve_config(settings, create_app(settings, redis_url), args.host, args.port))
+        server = make_server(
+            serve_config(settings, create_app(settings, redis_url), args.host, args.port), settings.drain_seconds
+        )
         _run(_serve_and_announce(server, settings))
     finally:
         if archiver is not None:
