@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -12,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from redis.exceptions import RedisError
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chat.api import admin, console, health, public, rating, staffing, supervisor, transcripts, widget, wrapups
@@ -57,8 +59,33 @@ async def seed_snippets(rt: Runtime) -> int:
                     active=row.active,
                 )
             )
-        await db.commit()
+        try:
+            await db.commit()
+        except IntegrityError:
+            # Instances started together on a fresh database: another one seeded it first.
+            await db.rollback()
+            return 0
         return len(rows)
+
+
+# How long a starting instance waits for Redis (restarting, failing over) before its startup fails.
+STARTUP_REDIS_WAIT_SECONDS = 60.0
+
+
+async def wait_for_redis(rt: Runtime) -> None:
+    """Start once Redis answers: an instance (re)started during a Redis restart waits instead of failing,
+    saying so once (chat/services/outage.py); past STARTUP_REDIS_WAIT_SECONDS the startup fails."""
+    deadline = time.monotonic() + STARTUP_REDIS_WAIT_SECONDS
+    while True:
+        try:
+            await asyncio.wait_for(rt.redis.ping(), 2)
+            break
+        except (RedisError, OSError, TimeoutError) as exc:
+            if time.monotonic() > deadline:
+                raise
+            rt.outage.failed("startup", exc)
+            await asyncio.sleep(0.2)
+    rt.outage.recovered("startup")
 
 
 # For every answer that did not set its own policy (JSON, plain text, errors): nothing may run, load or frame it.
@@ -90,6 +117,7 @@ def create_app(settings: Settings, redis_url: str, *, clock: Callable[[], int] |
         if clock is not None:
             rt.clock = clock
         rt.extras["started"] = time.time()
+        await wait_for_redis(rt)
         await rt.hub.start()
         watcher = Watcher(rt)
         rt.extras["watcher"] = watcher
