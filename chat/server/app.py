@@ -20,7 +20,7 @@ from chat.api import admin, console, health, public, rating, staffing, superviso
 from chat.api import auth as auth_routes
 from chat.api import snippets as snippet_routes
 from chat.services import intake
-from chat.services.outage import RETRY_AFTER
+from chat.services.outage import RETRY_AFTER, drop_idle_connections
 from chat.services.runtime import Runtime
 from chat.services.webhook import AlertWebhook
 from chat.settings import Settings
@@ -119,6 +119,8 @@ def create_app(settings: Settings, redis_url: str, *, clock: Callable[[], int] |
         rt.extras["started"] = time.time()
         await wait_for_redis(rt)
         await rt.hub.start()
+        # The relay lost Redis and is back: the pooled connections are stale too.
+        rt.hub.on_resync(lambda: drop_idle_connections(rt.redis))
         watcher = Watcher(rt)
         rt.extras["watcher"] = watcher
         rt.extras["snippet_lookup"] = snippet_routes.make_lookup(rt)

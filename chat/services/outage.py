@@ -22,6 +22,9 @@ from redis.exceptions import RedisError
 log = logging.getLogger("chat.outage")
 
 PROBE_SECONDS = 0.5
+# A failure this soon after a recovery is the same outage flapping (a stale pooled connection, a restart
+# right after a restart): it is counted, not told again.
+FLAP_SECONDS = 5.0
 # What a 503 for a store outage (and /readyz while it lasts, or while draining) asks a client to wait.
 RETRY_AFTER = "5"
 
@@ -31,12 +34,23 @@ def is_outage(exc: BaseException) -> bool:
     return isinstance(exc, RedisError | ConnectionError | TimeoutError)
 
 
+async def drop_idle_connections(redis: Any) -> None:
+    """Redis came back (possibly a new process): the idle pooled connections are to the old one; open
+    fresh ones on next use instead of failing one command on each."""
+    pool = getattr(redis, "connection_pool", None)
+    if pool is not None:
+        with contextlib.suppress(Exception):
+            await pool.disconnect(inuse_connections=False)
+
+
 class Outage:
     """Who is down since when; see the module docstring."""
 
     def __init__(self, redis: Any, on_error: Callable[[], None] | None = None) -> None:
         self.redis = redis
         self.down: dict[str, float] = {}
+        self._quiet: set[str] = set()  # down again within FLAP_SECONDS of recovering: told neither way
+        self._recovered_at: dict[str, float] = {}
         self._on_error = on_error
         self._probe: asyncio.Task[None] | None = None
         self.stopped = False
@@ -45,8 +59,12 @@ class Outage:
         """``component`` met a store failure; the first one of an outage is logged, the rest counted."""
         if self._on_error is not None:
             self._on_error()
-        if component not in self.down:
-            self.down[component] = time.monotonic()
+        now = time.monotonic()
+        if component not in self.down and now - self._recovered_at.get(component, -FLAP_SECONDS) < FLAP_SECONDS:
+            self.down[component] = now
+            self._quiet.add(component)
+        elif component not in self.down:
+            self.down[component] = now
             log.warning(
                 "%s: Redis unavailable (%s); answering `unavailable` until it is back",
                 component,
@@ -61,6 +79,10 @@ class Outage:
         """``component`` works again (a loop's round went through); logs once if it was down."""
         since = self.down.pop(component, None)
         if since is not None:
+            self._recovered_at[component] = time.monotonic()
+        if since is not None and component in self._quiet:
+            self._quiet.discard(component)
+        elif since is not None:
             log.info(
                 "%s: Redis recovered after %.1f s",
                 component,
@@ -79,6 +101,7 @@ class Outage:
                 await asyncio.wait_for(self.redis.ping(), 2)
             except Exception:
                 continue
+            await drop_idle_connections(self.redis)
             for component in list(self.down):
                 self.recovered(component)
 

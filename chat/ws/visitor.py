@@ -76,7 +76,7 @@ class VisitorConnection(Connection):
         """Redis came back without this session (restarted empty): the same answer a resume would get now."""
         self.status = SessionStatus.ENDED  # nothing left to count offline or to time out
         await self.send(error_frame(ErrorCode.UNKNOWN_SESSION, "unknown or expired session"))
-        await self.close(1008, "unknown session")
+        self.close_soon(1008, "unknown session")
         self.ended.set()
 
     async def check_paired(self) -> None:

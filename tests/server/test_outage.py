@@ -131,6 +131,36 @@ async def http_unavailable(http: httpx.AsyncClient) -> None:
         assert response.json() == {"detail": "unavailable"} and response.headers["retry-after"]
 
 
+async def again(srv: ServerThread, frame: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """Open a visitor socket and send ``frame`` as a client does after an outage: on `unavailable` (a
+    pooled connection to the old Redis, used once more) reconnect with backoff. Returns the first answer."""
+    for _ in range(20):
+        ws = await connect(srv.ws + "/ws/visitor")
+        await send(ws, frame)
+        first = await recv(ws)
+        if first.get("code") != "unavailable":
+            return ws, first
+        await refused_after(ws, first)
+        await asyncio.sleep(0.2)
+    raise AssertionError("still unavailable")
+
+
+async def refused_after(ws: Any, first: dict[str, Any]) -> None:
+    frames = [first, *await until_closed(ws, 15)]
+    assert not [f for f in frames if f["type"] == "ack"], frames
+    assert ws.close_code == 1013
+
+
+async def login_again(srv: ServerThread) -> str:
+    for _ in range(20):
+        try:
+            return await login(srv.http, "anna")
+        except httpx.HTTPStatusError as exc:
+            assert exc.response.status_code == 503 and exc.response.headers["retry-after"]
+            await asyncio.sleep(0.2)
+    raise AssertionError("login still unavailable")
+
+
 async def until_ready(http: httpx.AsyncClient) -> None:
     deadline = time.monotonic() + 20
     while (await http.get("/readyz")).status_code != 200:
@@ -168,11 +198,9 @@ async def test_redis_outage_mid_chat(tmp_path: Path, own_redis: OwnRedis, caught
         await until_ready(http)
         # Both sides come back without a restart of the server: the visitor resumes, the resend of the
         # message that was refused is stored once, and it reaches the counselor through the relay.
-        visitor = await connect(srv.ws + "/ws/visitor")
-        await send(visitor, {"type": "resume", "token": session["token"], "last_seq": 2})
-        again = await recv_until(visitor, "session")
-        assert (again["status"], again["resumed"]) == ("active", True)
-        counselor = await counselor_ws(srv, await login(srv.http, "anna"))
+        visitor, back = await again(srv, {"type": "resume", "token": session["token"], "last_seq": 2})
+        assert (back["type"], back["status"], back["resumed"]) == ("session", "active", True)
+        counselor = await counselor_ws(srv, await login_again(srv))
         await recv_match(counselor, type="assigned", session_id=sid)
         await send(visitor, {"type": "message", "client_id": "v2", "text": "hallo?"})
         assert (await recv_until(visitor, "ack"))["seq"] == 3
@@ -181,17 +209,19 @@ async def test_redis_outage_mid_chat(tmp_path: Path, own_redis: OwnRedis, caught
         # 2. Redis stops and starts empty: a socket that stayed open through it is told its chat is gone,
         # a resume gets the documented unknown_session, and new chats start.
         waiting, _ = await visitor_hello(srv)
+        # A pong comes from the frame loop, so the hello's own Redis work (queue place, follow) is done.
+        await send(waiting, {"type": "ping"})
+        await recv_until(waiting, "pong")
         own_redis.stop()
         own_redis.start(empty=True)
         gone = await until_closed(waiting, 15)
         assert [(f["type"], f.get("code")) for f in frames_of(gone, "error")] == [("error", "unknown_session")]
         assert waiting.close_code == 1008
         await until_ready(http)
-        resumed = await connect(srv.ws + "/ws/visitor")
-        await send(resumed, {"type": "resume", "token": session["token"], "last_seq": 3})
-        assert (await recv(resumed))["code"] == "unknown_session"
-        fresh, started = await visitor_hello(srv, first_message="opnieuw")
-        assert started["status"] == "queued"
+        resumed, answer = await again(srv, {"type": "resume", "token": session["token"], "last_seq": 3})
+        assert (answer["type"], answer["code"]) == ("error", "unknown_session")
+        fresh, started = await again(srv, {"type": "hello", "audience": "youth", "language": "nl"})
+        assert (started["type"], started["status"]) == ("session", "queued")
         await fresh.close()
         await visitor.close()
         await counselor.close()
@@ -208,7 +238,8 @@ async def test_redis_outage_mid_chat(tmp_path: Path, own_redis: OwnRedis, caught
     assert {"visitor", "counselor", "http"} <= set(warned), warned
     for component in set(warned):
         assert warned.count(component) <= 2, (component, warned)  # two outages: at most one line each
-    assert [r for r in records if "Redis recovered" in r.getMessage()]
+    recovered = [r.getMessage().split(":")[0] for r in records if "Redis recovered" in r.getMessage()]
+    assert {"visitor", "counselor", "http"} <= set(recovered), recovered
 
 
 def frames_of(frames: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
