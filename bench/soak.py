@@ -141,6 +141,7 @@ class Cluster:
         self.instances: list[h.ServerUnderTest | None] = [None] * args.instances
         self.env: dict[str, str] = {}
         self.events: Counter[str] = Counter()
+        self.started: list[h.ServerUnderTest] = []
 
     def prepare(self, names_prefix: str) -> list[str]:
         self.redis.start()
@@ -157,7 +158,9 @@ class Cluster:
         return names
 
     def start(self, i: int) -> None:
-        self.instances[i] = h.ServerUnderTest("chat", self.env).start()
+        server = h.ServerUnderTest("chat", self.env)
+        self.started.append(server)  # stopped at the end even if its start is still under way then
+        self.instances[i] = server.start()
 
     @property
     def live(self) -> list[h.ServerUnderTest]:
@@ -198,12 +201,11 @@ class Cluster:
         await asyncio.to_thread(self.start, i)
 
     def stop(self) -> None:
-        for server in self.instances:
-            if server is not None and server.proc is not None and server.proc.poll() is None:
+        for server in self.started:
+            if server.proc is not None and server.proc.poll() is None:
                 server.proc.terminate()  # all at once; each drains and closes its sockets
-        for server in self.instances:
-            if server is not None:
-                server.stop(10)
+        for server in self.started:
+            server.stop(10)
         self.redis.stop()
 
 
