@@ -272,6 +272,8 @@ def chat_env(data_dir: Path, prefix: str, **overrides: Any) -> dict[str, str]:
         "CHAT_MAX_SESSION_BYTES": str(1 << 30),
         "CHAT_MAX_SOCKETS_PER_ADDRESS": "100000",
         "CHAT_MAX_CONNECTIONS_PER_ADDRESS": "100000",
+        # No readiness drain on SIGTERM: the stop is measured from the 1012s on (bench_idle).
+        "CHAT_DRAIN_SECONDS": "0",
     }
     env.update({f"CHAT_{k.upper()}": str(v) for k, v in overrides.items()})
     return env

@@ -1,9 +1,11 @@
-"""Every benchmark at a small size, one after the other (about a minute), so that they cannot rot.
+"""Every benchmark at a small size, one after the other (about a minute and a half), so that they cannot rot.
 
     python bench/quick.py        # what .ci/run runs
 
 It prints each benchmark's figures beside the bare relay's, like the full
-runs, and fails only when a benchmark itself fails (never on a figure).
+runs, and fails only when a benchmark itself fails (never on a figure), or
+when the soak (bench/soak.py --quick) finds an acknowledged message lost,
+doubled or reordered.
 The sizes are too small for the figures to mean much: bench/README.md has
 the real runs.
 """
@@ -22,6 +24,8 @@ RUNS = [
     ["bench_pairing.py", "--visitors", "100", "--counselors", "10"],
     ["bench_idle.py", "--connections", "200", "--settle", "0.5"],
     ["bench_workers.py", "--pairs", "10", "--windows", "4", "--seconds", "1.5", "--servers", "chatN,baseline"],
+    # Not a figure but a check: exit 1 when an acked message was lost, doubled or reordered.
+    ["soak.py", "--quick"],
 ]
 
 

@@ -8,10 +8,8 @@ import contextlib
 import getpass
 import logging
 import os
-import signal
 import subprocess
 import sys
-import threading
 import time
 from typing import Any
 
@@ -51,31 +49,11 @@ def serve_config(settings: Settings, app: Any, host: str, port: int) -> Any:
     )
 
 
-def make_server(config: Any) -> Any:
-    """A uvicorn server that shuts down gracefully on SIGTERM/SIGINT and then exits normally.
+def make_server(config: Any, drain_seconds: float = 0.0) -> Any:
+    """A uvicorn server that drains on SIGTERM/SIGINT (chat/server/drain.py) and then exits normally."""
+    from chat.server.drain import DrainingServer
 
-    Plain uvicorn re-raises the signal after its graceful shutdown, which
-    would kill the process before the embedded Redis and the archiver child
-    are stopped.
-    """
-    import contextlib
-
-    import uvicorn
-
-    class Server(uvicorn.Server):
-        @contextlib.contextmanager
-        def capture_signals(self):  # type: ignore[no-untyped-def]
-            if threading.current_thread() is not threading.main_thread():
-                yield
-                return
-            original = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
-            try:
-                yield
-            finally:
-                for sig, handler in original.items():
-                    signal.signal(sig, handler)
-
-    return Server(config)
+    return DrainingServer(config, drain_seconds)
 
 
 def _redis_url(settings: Settings) -> tuple[str, Any]:
@@ -98,7 +76,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         if not settings.redis_url:
             print("chat: --worker needs CHAT_REDIS_URL (chat serve --workers N sets it)", file=sys.stderr)
             return 2
-        server = make_server(serve_config(settings, create_app(settings, settings.redis_url), args.host, args.port))
+        server = make_server(
+            serve_config(settings, create_app(settings, settings.redis_url), args.host, args.port),
+            settings.drain_seconds,
+        )
         _run(_serve_and_announce(server, settings, [reuseport_socket(args.host, args.port)]))
         return 0
     upgrade(settings)
@@ -117,7 +98,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             return Supervisor(args.workers, args.host, args.port, worker_env(redis_url)).run()
         from chat.server.app import create_app  # not in the supervisor of --workers: only its workers serve
 
-        server = make_server(serve_config(settings, create_app(settings, redis_url), args.host, args.port))
+        server = make_server(
+            serve_config(settings, create_app(settings, redis_url), args.host, args.port), settings.drain_seconds
+        )
         _run(_serve_and_announce(server, settings))
     finally:
         if archiver is not None:

@@ -23,6 +23,11 @@ class Settings(BaseSettings):
     database_url: str | None = None
     redis_prefix: str = "chat"
     redis_max_connections: int = 64
+    # A command that could not reach Redis (connection refused: a restart, a failover) is sent again for up to
+    # this long before the answer is `unavailable` (1013 / 503). A command that reached Redis is never resent.
+    redis_retry_seconds: float = 2.0
+    # SIGTERM: /readyz answers 503 for this long while every socket keeps working, then each gets 1012.
+    drain_seconds: float = 5.0
     # The embedded redis-server's memory limit (redis syntax: 256mb, 1gb); it never evicts (noeviction).
     embedded_redis_maxmemory: str = "256mb"
     # HMAC key for hashing client addresses and login names; generated per data dir in development.

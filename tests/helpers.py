@@ -223,7 +223,8 @@ class ChildProcess:
         import os
         import sys
 
-        self.env = {**os.environ, **env}
+        # No readiness drain on SIGTERM unless a test asks for one (tests/server/test_drain.py).
+        self.env = {"CHAT_DRAIN_SECONDS": "0", **os.environ, **env}
         self.cmd = [sys.executable, "-m", "chat", *args]
         self.ready_prefix = ready_prefix
         self.proc: Any = None

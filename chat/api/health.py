@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from chat.api.deps import RuntimeDep, bearer_token
 from chat.services import metrics as metrics_module
+from chat.services.outage import RETRY_AFTER
 from chat.services.runtime import wall_ms
 
 router = APIRouter(tags=["ops"])
@@ -24,6 +25,9 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(rt: RuntimeDep) -> JSONResponse:
+    if rt.extras.get("draining"):
+        # SIGTERM: the proxy stops sending new visitors here while the open sockets go on (docs/operations.md).
+        return JSONResponse({"status": "draining"}, status_code=503, headers={"Retry-After": RETRY_AFTER})
     failed: list[str] = []
     try:
         await asyncio.wait_for(rt.redis.ping(), 2)
@@ -35,7 +39,9 @@ async def readyz(rt: RuntimeDep) -> JSONResponse:
     except Exception:
         failed.append("database")
     if failed:
-        return JSONResponse({"status": "unavailable", "failed": failed}, status_code=503)
+        return JSONResponse(
+            {"status": "unavailable", "failed": failed}, status_code=503, headers={"Retry-After": RETRY_AFTER}
+        )
     # A detail, not a failure: without an archiver chats still work (no transcripts, statistics or purge), so
     # the proxy keeps sending traffic; the operator sees "missing" here, in the log and in chat_archiver_up.
     alive = await metrics_module.archivers_alive(rt.redis, rt.keys, wall_ms(), rt.settings.archiver_stale_seconds)

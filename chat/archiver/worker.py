@@ -19,14 +19,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chat.services import metrics
+from chat.services.outage import Outage
 from chat.settings import Settings
 from chat.store.keys import Keys
 from chat.store.redis import decode_entries
+from chat.store.retry import ConnectRetry
 from chat.store.sql import ChatSummary, Transcript, make_engine, make_sessionmaker
 from chat.transcripts import build
 
@@ -64,6 +67,7 @@ class Archiver:
         self._claim = redis.register_script(_CLAIM)
         self.archived = 0
         self.id = metrics.new_archiver_id()
+        self.outage = Outage(redis)
 
     async def heartbeat(self) -> None:
         """Tell the servers an archiver runs (``/readyz``, ``chat_archiver_up``, the warning at ``chat serve``)."""
@@ -144,6 +148,8 @@ class Archiver:
             try:
                 done += await self.archive(sid)
                 await self.heartbeat()
+            except RedisError:
+                raise  # an outage, told once by run(); the lease runs out and the session is archived later
             except Exception:
                 # The lease runs out and this or another archiver tries again.
                 log.exception("archiver: archiving a session failed; it will be retried")
@@ -171,8 +177,12 @@ class Archiver:
                     await self.purge()
                     last_purge = time.monotonic()
                 await self.run_once()
+            except RedisError as exc:
+                self.outage.failed("archiver", exc)
             except Exception:
                 log.exception("archiver: loop failed; retrying")
+            else:
+                self.outage.recovered("archiver")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), poll)
 
@@ -188,7 +198,7 @@ async def main(settings: Settings, redis_url: str, *, once: bool = False) -> int
     from chat.store.migrate import upgrade_async
 
     await upgrade_async(settings)
-    redis = Redis.from_url(redis_url)
+    redis = Redis.from_url(redis_url, retry=ConnectRetry(settings.redis_retry_seconds))
     engine = make_engine(settings.sqlalchemy_url)
     redactor = None
     archiver = Archiver(settings, redis, engine, redactor)
@@ -215,6 +225,7 @@ async def main(settings: Settings, redis_url: str, *, once: bool = False) -> int
         else:
             await archiver.run(stop)
     finally:
+        await archiver.outage.stop()
         await redis.aclose()
         await engine.dispose()
     return 0

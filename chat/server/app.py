@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -12,12 +13,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from redis.exceptions import RedisError
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chat.api import admin, console, health, public, rating, staffing, supervisor, transcripts, widget, wrapups
 from chat.api import auth as auth_routes
 from chat.api import snippets as snippet_routes
-from chat.services import intake, metrics
+from chat.services import intake
+from chat.services.outage import RETRY_AFTER, drop_idle_connections
 from chat.services.runtime import Runtime
 from chat.services.webhook import AlertWebhook
 from chat.settings import Settings
@@ -58,8 +61,33 @@ async def seed_snippets(rt: Runtime) -> int:
                     active=row.active,
                 )
             )
-        await db.commit()
+        try:
+            await db.commit()
+        except IntegrityError:
+            # Instances started together on a fresh database: another one seeded it first.
+            await db.rollback()
+            return 0
         return len(rows)
+
+
+# How long a starting instance waits for Redis (restarting, failing over) before its startup fails.
+STARTUP_REDIS_WAIT_SECONDS = 60.0
+
+
+async def wait_for_redis(rt: Runtime) -> None:
+    """Start once Redis answers: an instance (re)started during a Redis restart waits instead of failing,
+    saying so once (chat/services/outage.py); past STARTUP_REDIS_WAIT_SECONDS the startup fails."""
+    deadline = time.monotonic() + STARTUP_REDIS_WAIT_SECONDS
+    while True:
+        try:
+            await asyncio.wait_for(rt.redis.ping(), 2)
+            break
+        except (RedisError, OSError, TimeoutError) as exc:
+            if time.monotonic() > deadline:
+                raise
+            rt.outage.failed("startup", exc)
+            await asyncio.sleep(0.2)
+    rt.outage.recovered("startup")
 
 
 # For every answer that did not set its own policy (JSON, plain text, errors): nothing may run, load or frame it.
@@ -91,7 +119,10 @@ def create_app(settings: Settings, redis_url: str, *, clock: Callable[[], int] |
         if clock is not None:
             rt.clock = clock
         rt.extras["started"] = time.time()
+        await wait_for_redis(rt)
         await rt.hub.start()
+        # The relay lost Redis and is back: the pooled connections are stale too.
+        rt.hub.on_resync(lambda: drop_idle_connections(rt.redis))
         watcher = Watcher(rt)
         rt.extras["watcher"] = watcher
         rt.extras["snippet_lookup"] = snippet_routes.make_lookup(rt)
@@ -135,10 +166,10 @@ def create_app(settings: Settings, redis_url: str, *, clock: Callable[[], int] |
 
     @app.exception_handler(RedisError)
     async def store_unavailable(request: Request, exc: RedisError) -> Response:
-        # Redis full (maxmemory with noeviction) or unreachable: a documented 503, never a stack trace.
-        log.warning("http: store unavailable (%s)", type(exc).__name__)
-        metrics.of(request.app.state.rt).redis_errors.inc()
-        return JSONResponse({"detail": "unavailable"}, status_code=503, headers={"Retry-After": "5"})
+        # Redis full (maxmemory with noeviction) or unreachable: a documented 503, never a stack trace; the
+        # log says it once per outage (chat/services/outage.py).
+        request.app.state.rt.outage.failed("http", exc)
+        return JSONResponse({"detail": "unavailable"}, status_code=503, headers={"Retry-After": RETRY_AFTER})
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -10,12 +10,15 @@ from typing import Any
 from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from chat.services import metrics
 from chat.services.auth import Hasher, RateLimiter, TokenStore
 from chat.services.blocks import Blocks
+from chat.services.outage import Outage
 from chat.settings import Settings
 from chat.store.keys import Keys
 from chat.store.pubsub import Hub
 from chat.store.redis import RedisStore
+from chat.store.retry import ConnectRetry
 from chat.store.sql import make_engine, make_sessionmaker
 
 
@@ -37,6 +40,8 @@ class Runtime:
     limiter: RateLimiter
     blocks: Blocks
     clock: Callable[[], int] = wall_ms
+    # Redis outages told once per component (chat/services/outage.py); set in build().
+    outage: Outage = field(default_factory=lambda: Outage(None))
     # This process's open websockets (``chat.ws.connection.Connection`` objects, which
     # add and remove themselves). Typed loosely so that the services never import
     # the websocket side; only ``chat.ws`` looks inside them.
@@ -53,6 +58,8 @@ class Runtime:
             "max_connections": settings.redis_max_connections,
             "timeout": 10,
             "health_check_interval": 30,
+            # A Redis restarting refuses connections for a moment: commands that never reached it are resent.
+            "retry": ConnectRetry(settings.redis_retry_seconds),
         }
         if not redis_url.startswith("unix:"):
             options["socket_keepalive"] = True  # TCP only; a unix socket connection refuses the option
@@ -60,7 +67,7 @@ class Runtime:
         redis = Redis.from_pool(pool)  # the client owns the pool and closes it
         keys = Keys(settings.redis_prefix)
         engine = make_engine(settings.sqlalchemy_url)
-        return cls(
+        rt = cls(
             settings=settings,
             redis=redis,
             engine=engine,
@@ -81,8 +88,15 @@ class Runtime:
             limiter=RateLimiter(redis, keys),
             blocks=Blocks(redis, keys),
         )
+        rt.outage = Outage(redis, on_error=lambda: _count_redis_error(rt))
+        return rt
 
     async def close(self) -> None:
+        await self.outage.stop()
         await self.hub.stop()
         await self.redis.aclose()
         await self.engine.dispose()
+
+
+def _count_redis_error(rt: Runtime) -> None:
+    metrics.of(rt).redis_errors.inc()

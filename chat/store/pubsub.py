@@ -135,7 +135,7 @@ class Hub:
                     await self._pubsub.subscribe("chat:hub:noop", *self._listeners.keys())
                 break
             except (RedisConnectionError, RedisTimeoutError, OSError):
-                delay = min(delay * 2, 5.0)
+                delay = min(delay * 2, 1.0)  # back within a second of Redis: clients resume soon
         log.info("relay: subscriber connection restored")
         for callback in list(self._resyncs):
             try:

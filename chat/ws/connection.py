@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import orjson
+from redis.exceptions import RedisError
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket, WebSocketState
 
@@ -51,6 +52,8 @@ ROOM_TIMEOUT = 10.0
 CLOSE_TIMEOUT = 2.0
 # How long a handler that ends without a close lets its last frames go out.
 DRAIN_TIMEOUT = 1.0
+# A resync that met a store failure is tried again after this long, until one goes through.
+RESYNC_RETRY_SECONDS = 0.5
 
 # The fallback transport's event stream (chat/ws/fallback.py), which is aborted like a websocket.
 STREAM_PATH = "/sse/visitor"
@@ -281,6 +284,16 @@ class Connection:
         """Drop the TCP connection at once (the peer does not read, so no close frame can reach it)."""
         self.wire.abort()
 
+    def close_soon(self, code: int, reason: str = "") -> None:
+        """Queue the close after the frames queued so far, without waiting for it: for the pump, which must
+        not wait on its own socket (Python 3.11's wait_for can swallow the cancel of a stop meanwhile)."""
+        self.closing = True
+        if self._closed or self._writer.done():
+            return
+        self._closed = True
+        self._out.append((code, reason))
+        self._wake.set()
+
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close after the frames queued so far have gone out (or abort after CLOSE_TIMEOUT)."""
         self.closing = True
@@ -303,7 +316,8 @@ class Connection:
 
     async def _drain(self) -> None:
         """Let the frames queued so far go out, briefly; then stop the writer."""
-        if self._out and not self._writer.done() and self.wire.is_open:
+        queued = self._out or self._closed  # frames, or a close queued by close_soon() and still being written
+        if queued and not self._writer.done() and self.wire.is_open:
             self._out.append((-1, ""))
             self._wake.set()
             with contextlib.suppress(Exception):
@@ -373,8 +387,33 @@ class Connection:
             await self._deliver(sid, event)
 
     async def resync_all(self) -> None:
-        for sid in list(self.cursors):
-            await self.catch_up(sid)
+        """After the hub reconnected: catch up from the streams, and tell of sessions Redis no longer has
+        (it restarted empty); the store failing again here is an outage like any other, told once."""
+        try:
+            for sid in list(self.cursors):
+                await self.catch_up(sid)
+            gone = [sid for sid in list(self.cursors) if not await self.rt.redis.exists(self.rt.keys.session(sid))]
+        except RedisError as exc:
+            self.rt.outage.failed("relay", exc)
+            self.resync_later()
+            return
+        if gone and not self.closing:
+            await self.on_lost(gone)
+
+    def resync_later(self, delay: float = RESYNC_RETRY_SECONDS) -> None:
+        """Catch up again after ``delay``: a resync that met the store failing must not be the last one."""
+
+        def queue() -> None:
+            if not self.closing:
+                with contextlib.suppress(asyncio.QueueFull):
+                    self.inbox.put_nowait(("", _RESYNC))
+
+        asyncio.get_running_loop().call_later(delay, queue)
+
+    async def on_lost(self, sids: list[str]) -> None:
+        """Sessions this socket follows are gone from Redis (a restart without persistence)."""
+        for sid in sids:
+            await self.unfollow(sid)
 
     async def _run_pump(self) -> None:
         while True:
@@ -400,6 +439,10 @@ class Connection:
                     await self.on_control(channel, sid, frame)
             except asyncio.CancelledError:
                 raise
+            except RedisError as exc:
+                # Catching up from the stream met an outage: try again shortly (and at the hub's reconnect).
+                self.rt.outage.failed("relay", exc)
+                self.resync_later()
             except Exception:
                 log.exception("relay: delivery failed")
 

@@ -72,6 +72,15 @@ class CounselorConnection(Connection):
         for note in await self.rt.store.notes(sid):
             await self.send(note)
 
+    async def on_lost(self, sids: list[str]) -> None:
+        """Redis came back without these chats (restarted empty): each is named, then 1013. The console
+        reconnects: without a token (gone too) it asks for the login; otherwise its replay leaves them out."""
+        for sid in sids:
+            self.monitoring.discard(sid)
+            await self.unfollow(sid)
+            await self.send(error_frame(ErrorCode.UNKNOWN_SESSION, "this chat is gone from the store", session_id=sid))
+        self.close_soon(1013, "try again later")
+
     async def unfollow(self, sid: str) -> None:
         if sid in self.cursors:
             await self.rt.hub.unsubscribe(self.rt.keys.staff_channel(sid), self._listener)

@@ -114,8 +114,9 @@ async def serve_connection(
     except Disconnected:
         pass
     except RedisError as exc:
-        # Redis is full (maxmemory, noeviction) or unreachable: nothing was half-stored; try again later.
-        log.warning("%s: store unavailable (%s)", conn.role, type(exc).__name__)
+        # Redis is full (maxmemory, noeviction) or unreachable: nothing was half-stored (an ack goes out
+        # only after the store answered); try again later. Told once per outage (chat/services/outage.py).
+        conn.rt.outage.failed(conn.role, exc)
         await conn.send(error_frame(ErrorCode.UNAVAILABLE, "the service is unavailable; try again shortly"))
         await conn.close(1013, "try again later")
     except Exception:

@@ -88,6 +88,13 @@ class VisitorConnection(Connection):
             self.status = SessionStatus.ACTIVE
             await self.send({"type": "paired", "counselor_name": frame.get("counselor_name")})
 
+    async def on_lost(self, sids: list[str]) -> None:
+        """Redis came back without this session (restarted empty): the same answer a resume would get now."""
+        self.status = SessionStatus.ENDED  # nothing left to count offline or to time out
+        await self.send(error_frame(ErrorCode.UNKNOWN_SESSION, "unknown or expired session"))
+        self.close_soon(1008, "unknown session")
+        self.ended.set()
+
     async def check_paired(self) -> None:
         """Send ``paired`` if a counselor claimed the session before this socket was subscribed.
 

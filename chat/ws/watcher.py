@@ -17,6 +17,8 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from redis.exceptions import RedisError
+
 from chat.services import metrics
 from chat.services.auth import Principal
 from chat.services.runtime import Runtime
@@ -244,10 +246,16 @@ class Watcher:
                     for conn in list(self.counselors):
                         await conn.send_queues(frame, text)
                     await self.alert_supervisors(frame)
+            except RedisError as exc:
+                self.rt.outage.failed("queue watcher", exc)
+                await asyncio.sleep(1)
+                continue
             except Exception:
                 log.exception("queue watcher: update failed")
                 await asyncio.sleep(1)
+                continue
             took = loop.time() - started
+            self.rt.outage.recovered("queue watcher")
 
     def overdue(self, q: dict[str, Any]) -> str | None:
         """Whether a queue's wait calls for supervisors: "urgent_wait" (an urgent visitor past the
@@ -361,8 +369,13 @@ class Watcher:
             await asyncio.sleep(self.rt.settings.sweep_interval)
             try:
                 await self.sweep_once()
+            except RedisError as exc:
+                self.rt.outage.failed("sweeper", exc)
+                continue
             except Exception:
                 log.exception("sweeper: failed")
+                continue
+            self.rt.outage.recovered("sweeper")
 
     async def _heartbeat_loop(self) -> None:
         while True:

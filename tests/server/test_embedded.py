@@ -17,7 +17,7 @@ from tests.helpers import ServerProcess, recv, recv_until, send
 
 async def test_one_command_runs_everything(tmp_path: Path, deduce_cache: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHAT_")}
-    env.update(CHAT_DATA_DIR=str(tmp_path / "data"), CHAT_DEDUCE_CACHE_DIR=str(deduce_cache))
+    env.update(CHAT_DATA_DIR=str(tmp_path / "data"), CHAT_DEDUCE_CACHE_DIR=str(deduce_cache), CHAT_DRAIN_SECONDS="0")
     server = ServerProcess(env)
     server.env = env
     server.start()

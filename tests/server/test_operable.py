@@ -204,6 +204,7 @@ async def test_chat_serve_logs_json_and_warns_without_an_archiver(tmp_path: Path
         CHAT_SECRET_KEY=settings.secret_key or "",
         CHAT_METRICS_TOKEN=TOKEN,
         CHAT_ARCHIVER_STALE_SECONDS="1",
+        CHAT_DRAIN_SECONDS="0",
     )
     server = ServerProcess(env)
     server.env = env
