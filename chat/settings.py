@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     database_url: str | None = None
     redis_prefix: str = "chat"
     redis_max_connections: int = 64
+    # After each stored message, WAIT for this many replicas (at most redis_wait_timeout_ms) before the ack;
+    # 0: no WAIT. One server or Sentinel only (docs/deploy.md "What a failover can lose").
+    redis_wait_replicas: int = 0
+    redis_wait_timeout_ms: int = 100
     # The embedded redis-server's memory limit (redis syntax: 256mb, 1gb); it never evicts (noeviction).
     embedded_redis_maxmemory: str = "256mb"
     # HMAC key for hashing client addresses and login names; generated per data dir in development.

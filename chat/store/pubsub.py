@@ -19,10 +19,13 @@ import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from chat.store.client import is_cluster
 
 log = logging.getLogger("chat.store.pubsub")
 
@@ -46,6 +49,10 @@ class Hub:
         self.relayed = 0
 
     async def start(self) -> None:
+        if is_cluster(self.redis):
+            # A cluster client learns the slots on its first command; the pub/sub connection needs them first.
+            await cast(Any, self.redis).initialize()
+            self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         # A placeholder channel keeps the pub/sub connection in subscribe mode from the start.
         await self._pubsub.subscribe("chat:hub:noop")
         self._task = asyncio.create_task(self._run(), name="relay-hub")
