@@ -286,7 +286,7 @@ async def _revoke_all(settings: Settings, counselor_id: int) -> int:
     """Revoke the counselor's tokens in the Redis the servers use (if one is reachable)."""
     from chat.server.embedded import running_url
     from chat.services.auth import TokenStore
-    from chat.store.client import connect
+    from chat.store.client import connect, sharded_pubsub
     from chat.store.keys import Keys
 
     url = settings.redis_url or running_url(settings.data_dir)
@@ -294,7 +294,9 @@ async def _revoke_all(settings: Settings, counselor_id: int) -> int:
         return 0  # embedded Redis not running: its tokens died with it
     redis = connect(url, server=False)
     try:
-        return await TokenStore(redis, Keys(settings.redis_prefix), settings.token_ttl_seconds).revoke_all(counselor_id)
+        tokens = TokenStore(redis, Keys(settings.redis_prefix), settings.token_ttl_seconds)
+        tokens.sharded = await sharded_pubsub(redis)
+        return await tokens.revoke_all(counselor_id)
     except Exception:
         print("chat: warning: could not reach Redis to revoke logins", file=sys.stderr)
         return 0

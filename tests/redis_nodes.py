@@ -139,20 +139,22 @@ class Cluster(Nodes):
         super().__init__(folder)
         self.ports = free_ports(3, bus=True)
 
+    def args(self, port: int) -> list[str]:
+        return [
+            "--port",
+            str(port),
+            *_BASE,
+            "--dbfilename",
+            f"dump-{port}.rdb",
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            f"nodes-{port}.conf",
+        ]
+
     def start(self) -> Cluster:
         for port in self.ports:
-            self.spawn(
-                port,
-                [
-                    "--port",
-                    str(port),
-                    *_BASE,
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-config-file",
-                    f"nodes-{port}.conf",
-                ],
-            )
+            self.spawn(port, self.args(port))
         server = redis_server()
         assert server is not None
         cli = shutil.which("redis-cli", path=os.path.dirname(server[0])) or "redis-cli"
@@ -162,10 +164,33 @@ class Cluster(Nodes):
             capture_output=True,
             timeout=60,
         )
+        self.wait_ok()
+        return self
+
+    def wait_ok(self) -> None:
         for port in self.ports:
             wait_for(lambda p=port: redis.Redis(port=p).cluster("INFO").get("cluster_state") == "ok",
                      f"cluster state ok on {port}")  # fmt: skip
-        return self
+
+    def restart(self, port: int) -> None:
+        """The node goes away (its connections drop) and comes back on the same port with its data and slots."""
+        try:
+            redis.Redis(port=port).shutdown(save=True)
+        except redis.ConnectionError:
+            pass
+        self.procs.pop(port).wait(10)
+        self.spawn(port, self.args(port))
+        self.wait_ok()
+
+    def port_of(self, key: str) -> int:
+        """The port of the node that owns ``key``'s slot (the others answer MOVED)."""
+        for port in self.ports:
+            try:
+                redis.Redis(port=port).exists(key)
+            except redis.ResponseError:
+                continue
+            return port
+        raise LookupError(key)
 
     @property
     def url(self) -> str:

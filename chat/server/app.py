@@ -90,6 +90,9 @@ def create_app(settings: Settings, redis_url: str, *, clock: Callable[[], int] |
             rt.clock = clock
         rt.extras["started"] = time.time()
         await rt.hub.start()
+        # Publishers and the hub agree: SPUBLISH where the hub listens with SSUBSCRIBE (a Redis 7 cluster).
+        rt.store.use_sharded_pubsub(rt.hub.sharded)
+        rt.tokens.sharded = rt.hub.sharded
         watcher = Watcher(rt)
         rt.extras["watcher"] = watcher
         rt.extras["snippet_lookup"] = snippet_routes.make_lookup(rt)

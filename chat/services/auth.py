@@ -71,6 +71,7 @@ class TokenStore:
         self.redis = redis
         self.keys = keys
         self.ttl = ttl
+        self.sharded = False  # SPUBLISH the revocations (a Redis 7 cluster; chat/store/pubsub.py)
 
     async def issue(self, counselor_id: int, username: str, display_name: str, role: Role) -> str:
         token = secrets.token_urlsafe(32)
@@ -109,7 +110,7 @@ class TokenStore:
         async with atomic(self.redis) as pipe:
             pipe.delete(self.keys.counselor_token(principal.token_hash))
             pipe.srem(self.keys.counselor_tokens(principal.counselor_id), principal.token_hash)
-            pipe.publish(
+            (pipe.spublish if self.sharded else pipe.publish)(
                 self.keys.counselor_channel(principal.counselor_id),
                 '{"type":"revoked","token_hash":"' + principal.token_hash + '"}',
             )
@@ -121,7 +122,9 @@ class TokenStore:
             for th in hashes:
                 pipe.delete(self.keys.counselor_token(th.decode() if isinstance(th, bytes) else th))
             pipe.delete(self.keys.counselor_tokens(counselor_id))
-            pipe.publish(self.keys.counselor_channel(counselor_id), '{"type":"revoked","token_hash":"*"}')
+            (pipe.spublish if self.sharded else pipe.publish)(
+                self.keys.counselor_channel(counselor_id), '{"type":"revoked","token_hash":"*"}'
+            )
             await pipe.execute()
         return len(hashes)
 

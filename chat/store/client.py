@@ -155,6 +155,19 @@ def is_cluster(redis: Any) -> bool:
     return isinstance(redis, RedisCluster)
 
 
+async def sharded_pubsub(redis: Redis) -> bool:
+    """Whether this client's pub/sub is sharded: a cluster of Redis 7 or later (SSUBSCRIBE/SPUBLISH).
+
+    Every instance on one cluster comes to the same answer, so publishers and subscribers agree.
+    """
+    if not is_cluster(redis):
+        return False
+    info: Any = await redis.info("server")
+    if "redis_version" not in info:  # one answer per node
+        info = next(iter(info.values()), {})
+    return int(str(info.get("redis_version", "0")).split(".")[0]) >= 7
+
+
 def atomic(redis: Redis) -> Pipeline:
     """A MULTI/EXEC pipeline on one server; on a cluster a plain pipeline (a MULTI cannot span slots).
 

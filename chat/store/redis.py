@@ -461,20 +461,26 @@ class RedisStore:
         self.session_ttl = session_ttl
         self.ended_ttl = ended_ttl
         self.wrapup_wait_ms = wrapup_wait_ms
-        script = sharded if sharded_pubsub else (lambda text: text)
-        self._append = redis.register_script(script(_APPEND))
-        self._note = redis.register_script(script(_NOTE))
         self._receipt = redis.register_script(_RECEIPT)
+        self.use_sharded_pubsub(sharded_pubsub)
         if self.cluster:
-            self._claim_session = redis.register_script(script(_CLAIM_SESSION))
-            self._end_session = redis.register_script(script(_END_SESSION))
-            self._transfer_session = redis.register_script(script(_TRANSFER_SESSION))
             self._count_visitor = redis.register_script(_COUNT_VISITOR)
         else:
             self._claim = redis.register_script(_CLAIM)
             self._end = redis.register_script(_END)
             self._presence = redis.register_script(_PRESENCE)
             self._transfer = redis.register_script(_TRANSFER)
+
+    def use_sharded_pubsub(self, on: bool) -> None:
+        """Publish with SPUBLISH (scripts too) when the Hub listens with SSUBSCRIBE (``Hub.sharded``)."""
+        self.sharded_pubsub = on and self.cluster
+        script = sharded if self.sharded_pubsub else (lambda text: text)
+        self._append = self.redis.register_script(script(_APPEND))
+        self._note = self.redis.register_script(script(_NOTE))
+        if self.cluster:
+            self._claim_session = self.redis.register_script(script(_CLAIM_SESSION))
+            self._end_session = self.redis.register_script(script(_END_SESSION))
+            self._transfer_session = self.redis.register_script(script(_TRANSFER_SESSION))
 
     async def publish(self, channel: str, message: str) -> None:
         """PUBLISH, or SPUBLISH with sharded pub/sub (the Hub listens the same way)."""

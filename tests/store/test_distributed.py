@@ -8,6 +8,8 @@ Sentinels' URL, exactly as ``chat serve`` reads ``CHAT_REDIS_URL``.
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -90,6 +92,10 @@ async def test_chat_on_redis_cluster(cluster: Cluster, tmp_path: Path) -> None:
     try:
         # The cluster client really spreads the keys: a session's and a counselor's live on different slots.
         assert client.__class__.__name__ == "RedisCluster"
+        # Redis 7 has sharded pub/sub: each session's channel on its own shard (SSUBSCRIBE/SPUBLISH).
+        server = redis_server()
+        assert server is not None
+        assert a.rt.hub.sharded is b.rt.hub.sharded is (server[1] >= (7,))
         await add_counselor(settings, "anna", display_name="Anna")
         await add_counselor(settings, "bram", display_name="Bram")
         counselor = await counselor_ws(b, await login(b.http, "anna"), capacity=5)
@@ -150,6 +156,47 @@ async def test_chat_on_redis_cluster(cluster: Cluster, tmp_path: Path) -> None:
         await _stop([a, b])
 
 
+async def test_hub_resubscribes_when_a_cluster_node_restarts(
+    cluster: Cluster, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The node with the chat's channel goes away and comes back: the hub subscribes again, the chat goes on."""
+    caplog.set_level(logging.INFO, logger="chat.store.pubsub")
+    settings = await _settings(tmp_path, cluster.url)
+    (srv,) = await _start(settings, 1)
+    try:
+        await add_counselor(settings, "anna", display_name="Anna")
+        counselor = await counselor_ws(srv, await login(srv.http, "anna"), capacity=5)
+        visitor, session = await visitor_hello(srv)
+        sid, token = session["session_id"], session["token"]
+        await send(counselor, {"type": "accept"})
+        assert (await recv_until(counselor, "assigned", timeout=10))["session_id"] == sid
+        await recv_until(visitor, "paired", timeout=10)
+        sharded = srv.rt.hub.sharded
+        # Sharded: the chat's channel lives on its session's node. Plain: the hub's one connection's node.
+        port = cluster.port_of(Keys(settings.redis_prefix).session_channel(sid) if sharded else "chat:hub:noop")
+        await asyncio.to_thread(cluster.restart, port)
+
+        for i in range(2):
+            while True:
+                try:
+                    await send(visitor, {"type": "message", "client_id": f"v-{i}", "text": f"weer hier {i}"})
+                    ack = await recv_until(visitor, "ack", timeout=10)
+                    break
+                except (ConnectionClosed, TimeoutError):
+                    await visitor.close()
+                    visitor = await _resume(srv, token)
+            heard = await recv_match(counselor, type="message", seq=ack["seq"], timeout=20)
+            assert heard["text"] == f"weer hier {i}"
+        # The hub noticed (redis-py may reconnect and resubscribe by itself) and told the sockets to resync.
+        restored = "shard subscriptions restored" if sharded else "subscriber connection restored"
+        messages = [r.getMessage() for r in caplog.records if r.name == "chat.store.pubsub"]
+        assert any(restored in m for m in messages), messages
+        await visitor.close()
+        await counselor.close()
+    finally:
+        await _stop([srv])
+
+
 async def _resume(srv: ServerThread, token: str) -> Any:
     """The visitor's socket again, as the widget does after a drop (the server may still be switching over)."""
     deadline = asyncio.get_running_loop().time() + 60
@@ -170,7 +217,7 @@ async def _resume(srv: ServerThread, token: str) -> Any:
 
 async def test_sentinel_failover_loses_no_acked_message(replicated: Replicated, tmp_path: Path) -> None:
     """The primary fails over while the visitor writes: every acked message is on the new primary, in order."""
-    settings = await _settings(tmp_path, replicated.url, redis_wait_replicas=1, redis_wait_timeout_ms=2000)
+    settings = await _settings(tmp_path, replicated.url, redis_wait_replicas=1, redis_wait_timeout_ms=500)
     (srv,) = await _start(settings, 1)
     try:
         await add_counselor(settings, "anna", display_name="Anna")
@@ -204,8 +251,6 @@ async def test_sentinel_failover_loses_no_acked_message(replicated: Replicated, 
         assert replicated.current_primary() == replicated.replica
 
         primary = redis.Redis(port=replicated.replica, decode_responses=True)
-        import json
-
         stored = [json.loads(f["e"]) for _id, f in primary.xrange(Keys(settings.redis_prefix).events(sid))]
         primary.close()
         by_text = {e["text"]: e["seq"] for e in stored if e.get("type") == "message"}
