@@ -27,7 +27,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, cast
 
 from redis.asyncio import Redis
@@ -105,7 +105,7 @@ class Hub:
         self.stopping = True
         if self._flusher:
             self._flusher.cancel()
-        tasks = [t for t in (self._task, *self._readers.values()) if t is not None]
+        tasks = [t for t in (self._task, *self._readers.values(), *self._background) if t is not None]
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -217,9 +217,13 @@ class Hub:
     def _reconnected(self, what: str) -> None:
         if not self.stopping:
             log.info(what)
-            task = asyncio.create_task(self._resync(), name="relay-resync")
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self._spawn(self._resync())
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """A background task the hub keeps a reference to until it is done."""
+        task = asyncio.create_task(work, name="relay-recover")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _resync(self) -> None:
         for callback in list(self._resyncs):
@@ -271,7 +275,7 @@ class Hub:
                     await asyncio.sleep(1.0)
                     continue
                 log.warning("relay: lost a shard's subscriber connection; resubscribing")
-                asyncio.create_task(self._recover(name), name="relay-recover")
+                self._spawn(self._recover(name))
                 return
             if message is None:
                 continue
@@ -284,7 +288,7 @@ class Hub:
                 if channel in self._listeners and self._where.get(channel) == name and not self.stopping:
                     # The server dropped it (its slot moved): subscribe where it lives now, then resynchronise.
                     log.info("relay: a channel's slot moved; resubscribing")
-                    asyncio.create_task(self._recover(name, only=channel), name="relay-recover")
+                    self._spawn(self._recover(name, only=channel))
 
     async def _recover(self, name: str, only: str | None = None) -> None:
         """Subscribe again, on their current nodes, the channels that were on node ``name`` (or just ``only``)."""

@@ -26,7 +26,9 @@ accept
   A crash after 2 leaves an active session still in its queue: the next
   accept that sees it gets "taken" from step 2 with the owner's id and does
   steps 3 and 4 for that owner (``_repair_claim``); a session that is no
-  longer in its queue has had step 3.
+  longer in its queue has had step 3. The capacity is checked in step 1, so
+  two accepts of one counselor at the same instant (two consoles) can take
+  one chat more than their capacity; on one server the script makes it exact.
 end
   1. mark it due in the archive queue if it is not there yet (``ZADD NX``);
   2. end it in its own slot (``_END_SESSION``: the ``ended`` event, status,
