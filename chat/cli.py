@@ -176,12 +176,11 @@ def startup_settings(settings: Settings) -> dict[str, Any]:
 
 async def _watch_archiver(settings: Settings, redis_url: str) -> None:
     """With an external Redis nothing here starts an archiver: warn at startup, and whenever none is seen."""
-    from redis.asyncio import Redis
-
     from chat.services import metrics
+    from chat.store.client import connect
     from chat.store.keys import Keys
 
-    redis = Redis.from_url(redis_url)
+    redis = connect(redis_url, server=False)
     keys = Keys(settings.redis_prefix)
     seen = True
     try:
@@ -284,18 +283,19 @@ async def _counselor(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _revoke_all(settings: Settings, counselor_id: int) -> int:
     """Revoke the counselor's tokens in the Redis the servers use (if one is reachable)."""
-    from redis.asyncio import Redis
-
     from chat.server.embedded import running_url
     from chat.services.auth import TokenStore
+    from chat.store.client import connect, sharded_pubsub
     from chat.store.keys import Keys
 
     url = settings.redis_url or running_url(settings.data_dir)
     if url is None:
         return 0  # embedded Redis not running: its tokens died with it
-    redis = Redis.from_url(url)
+    redis = connect(url, server=False)
     try:
-        return await TokenStore(redis, Keys(settings.redis_prefix), settings.token_ttl_seconds).revoke_all(counselor_id)
+        tokens = TokenStore(redis, Keys(settings.redis_prefix), settings.token_ttl_seconds)
+        tokens.sharded = await sharded_pubsub(redis)
+        return await tokens.revoke_all(counselor_id)
     except Exception:
         print("chat: warning: could not reach Redis to revoke logins", file=sys.stderr)
         return 0

@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     redis_retry_seconds: float = 2.0
     # SIGTERM: /readyz answers 503 for this long while every socket keeps working, then each gets 1012.
     drain_seconds: float = 5.0
+    # After each stored message, WAIT for this many replicas (at most redis_wait_timeout_ms) before the ack;
+    # 0: no WAIT. One server or Sentinel only (docs/deploy.md "What a failover can lose").
+    redis_wait_replicas: int = 0
+    redis_wait_timeout_ms: int = 100
     # The embedded redis-server's memory limit (redis syntax: 256mb, 1gb); it never evicts (noeviction).
     embedded_redis_maxmemory: str = "256mb"
     # HMAC key for hashing client addresses and login names; generated per data dir in development.

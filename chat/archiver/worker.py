@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from chat.services import metrics
 from chat.services.outage import Outage
 from chat.settings import Settings
+from chat.store.client import atomic, connect, is_cluster
 from chat.store.keys import Keys
 from chat.store.redis import decode_entries
 from chat.store.retry import ConnectRetry
@@ -105,6 +106,11 @@ class Archiver:
             log.warning("archiver: session expired before it was archived")
             await self.redis.zrem(k.archive_processing, sid)
             return False
+        if meta.get("status") != "ended":
+            # On a cluster an end marks the session due before it ends it (chat/store/redis.py): a process that
+            # died between the two left a live session here. Its real end marks it again.
+            await self.redis.zrem(k.archive_processing, sid)
+            return False
         events = decode_entries(await self.redis.xrange(k.events(sid)))
         notes = decode_entries(await self.redis.xrange(k.notes(sid)))
         started = time.perf_counter()
@@ -125,17 +131,28 @@ class Archiver:
                     # Another archiver committed the same session a moment ago: once is enough.
                     await db.rollback()
         await self._pause("written")
-        async with self.redis.pipeline(transaction=True) as pipe:
+        # On a cluster the keys of several slots go in parallel: the session's keys first, the lease last, so
+        # that a crash in between leaves the lease to run out and the session to be archived (once) again.
+        cluster = is_cluster(self.redis)
+        async with atomic(self.redis) as pipe:
             pipe.delete(*k.session_keys(sid), k.notes(sid), k.note_ids(sid))
             if meta.get("vtoken"):
                 pipe.delete(k.visitor_token(meta["vtoken"]))
-            pipe.zrem(k.archive_processing, sid)
-            pipe.zrem(k.archive_queue, sid)
             if meta.get("counselor"):
                 pipe.srem(k.counselor_wrapups(int(meta["counselor"])), sid)
+                # Left there only when an end on a cluster stopped half-way (chat/store/redis.py).
+                pipe.srem(k.counselor_sessions(int(meta["counselor"])), sid)
+            if not cluster:
+                pipe.zrem(k.archive_processing, sid)
+                pipe.zrem(k.archive_queue, sid)
             if meta.get("lost_by"):
                 pipe.srem(k.counselor_lost(int(meta["lost_by"])), sid)
             await pipe.execute()
+        if cluster:
+            async with atomic(self.redis) as pipe:
+                pipe.zrem(k.archive_processing, sid)
+                pipe.zrem(k.archive_queue, sid)
+                await pipe.execute()
         self.archived += 1
         log.info("archiver: archived a session (%d events, redaction %.0f ms)", len(events), redaction_ms)
         return True
@@ -198,7 +215,7 @@ async def main(settings: Settings, redis_url: str, *, once: bool = False) -> int
     from chat.store.migrate import upgrade_async
 
     await upgrade_async(settings)
-    redis = Redis.from_url(redis_url, retry=ConnectRetry(settings.redis_retry_seconds))
+    redis = connect(redis_url, server=False, retry=ConnectRetry(settings.redis_retry_seconds))
     engine = make_engine(settings.sqlalchemy_url)
     redactor = None
     archiver = Archiver(settings, redis, engine, redactor)

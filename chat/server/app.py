@@ -123,6 +123,9 @@ def create_app(settings: Settings, redis_url: str, *, clock: Callable[[], int] |
         await rt.hub.start()
         # The relay lost Redis and is back: the pooled connections are stale too.
         rt.hub.on_resync(lambda: drop_idle_connections(rt.redis))
+        # Publishers and the hub agree: SPUBLISH where the hub listens with SSUBSCRIBE (a Redis 7 cluster).
+        rt.store.use_sharded_pubsub(rt.hub.sharded)
+        rt.tokens.sharded = rt.hub.sharded
         watcher = Watcher(rt)
         rt.extras["watcher"] = watcher
         rt.extras["snippet_lookup"] = snippet_routes.make_lookup(rt)

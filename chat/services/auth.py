@@ -18,6 +18,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from redis.asyncio import Redis
 
+from chat.store.client import atomic
 from chat.store.keys import Keys
 from chat.store.redis import token_hash
 
@@ -70,11 +71,12 @@ class TokenStore:
         self.redis = redis
         self.keys = keys
         self.ttl = ttl
+        self.sharded = False  # SPUBLISH the revocations (a Redis 7 cluster; chat/store/pubsub.py)
 
     async def issue(self, counselor_id: int, username: str, display_name: str, role: Role) -> str:
         token = secrets.token_urlsafe(32)
         th = token_hash(token)
-        async with self.redis.pipeline(transaction=True) as pipe:
+        async with atomic(self.redis) as pipe:
             pipe.hset(
                 self.keys.counselor_token(th),
                 mapping={
@@ -105,10 +107,10 @@ class TokenStore:
         return bool(await self.redis.exists(self.keys.counselor_token(th)))
 
     async def revoke(self, principal: Principal) -> None:
-        async with self.redis.pipeline(transaction=True) as pipe:
+        async with atomic(self.redis) as pipe:
             pipe.delete(self.keys.counselor_token(principal.token_hash))
             pipe.srem(self.keys.counselor_tokens(principal.counselor_id), principal.token_hash)
-            pipe.publish(
+            (pipe.spublish if self.sharded else pipe.publish)(
                 self.keys.counselor_channel(principal.counselor_id),
                 '{"type":"revoked","token_hash":"' + principal.token_hash + '"}',
             )
@@ -116,11 +118,13 @@ class TokenStore:
 
     async def revoke_all(self, counselor_id: int) -> int:
         hashes = await self.redis.smembers(self.keys.counselor_tokens(counselor_id))
-        async with self.redis.pipeline(transaction=True) as pipe:
+        async with atomic(self.redis) as pipe:
             for th in hashes:
                 pipe.delete(self.keys.counselor_token(th.decode() if isinstance(th, bytes) else th))
             pipe.delete(self.keys.counselor_tokens(counselor_id))
-            pipe.publish(self.keys.counselor_channel(counselor_id), '{"type":"revoked","token_hash":"*"}')
+            (pipe.spublish if self.sharded else pipe.publish)(
+                self.keys.counselor_channel(counselor_id), '{"type":"revoked","token_hash":"*"}'
+            )
             await pipe.execute()
         return len(hashes)
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from chat.services import metrics
@@ -15,6 +15,7 @@ from chat.services.auth import Hasher, RateLimiter, TokenStore
 from chat.services.blocks import Blocks
 from chat.services.outage import Outage
 from chat.settings import Settings
+from chat.store.client import connect
 from chat.store.keys import Keys
 from chat.store.pubsub import Hub
 from chat.store.redis import RedisStore
@@ -53,18 +54,13 @@ class Runtime:
 
     @classmethod
     def build(cls, settings: Settings, redis_url: str) -> Runtime:
-        # A burst of requests waits for a free connection instead of failing.
-        options: dict[str, Any] = {
-            "max_connections": settings.redis_max_connections,
-            "timeout": 10,
-            "health_check_interval": 30,
-            # A Redis restarting refuses connections for a moment: commands that never reached it are resent.
-            "retry": ConnectRetry(settings.redis_retry_seconds),
-        }
-        if not redis_url.startswith("unix:"):
-            options["socket_keepalive"] = True  # TCP only; a unix socket connection refuses the option
-        pool = BlockingConnectionPool.from_url(redis_url, **options)
-        redis = Redis.from_pool(pool)  # the client owns the pool and closes it
+        # One server, a cluster or a Sentinel-managed primary, by the URL's form (chat/store/client.py).
+        # A Redis restarting refuses connections for a moment: commands that never reached it are resent.
+        redis = connect(
+            redis_url,
+            max_connections=settings.redis_max_connections,
+            retry=ConnectRetry(settings.redis_retry_seconds),
+        )
         keys = Keys(settings.redis_prefix)
         engine = make_engine(settings.sqlalchemy_url)
         rt = cls(
@@ -81,6 +77,8 @@ class Runtime:
                 wrapup_wait_ms=int(settings.wrapup_wait_seconds * 1000),
                 max_events=settings.max_session_events,
                 max_bytes=settings.max_session_bytes,
+                wait_replicas=settings.redis_wait_replicas,
+                wait_timeout_ms=settings.redis_wait_timeout_ms,
             ),
             hub=Hub(redis),
             tokens=TokenStore(redis, keys, settings.token_ttl_seconds),

@@ -2,7 +2,7 @@
 
 Each instance has an id of its own (per process) and a heartbeat key with a TTL. A session's meta
 counts its visitor's sockets per instance (``conns:<instance id>``) beside the total
-(``visitor_conns``), and a counselor's sockets are counted per instance in ``chat:counselor:<id>:conns``,
+(``visitor_conns``), and a counselor's sockets are counted per instance in ``chat:{c:<id>}:conns``,
 so that dropping a dead instance's share is one idempotent step per session or counselor: doing it
 twice drops nothing the second time. Every script here touches the keys of one hash slot only; the
 cross-slot follow-ups (the grace timers, the indexes) are separate steps that are safe to repeat.

@@ -2,7 +2,14 @@
 
 Keys that belong to one session carry the session id as a hash tag
 (``chat:{s_…}:events``) so that a Lua script can touch all of them on one
-Redis Cluster slot. Every key that is not configuration gets a TTL.
+Redis Cluster slot. The same holds for one counselor (``chat:{c:7}:state``,
+``:sessions``, ``:wrapups``, ``:tokens``), for the archive hand-off
+(``chat:{archive}:…``), the rate limits (``chat:{rate}:…``) and the blocks
+(``chat:{blocks}:…``): whatever one script or one MULTI touches together
+hashes to one slot. Work that spans slots (an accept: the queue, the session,
+the counselor) is done in ordered, idempotent steps, see
+``chat/store/redis.py`` "On a Redis Cluster". Every key that is not
+configuration gets a TTL.
 """
 
 from __future__ import annotations
@@ -64,6 +71,8 @@ class Keys:
         return f"{self.prefix}:rateable:{token_hash}"
 
     # -- queues --------------------------------------------------------------
+    # Each queue is one key (its own slot on a cluster); an accept reads the heads of several queues
+    # without a script spanning them (``RedisStore.accept``).
     def queue(self, audience: str, language: str) -> str:
         """Sorted set of session ids; the score orders urgent first, then oldest."""
         return f"{self.prefix}:queue:{audience}:{language}"
@@ -98,22 +107,22 @@ class Keys:
     @property
     def archive_queue(self) -> str:
         """Sorted set: ended session id -> when it may be archived (after the wrap-up, or its wait)."""
-        return f"{self.prefix}:archive:todo"
+        return f"{self.prefix}:{{archive}}:todo"
 
     @property
     def archive_processing(self) -> str:
         """Sorted set: session id -> lease deadline while an archiver works on it."""
-        return f"{self.prefix}:archive:doing"
+        return f"{self.prefix}:{{archive}}:doing"
 
     @property
     def archivers(self) -> str:
         """Sorted set: archiver id (random, per process) -> its last heartbeat (ms); /readyz and /metrics read it."""
-        return f"{self.prefix}:archive:heartbeats"
+        return f"{self.prefix}:{{archive}}:heartbeats"
 
     @property
     def redaction_stats(self) -> str:
         """Hash: the archivers' redaction-time histogram (bucket counts, sum, count), shared by every archiver."""
-        return f"{self.prefix}:archive:redaction"
+        return f"{self.prefix}:{{archive}}:redaction"
 
     # -- counselors ----------------------------------------------------------
     def counselor_token(self, token_hash: str) -> str:
@@ -122,23 +131,23 @@ class Keys:
 
     def counselor_tokens(self, counselor_id: int) -> str:
         """Set of token hashes of one counselor, to revoke them all on disable."""
-        return f"{self.prefix}:counselor:{counselor_id}:tokens"
+        return f"{self.prefix}:{{c:{counselor_id}}}:tokens"
 
     def counselor_sessions(self, counselor_id: int) -> str:
         """Set of the counselor's active session ids."""
-        return f"{self.prefix}:counselor:{counselor_id}:sessions"
+        return f"{self.prefix}:{{c:{counselor_id}}}:sessions"
 
     def counselor_state(self, counselor_id: int) -> str:
         """Hash: available, capacity; shared by all the counselor's consoles and all instances."""
-        return f"{self.prefix}:counselor:{counselor_id}:state"
+        return f"{self.prefix}:{{c:{counselor_id}}}:state"
 
     def counselor_wrapups(self, counselor_id: int) -> str:
         """Set of the counselor's ended chats that still wait for a wrap-up."""
-        return f"{self.prefix}:counselor:{counselor_id}:wrapups"
+        return f"{self.prefix}:{{c:{counselor_id}}}:wrapups"
 
     def counselor_channel(self, counselor_id: int) -> str:
         """Pub/sub channel: control messages for one counselor (assigned, revoked)."""
-        return f"{self.prefix}:counselor:{counselor_id}:ch"
+        return f"{self.prefix}:{{c:{counselor_id}}}:ch"
 
     def webhook_sent(self, kind: str, dedup: str) -> str:
         """String with a TTL: this alert went out through the webhook, so no other instance sends it again."""
@@ -156,11 +165,11 @@ class Keys:
 
     def counselor_conns(self, counselor_id: int) -> str:
         """Hash: instance id -> how many of the counselor's sockets that instance holds."""
-        return f"{self.prefix}:counselor:{counselor_id}:conns"
+        return f"{self.prefix}:{{c:{counselor_id}}}:conns"
 
     def counselor_lost(self, counselor_id: int) -> str:
         """Set of the chats handed back to the queue while the counselor was away, to tell them on return."""
-        return f"{self.prefix}:counselor:{counselor_id}:lost"
+        return f"{self.prefix}:{{c:{counselor_id}}}:lost"
 
     @property
     def counselor_grace_timers(self) -> str:
@@ -192,7 +201,7 @@ class Keys:
     # -- abuse control -------------------------------------------------------------
     def rate(self, bucket: str, subject_hash: str) -> str:
         """Counter for a rate limit; the subject is an HMAC, never an address or a name."""
-        return f"{self.prefix}:rate:{bucket}:{subject_hash}"
+        return f"{self.prefix}:{{rate}}:{bucket}:{subject_hash}"
 
     def address_salt(self, epoch: int) -> str:
         """The salt of one day (``epoch``) for hashing client addresses and names; expires after two days."""
@@ -200,21 +209,21 @@ class Keys:
 
     def block(self, subject_hash: str) -> str:
         """String: an abusive visitor's client hash -> the block's id; TTL = the block's length."""
-        return f"{self.prefix}:block:{subject_hash}"
+        return f"{self.prefix}:{{blocks}}:block:{subject_hash}"
 
     def block_info(self, block_id: str) -> str:
         """Hash: one block's subject hash, since, until, by; TTL = the block's length."""
-        return f"{self.prefix}:blockinfo:{block_id}"
+        return f"{self.prefix}:{{blocks}}:info:{block_id}"
 
     @property
     def blocks(self) -> str:
         """Sorted set: block id -> until (ms), for supervisors' list and count."""
-        return f"{self.prefix}:blocks"
+        return f"{self.prefix}:{{blocks}}:all"
 
     @property
     def blocks_total(self) -> str:
         """Counter: blocks made (expires a day after the last one)."""
-        return f"{self.prefix}:stats:blocks"
+        return f"{self.prefix}:{{blocks}}:total"
 
     @property
     def stats_events_relayed(self) -> str:

@@ -1,8 +1,57 @@
 """The Redis adapter: sessions, queues, events, claims and timers.
 
-Every change that touches more than one key is one Lua script, so that two
-instances never see half a change. Times come in from the caller (``now_ms``)
-so that tests can hold the clock.
+On one Redis server (or a primary found by Sentinel) every change that
+touches more than one key is one Lua script, so that two instances never see
+half a change, and an accept or a relayed message is one round trip. Times
+come in from the caller (``now_ms``) so that tests can hold the clock.
+
+On a Redis Cluster
+------------------
+A script may only touch keys of one hash slot. The per-session scripts
+(append, note, receipt) already do: a session's keys share the tag ``{s_…}``.
+A change that spans slots (an accept touches the queue, the session, the
+counselor and the idle timers) is split into steps, each one a single-slot
+script or idempotent commands, in an order that leaves a state the next
+reader repairs if the process dies between two steps:
+
+accept
+  1. read the counselor's state and load (slot ``{c:ID}``) and the heads of
+     the queues they take (one key each), in one parallel round;
+  2. claim the chosen session in its own slot: queued -> active with this
+     counselor, and the ``paired`` notice (``_CLAIM_SESSION``). This is the
+     one compare-and-set: two counselors can never both win a session, so
+     there are no double assignments whatever happens after it;
+  3. add it to the counselor's sessions and set its idle timer;
+  4. only then drop it from its queue (and count the wait, tell the queues).
+  A crash after 2 leaves an active session still in its queue: the next
+  accept that sees it gets "taken" from step 2 with the owner's id and does
+  steps 3 and 4 for that owner (``_repair_claim``); a session that is no
+  longer in its queue has had step 3. The capacity is checked in step 1, so
+  two accepts of one counselor at the same instant (two consoles) can take
+  one chat more than their capacity; on one server the script makes it exact.
+end
+  1. mark it due in the archive queue if it is not there yet (``ZADD NX``);
+  2. end it in its own slot (``_END_SESSION``: the ``ended`` event, status,
+     TTLs, the event published);
+  3. the rest, idempotent: the archive due time, out of the counselor's
+     sessions and into their wrap-ups, out of its queue and the timers, the
+     visitor token's TTL, the rating key.
+  A crash before 2 leaves a live session in the archive queue: the archiver
+  drops an entry whose session has not ended (and the real end adds it
+  again). A crash before 3 leaves an ended session in the archive queue: the
+  archiver removes it from the counselor's sessions when it archives; a stale
+  queue entry is dropped by the next accept, a stale timer by the sweeper
+  (ending an ended session is a no-op).
+transfer
+  1. the move in the session's slot (``_TRANSFER_SESSION``);
+  2. the counselor sets, or the queue entry at the head. A crash between
+     them leaves the chat with its new counselor (or queued) but missing from
+     their set (or the queue) until the session's timers or TTL end it; this
+     is the one step not repaired by a reader.
+visitor presence
+  the grace timer is set before the count goes to zero and removed after it
+  went up: a timer left behind is harmless, the sweeper ends a session only
+  when no visitor connection is counted (``require_offline``).
 """
 
 from __future__ import annotations
@@ -14,12 +63,20 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from chat.events import Event, stream_id
 from chat.queue import NORMAL_OFFSET, URGENT_OFFSET, head_score, is_urgent_score, queue_score
 from chat.sessions import Audience, EndReason, Language, SessionStatus
 from chat.skills import Skills
+from chat.store.client import atomic, is_cluster
 from chat.store.keys import Keys
+
+
+class ReplicationShortfall(RedisConnectionError):
+    """A stored message that fewer replicas than ``CHAT_REDIS_WAIT_REPLICAS`` confirmed: it is not acked, and the
+    endpoints answer it as Redis being unavailable (the client resends)."""
+
 
 # Returned by the append script when it refuses.
 UNKNOWN = -1
@@ -82,7 +139,8 @@ _CLAIM = """
 --       session ttl, idle deadline ms, paired frame json (without session_id), then per queue key its audience
 --       and language
 -- One round trip for an accept: availability, capacity and skills, the claim, the idle timer, the `paired`
--- notice, and what the reply and the status frame need.
+-- notice, and what the reply and the status frame need. One server only (the keys of several slots); a
+-- cluster takes the steps of RedisStore._accept_steps.
 local state = redis.call('HMGET', KEYS[3], 'available', 'capacity', 'skills')
 if state[1] == '0' then return {'unavailable'} end
 local capacity = tonumber(state[2] or ARGV[5])
@@ -131,7 +189,9 @@ return {'ok', best_sid, redis.call('HGETALL', meta), tostring(capacity), tostrin
 
 _END = """
 -- KEYS: meta, events, cids, archive queue, grace timers, idle timers
--- ARGV: ended event json without seq, now_ms, ended ttl, prefix, queue channel, sid, require_offline, wrap-up wait ms
+-- ARGV: ended event json without seq, now_ms, ended ttl, prefix, queue channel, sid, require_offline, wrap-up wait ms,
+--       end reason
+-- One server only (the keys of several slots); a cluster runs _END_SESSION and RedisStore._end_steps.
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return {-1, 0} end
 if status == 'ended' then return {0, tonumber(redis.call('HGET', KEYS[1], 'seq'))} end
@@ -139,17 +199,17 @@ if ARGV[7] == '1' and tonumber(redis.call('HGET', KEYS[1], 'visitor_conns') or '
 local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
 local event = '{"seq":' .. seq .. ',' .. string.sub(ARGV[1], 2)
 redis.call('XADD', KEYS[2], seq .. '-1', 'e', event)
-redis.call('HSET', KEYS[1], 'status', 'ended', 'ended_at', ARGV[2])
+redis.call('HSET', KEYS[1], 'status', 'ended', 'ended_at', ARGV[2], 'end_reason', ARGV[9])
 local fields = redis.call('HMGET', KEYS[1], 'audience', 'language', 'counselor')
 if status == 'queued' then
   redis.call('ZREM', ARGV[4] .. ':queue:' .. fields[1] .. ':' .. fields[2], ARGV[6])
   redis.call('PUBLISH', ARGV[5], 'ended')
 end
 if fields[3] then
-  redis.call('SREM', ARGV[4] .. ':counselor:' .. fields[3] .. ':sessions', ARGV[6])
+  redis.call('SREM', ARGV[4] .. ':{c:' .. fields[3] .. '}:sessions', ARGV[6])
   if not redis.call('HGET', KEYS[1], 'wrapup') then
     -- The counselor's console finds it again after a reload, to fill in the wrap-up.
-    local pending = ARGV[4] .. ':counselor:' .. fields[3] .. ':wrapups'
+    local pending = ARGV[4] .. ':{c:' .. fields[3] .. '}:wrapups'
     redis.call('SADD', pending, ARGV[6])
     redis.call('EXPIRE', pending, ARGV[3])
   end
@@ -173,6 +233,7 @@ _TRANSFER = """
 -- KEYS: meta, events, cids, from set, to set
 -- ARGV: handover event json without seq, from id, to id ('' = back to the queue), to name, now_ms, ttl,
 --       session channel, prefix, sid, head score, queue channel, from name, note
+-- One server only; a cluster runs _TRANSFER_SESSION and then the set and queue commands.
 if redis.call('HGET', KEYS[1], 'status') ~= 'active' then return {-2, 0} end
 if redis.call('HGET', KEYS[1], 'counselor') ~= ARGV[2] then return {-3, 0} end
 redis.call('SREM', KEYS[4], ARGV[9])
@@ -231,6 +292,79 @@ if d == d0 and r == r0 then return {d, r, 0} end
 redis.call('HSET', KEYS[1], 'delivered_seq', d, 'read_seq', r)
 return {d, r, 1}
 """
+
+
+# -- single-slot steps for a Redis Cluster (see the module's docstring) ------------------------------------------
+
+_CLAIM_SESSION = """
+-- KEYS: meta   ARGV: counselor id, counselor name, now_ms, paired frame json (without session_id), sid, channel
+-- The compare-and-set of an accept on a cluster: only a queued session is taken, by one counselor.
+local status = redis.call('HGET', KEYS[1], 'status')
+if status ~= 'queued' then return {'taken', status or '', redis.call('HGET', KEYS[1], 'counselor') or ''} end
+redis.call('HSET', KEYS[1], 'status', 'active', 'counselor', ARGV[1], 'counselor_name', ARGV[2],
+  'paired_at', ARGV[3], 'last_activity', ARGV[3])
+redis.call('PUBLISH', ARGV[6], '{"type":"paired","session_id":"' .. ARGV[5] .. '",' .. string.sub(ARGV[4], 2))
+return {'ok', redis.call('HGETALL', KEYS[1])}
+"""
+
+_END_SESSION = """
+-- KEYS: meta, events, cids   ARGV: ended event json without seq, now_ms, ended ttl, channel, require_offline,
+--                                  end reason
+-- Returns {code, seq, status before, audience, language, counselor, vtoken, has wrap-up}.
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return {-1, 0} end
+local fields = redis.call('HMGET', KEYS[1], 'audience', 'language', 'counselor', 'vtoken', 'wrapup')
+local info = {fields[1] or '', fields[2] or '', fields[3] or '', fields[4] or '', fields[5] and '1' or ''}
+if status == 'ended' then
+  return {0, tonumber(redis.call('HGET', KEYS[1], 'seq')), status, info[1], info[2], info[3], info[4], info[5]}
+end
+if ARGV[5] == '1' and tonumber(redis.call('HGET', KEYS[1], 'visitor_conns') or '0') > 0 then return {-2, 0} end
+local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+local event = '{"seq":' .. seq .. ',' .. string.sub(ARGV[1], 2)
+redis.call('XADD', KEYS[2], seq .. '-1', 'e', event)
+redis.call('HSET', KEYS[1], 'status', 'ended', 'ended_at', ARGV[2], 'end_reason', ARGV[6])
+for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[3]) end
+redis.call('PUBLISH', ARGV[4], event)
+return {1, seq, status, info[1], info[2], info[3], info[4], info[5]}
+"""
+
+_TRANSFER_SESSION = """
+-- KEYS: meta, events   ARGV: handover event json without seq, from id, to id ('' = back to the queue), to name,
+--                            now_ms, channel, from name, note
+-- Returns {code, seq, audience, language}.
+if redis.call('HGET', KEYS[1], 'status') ~= 'active' then return {-2, 0} end
+if redis.call('HGET', KEYS[1], 'counselor') ~= ARGV[2] then return {-3, 0} end
+redis.call('HSET', KEYS[1], 'transfer_from', ARGV[7], 'transfer_note', ARGV[8])
+if ARGV[3] ~= '' then
+  redis.call('HSET', KEYS[1], 'counselor', ARGV[3], 'counselor_name', ARGV[4])
+else
+  redis.call('HSET', KEYS[1], 'status', 'queued', 'enqueued_at', ARGV[5])
+  redis.call('HDEL', KEYS[1], 'counselor', 'counselor_name', 'paired_at')
+end
+local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+local event = '{"seq":' .. seq .. ',' .. string.sub(ARGV[1], 2)
+redis.call('XADD', KEYS[2], seq .. '-1', 'e', event)
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+redis.call('HSET', KEYS[1], 'last_activity', ARGV[5])
+redis.call('PUBLISH', ARGV[6], event)
+local fields = redis.call('HMGET', KEYS[1], 'audience', 'language')
+return {1, seq, fields[1], fields[2]}
+"""
+
+_COUNT_VISITOR = """
+-- KEYS: meta   ARGV: delta, now_ms
+if not redis.call('HGET', KEYS[1], 'status') then return -1 end
+local n = redis.call('HINCRBY', KEYS[1], 'visitor_conns', tonumber(ARGV[1]))
+if n < 0 then redis.call('HSET', KEYS[1], 'visitor_conns', 0); n = 0 end
+if n == 0 then redis.call('HSET', KEYS[1], 'away_since', ARGV[2]) end
+return n
+"""
+
+
+def sharded(script: str) -> str:
+    """The script for sharded pub/sub (Redis 7 cluster): the channels it publishes on are in its keys' slot."""
+    return script.replace("redis.call('PUBLISH',", "redis.call('SPUBLISH',")
 
 
 def token_hash(token: str) -> str:
@@ -319,21 +453,51 @@ class RedisStore:
         wrapup_wait_ms: int = 600_000,
         max_events: int = 2000,
         max_bytes: int = 2 * 1024 * 1024,
+        sharded_pubsub: bool = False,
+        wait_replicas: int = 0,
+        wait_timeout_ms: int = 100,
     ) -> None:
         self.max_events = max_events
+        self.cluster = is_cluster(redis)
+        # On a cluster with sharded pub/sub (Hub.sharded) the session scripts SPUBLISH on the session's channel.
+        self.sharded_pubsub = sharded_pubsub
+        # WAIT after a stored message, before it is acked (one server or Sentinel; docs/deploy.md).
+        self.wait_replicas = 0 if self.cluster else wait_replicas
+        self.wait_timeout_ms = wait_timeout_ms
+        self.wait_shortfalls = 0  # stored messages that fewer replicas than asked confirmed in time
         self.max_bytes = max_bytes
         self.redis = redis
         self.keys = keys
         self.session_ttl = session_ttl
         self.ended_ttl = ended_ttl
         self.wrapup_wait_ms = wrapup_wait_ms
-        self._append = redis.register_script(_APPEND)
-        self._claim = redis.register_script(_CLAIM)
-        self._end = redis.register_script(_END)
-        self._note = redis.register_script(_NOTE)
-        self._presence = redis.register_script(_PRESENCE)
         self._receipt = redis.register_script(_RECEIPT)
-        self._transfer = redis.register_script(_TRANSFER)
+        self.use_sharded_pubsub(sharded_pubsub)
+        if self.cluster:
+            self._count_visitor = redis.register_script(_COUNT_VISITOR)
+        else:
+            self._claim = redis.register_script(_CLAIM)
+            self._end = redis.register_script(_END)
+            self._presence = redis.register_script(_PRESENCE)
+            self._transfer = redis.register_script(_TRANSFER)
+
+    def use_sharded_pubsub(self, on: bool) -> None:
+        """Publish with SPUBLISH (scripts too) when the Hub listens with SSUBSCRIBE (``Hub.sharded``)."""
+        self.sharded_pubsub = on and self.cluster
+        script = sharded if self.sharded_pubsub else (lambda text: text)
+        self._append = self.redis.register_script(script(_APPEND))
+        self._note = self.redis.register_script(script(_NOTE))
+        if self.cluster:
+            self._claim_session = self.redis.register_script(script(_CLAIM_SESSION))
+            self._end_session = self.redis.register_script(script(_END_SESSION))
+            self._transfer_session = self.redis.register_script(script(_TRANSFER_SESSION))
+
+    async def publish(self, channel: str, message: str) -> None:
+        """PUBLISH, or SPUBLISH with sharded pub/sub (the Hub listens the same way)."""
+        if self.sharded_pubsub:
+            await self.redis.execute_command("SPUBLISH", channel, message)  # type: ignore[no-untyped-call]
+        else:
+            await self.redis.publish(channel, message)
 
     # -- sessions ---------------------------------------------------------------
     async def create_session(
@@ -370,6 +534,16 @@ class RedisStore:
             # The client hash (HMAC, daily salt; never the address), to block the visitor if the chat is abusive.
             "client": client,
         }
+        if self.cluster:
+            # The session and its token first, then the queue entry that makes it visible to an accept.
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.hset(k.session(sid), mapping=cast(Any, meta))
+                pipe.expire(k.session(sid), self.session_ttl)
+                pipe.set(k.visitor_token(token_hash(token)), sid, ex=self.session_ttl)
+                await pipe.execute()
+            await self.redis.zadd(k.queue(audience.value, language.value), {sid: queue_score(arrival, urgent)})
+            await self.publish(k.queue_channel, "enqueued")
+            return sid, token
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(k.session(sid), mapping=cast(Any, meta))
             pipe.expire(k.session(sid), self.session_ttl)
@@ -401,6 +575,11 @@ class RedisStore:
             return None
         risk = {"type": "risk", "session_id": sid, "category": category}
         alert = {**risk, "audience": info.audience, "language": info.language, "counselor_name": info.counselor_name}
+        if self.cluster:
+            await self.redis.hset(self.keys.session(sid), mapping={"urgent": "1", "category": category})
+            await self.publish(self.keys.session_channel(sid), json.dumps(risk))
+            await self.publish(self.keys.supervisors_channel, json.dumps(alert))
+            return SessionStatus.ACTIVE
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(self.keys.session(sid), mapping={"urgent": "1", "category": category})
             pipe.publish(self.keys.session_channel(sid), json.dumps(risk))
@@ -415,6 +594,11 @@ class RedisStore:
             return False
         arrival = int(await self.redis.hget(self.keys.session(sid), "arrival") or 0)
         qkey = self.keys.queue(info.audience, info.language)
+        if self.cluster:
+            await self.redis.hset(self.keys.session(sid), mapping={"urgent": "1", "category": category})
+            await self.redis.zadd(qkey, {sid: queue_score(arrival, True)}, xx=True)
+            await self.publish(self.keys.queue_channel, "urgent")
+            return True
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(self.keys.session(sid), mapping={"urgent": "1", "category": category})
             pipe.zadd(qkey, {sid: queue_score(arrival, True)}, xx=True)
@@ -435,20 +619,33 @@ class RedisStore:
         """Store one event with the next seq and publish it; a known client_id is not stored twice."""
         payload = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
         allowed_s = "|" + "|".join(s.value for s in allowed) + "|"
-        code, seq = await self._append(
-            keys=self.keys.session_keys(sid),
-            args=[
-                payload,
-                client_id or "",
-                owner or "",
-                allowed_s,
-                now_ms,
-                self.session_ttl,
-                self.keys.session_channel(sid),
-                self.max_events,
-                self.max_bytes,
-            ],
-        )
+        keys = self.keys.session_keys(sid)
+        args: list[str | int] = [
+            payload,
+            client_id or "",
+            owner or "",
+            allowed_s,
+            now_ms,
+            self.session_ttl,
+            self.keys.session_channel(sid),
+            self.max_events,
+            self.max_bytes,
+        ]
+        if not self.wait_replicas:
+            code, seq = await self._append(keys=keys, args=args)
+            return AppendResult(int(code), int(seq))
+        # WAIT counts the writes of its own connection: the script and the WAIT go in one pipeline.
+        async with self.redis.pipeline(transaction=False) as pipe:
+            await self._append(keys=keys, args=args, client=pipe)
+            pipe.execute_command("WAIT", self.wait_replicas, self.wait_timeout_ms)
+            (code, seq), replicas = await pipe.execute()
+        if int(code) >= 0 and int(replicas) < self.wait_replicas:
+            # Not acked: the primary has it but too few replicas do. After a failover this is the old primary,
+            # which keeps answering until the Sentinels demote it; new connections ask the Sentinels again, and
+            # the client's resend (same client_id) is stored on the primary they name.
+            self.wait_shortfalls += 1
+            await self.redis.connection_pool.disconnect()
+            raise ReplicationShortfall(f"{replicas} of {self.wait_replicas} replicas confirmed the write in time")
         return AppendResult(int(code), int(seq))
 
     async def end(
@@ -458,6 +655,8 @@ class RedisStore:
         event = {"type": "ended", "session_id": sid, "ts": ts, "reason": reason.value}
         payload = json.dumps(event, separators=(",", ":"))
         k = self.keys
+        if self.cluster:
+            return await self._end_steps(sid, reason, payload, now_ms, require_offline)
         code, seq = await self._end(
             keys=[*k.session_keys(sid), k.archive_queue, k.grace_timers, k.idle_timers],
             args=[
@@ -469,11 +668,49 @@ class RedisStore:
                 sid,
                 "1" if require_offline else "0",
                 self.wrapup_wait_ms,
+                reason.value,
             ],
         )
-        if int(code) == 1:
-            await self.redis.hset(k.session(sid), "end_reason", reason.value)
         return AppendResult(int(code), int(seq))
+
+    async def _end_steps(
+        self, sid: str, reason: EndReason, payload: str, now_ms: int, require_offline: bool
+    ) -> AppendResult:
+        """``end`` on a cluster, in the order of the module's docstring."""
+        k = self.keys
+        marked = await self.redis.zadd(k.archive_queue, {sid: now_ms + self.wrapup_wait_ms}, nx=True)
+        out = await self._end_session(
+            keys=k.session_keys(sid),
+            args=[payload, now_ms, self.ended_ttl, k.session_channel(sid), int(require_offline), reason.value],
+        )
+        code, seq = int(out[0]), int(out[1])
+        if code < 0:
+            if marked:
+                await self.redis.zrem(k.archive_queue, sid)
+            return AppendResult(code, seq)
+        status, audience, language, counselor, vtoken, has_wrapup = (_s(x) for x in out[2:8])
+        if code == 0 and not marked:
+            return AppendResult(code, seq)  # ended before, and its steps were done (it is in the archive queue)
+        ready = now_ms + (self.wrapup_wait_ms if counselor and not has_wrapup else 0)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(k.archive_queue, {sid: ready}, xx=True)
+            pipe.zrem(k.grace_timers, sid)
+            pipe.zrem(k.idle_timers, sid)
+            if status == SessionStatus.QUEUED.value:
+                pipe.zrem(k.queue(audience, language), sid)
+            if counselor:
+                pipe.srem(k.counselor_sessions(int(counselor)), sid)
+                if not has_wrapup:
+                    pipe.sadd(k.counselor_wrapups(int(counselor)), sid)
+                    pipe.expire(k.counselor_wrapups(int(counselor)), self.ended_ttl)
+            if vtoken:
+                pipe.expire(k.visitor_token(vtoken), self.ended_ttl)
+                if counselor:
+                    pipe.set(k.rateable(vtoken), counselor, ex=self.ended_ttl)
+            await pipe.execute()
+        if status == SessionStatus.QUEUED.value:
+            await self.publish(k.queue_channel, "ended")
+        return AppendResult(code, seq)
 
     async def save_wrapup(self, sid: str, counselor_id: int, wrapup: dict[str, str], now_ms: int) -> bool:
         """Keep the counselor's wrap-up with the session; an ended session is then archived at once."""
@@ -481,8 +718,11 @@ class RedisStore:
         owner = await self.redis.hget(meta, "counselor")
         if owner is None or _s(owner) != str(counselor_id):
             return False
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(meta, "wrapup", json.dumps(wrapup, separators=(",", ":")))
+        if self.cluster:  # the wrap-up is kept before the archiver may take the session
+            await self.redis.hset(meta, "wrapup", json.dumps(wrapup, separators=(",", ":")))
+        async with atomic(self.redis) as pipe:
+            if not self.cluster:
+                pipe.hset(meta, "wrapup", json.dumps(wrapup, separators=(",", ":")))
             pipe.zadd(self.keys.archive_queue, {sid: now_ms}, xx=True)
             pipe.srem(self.keys.counselor_wrapups(counselor_id), sid)
             await pipe.execute()
@@ -514,7 +754,7 @@ class RedisStore:
 
     async def publish_supervisors(self, frame: dict[str, Any]) -> None:
         """An alert for every supervisor on every instance (the watchers forward it)."""
-        await self.redis.publish(self.keys.supervisors_channel, json.dumps(frame))
+        await self.publish(self.keys.supervisors_channel, json.dumps(frame))
 
     async def notes(self, sid: str) -> list[Event]:
         """Every staff note of the session, in order."""
@@ -522,7 +762,7 @@ class RedisStore:
 
     async def publish_control(self, sid: str, frame: dict[str, Any]) -> None:
         """Typing, presence, paired: relayed to the other side, never stored."""
-        await self.redis.publish(self.keys.session_channel(sid), json.dumps(frame, ensure_ascii=False))
+        await self.publish(self.keys.session_channel(sid), json.dumps(frame, ensure_ascii=False))
 
     async def visitor_presence(
         self, sid: str, delta: int, now_ms: int, grace_ms: int, queued_grace_ms: int | None = None
@@ -530,6 +770,18 @@ class RedisStore:
         """Count the visitor's connections; at zero the grace timer starts: ``grace_ms`` for a chat,
         ``queued_grace_ms`` (default the same) for a session that is queued at that moment in Redis."""
         queued = grace_ms if queued_grace_ms is None else queued_grace_ms
+        if self.cluster:
+            # The timer first, the count second: a timer left behind is harmless (the sweeper ends only an
+            # offline visitor's session), a count of zero without a timer would never end.
+            grace = self.keys.grace_timers
+            if delta < 0:
+                status = await self.redis.hget(self.keys.session(sid), "status")
+                deadline = now_ms + (queued if status in (b"queued", "queued") else grace_ms)
+                await self.redis.zadd(grace, {sid: deadline})
+            n = int(await self._count_visitor(keys=[self.keys.session(sid)], args=[delta, now_ms]))
+            if n != 0:
+                await self.redis.zrem(grace, sid)
+            return n
         n = await self._presence(
             keys=[self.keys.session(sid), self.keys.grace_timers],
             args=[delta, now_ms, now_ms + grace_ms, sid, now_ms + queued],
@@ -586,6 +838,10 @@ class RedisStore:
             if (audience is None or a.value == audience) and (language is None or x.value == language)
         ]
         paired = json.dumps({"counselor_name": counselor_name}, ensure_ascii=False, separators=(",", ":"))
+        if self.cluster:
+            return await self._accept_steps(
+                counselor_id, counselor_name, now_ms, paired, queues, default_capacity, idle_deadline_ms
+            )
         while True:
             result = await self._claim(
                 keys=[
@@ -618,6 +874,80 @@ class RedisStore:
             flat = [_s(x) for x in result[2]]
             info = SessionInfo.from_hash(_s(result[1]), dict(zip(flat[::2], flat[1::2], strict=True)))
             return Accepted("ok", info, int(_s(result[3])), int(_s(result[4])), Skills.parse(_s(result[5])))
+
+    async def _accept_steps(
+        self,
+        counselor_id: int,
+        counselor_name: str,
+        now_ms: int,
+        paired: str,
+        queues: list[tuple[str, str]],
+        default_capacity: int,
+        idle_deadline_ms: int,
+    ) -> Accepted:
+        """``accept`` on a cluster, in the order of the module's docstring."""
+        k = self.keys
+        while True:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.hmget(k.counselor_state(counselor_id), ["available", "capacity", "skills"])
+                pipe.scard(k.counselor_sessions(counselor_id))
+                for a, x in queues:
+                    pipe.zrange(k.queue(a, x), 0, 0, withscores=True)
+                state, active, *heads = await pipe.execute()
+            available, capacity_raw, skills_raw = (_s(v) if v is not None else None for v in state)
+            if available == "0":
+                return Accepted("unavailable")
+            capacity = int(capacity_raw or default_capacity)
+            skills_text = skills_raw or ""
+            skills = Skills.parse(skills_text)
+            if capacity > 0 and int(active) >= capacity:
+                return Accepted("full", None, capacity, int(active), skills)
+            auds, bar, langs = skills_text.partition("|")
+            best: tuple[float, str, str, str, str] | None = None
+            for (a, x), head in zip(queues, heads, strict=True):
+                if bar and (a not in auds.split(",") or x not in langs.split(",")):
+                    continue
+                if head:
+                    member, score = head[0]
+                    candidate = (float(score), k.queue(a, x), _s(member), a, x)
+                    if best is None or candidate[:2] < best[:2]:
+                        best = candidate
+            if best is None:
+                return Accepted("empty")
+            _score, qkey, sid, _a, _x = best
+            out = await self._claim_session(
+                keys=[k.session(sid)],
+                args=[str(counselor_id), counselor_name, now_ms, paired, sid, k.session_channel(sid)],
+            )
+            if _s(out[0]) != "ok":
+                await self._repair_claim(sid, qkey, _s(out[1]), _s(out[2]), idle_deadline_ms)
+                continue  # a session another counselor took (or that ended) was in the queue; try the next
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.sadd(k.counselor_sessions(counselor_id), sid)
+                pipe.expire(k.counselor_sessions(counselor_id), self.session_ttl)
+                pipe.zadd(k.idle_timers, {sid: idle_deadline_ms})
+                await pipe.execute()
+            flat = [_s(x) for x in out[1]]
+            info = SessionInfo.from_hash(sid, dict(zip(flat[::2], flat[1::2], strict=True)))
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.zrem(qkey, sid)
+                # A random tag, not the session id: the statistics must not outlive the session as a link to it.
+                pipe.zadd(k.recent_waits, {f"{secrets.token_hex(6)}:{now_ms - info.enqueued_at}": now_ms})
+                pipe.zremrangebyscore(k.recent_waits, "-inf", now_ms - 3600 * 1000)
+                await pipe.execute()
+            await self.publish(k.queue_channel, "claimed")
+            return Accepted("ok", info, capacity, int(active) + 1, skills)
+
+    async def _repair_claim(self, sid: str, qkey: str, status: str, owner: str, idle_deadline_ms: int) -> None:
+        """A queue entry whose session is no longer queued: finish the claim that left it (steps 3, 4), or drop it."""
+        k = self.keys
+        if status == SessionStatus.ACTIVE.value and owner.isdigit():
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.sadd(k.counselor_sessions(int(owner)), sid)
+                pipe.expire(k.counselor_sessions(int(owner)), self.session_ttl)
+                pipe.zadd(k.idle_timers, {sid: idle_deadline_ms}, nx=True)
+                await pipe.execute()
+        await self.redis.zrem(qkey, sid)
 
     async def queue_stats(self) -> list[QueueStat]:
         """Per queue: how many wait, the urgent ones and their categories, and the earliest arrival time.
@@ -675,7 +1005,7 @@ class RedisStore:
 
     async def set_counselor_status(self, counselor_id: int, available: bool, capacity: int, ttl: int) -> None:
         key = self.keys.counselor_state(counselor_id)
-        async with self.redis.pipeline(transaction=True) as pipe:
+        async with atomic(self.redis) as pipe:
             pipe.hset(key, mapping={"available": "1" if available else "0", "capacity": capacity})
             pipe.expire(key, ttl)
             await pipe.execute()
@@ -690,14 +1020,14 @@ class RedisStore:
             "active": await self.active_count(counselor_id),
             **(await self.counselor_skills(counselor_id)).public(),
         }
-        await self.redis.publish(self.keys.counselor_channel(counselor_id), json.dumps(frame))
+        await self.publish(self.keys.counselor_channel(counselor_id), json.dumps(frame))
 
     async def publish_status_frame(
         self, counselor_id: int, *, available: bool, capacity: int, active: int, skills: Skills
     ) -> None:
         """``publish_counselor_status`` from values the caller already has (the accept script's)."""
         frame = {"type": "status", "available": available, "capacity": capacity, "active": active, **skills.public()}
-        await self.redis.publish(self.keys.counselor_channel(counselor_id), json.dumps(frame))
+        await self.publish(self.keys.counselor_channel(counselor_id), json.dumps(frame))
 
     async def active_count(self, counselor_id: int) -> int:
         return int(await self.redis.scard(self.keys.counselor_sessions(counselor_id)))
@@ -723,6 +1053,33 @@ class RedisStore:
         k = self.keys
         event = {"type": "handover", "session_id": sid, "sender": "system", "ts": ts, "counselor_name": to_name}
         payload = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+        if self.cluster:
+            out = await self._transfer_session(
+                keys=[k.session(sid), k.events(sid)],
+                args=[
+                    payload,
+                    str(from_id),
+                    str(to_id) if to_id is not None else "",
+                    to_name or "",
+                    now_ms,
+                    k.session_channel(sid),
+                    from_name,
+                    note,
+                ],
+            )
+            if int(out[0]) != 1:
+                return AppendResult(int(out[0]), int(out[1]))
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.srem(k.counselor_sessions(from_id), sid)
+                if to_id is not None:
+                    pipe.sadd(k.counselor_sessions(to_id), sid)
+                    pipe.expire(k.counselor_sessions(to_id), self.session_ttl)
+                else:
+                    pipe.zadd(k.queue(_s(out[2]), _s(out[3])), {sid: head_score(now_ms)})
+                await pipe.execute()
+            if to_id is None:
+                await self.publish(k.queue_channel, "requeued")
+            return AppendResult(1, int(out[1]))
         code, seq = await self._transfer(
             keys=[
                 *k.session_keys(sid),
@@ -780,7 +1137,7 @@ class RedisStore:
 
     async def set_counselor_skills(self, counselor_id: int, skills: Skills, ttl: int) -> None:
         key = self.keys.counselor_state(counselor_id)
-        async with self.redis.pipeline(transaction=True) as pipe:
+        async with atomic(self.redis) as pipe:
             pipe.hset(key, "skills", skills.dump())
             pipe.expire(key, ttl)
             await pipe.execute()
@@ -815,7 +1172,7 @@ class RedisStore:
 
     async def active_sessions(self) -> int:
         total = 0
-        async for _ in self.redis.scan_iter(match=f"{self.keys.prefix}:counselor:*:sessions", count=500):
+        async for _ in self.redis.scan_iter(match=f"{self.keys.prefix}:{{c:*}}:sessions", count=500):
             total += int(await self.redis.scard(_s(_)))
         return total
 

@@ -437,12 +437,12 @@ async def _transfer(conn: CounselorConnection, frame: Transfer) -> None:
         return
     to = target.username if target else None
     # Every console of the sender lets go of the chat; the colleague's consoles take it up.
-    await rt.redis.publish(
+    await rt.store.publish(
         rt.keys.counselor_channel(me.counselor_id),
         json.dumps({"type": "transfer_out", "session_id": frame.session_id, "to": to}),
     )
     if target is not None:
-        await rt.redis.publish(
+        await rt.store.publish(
             rt.keys.counselor_channel(target.id),
             json.dumps(
                 {"type": "transfer_in", "session_id": frame.session_id, "from": me.display_name, "note": frame.note}

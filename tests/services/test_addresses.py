@@ -50,7 +50,8 @@ async def test_forwarded_address_from_a_trusted_proxy_counts(behind_proxy: Serve
     redis = Redis.from_url(REDIS_URL)
     try:
         keys = [k.decode() async for k in redis.scan_iter(match=f"{behind_proxy.settings.redis_prefix}:*")]
-        values = [str(await redis.dump(k)) for k in keys if ":rate:" in k]
+        values = [str(await redis.dump(k)) for k in keys if ":{rate}:" in k]
+        assert values, "the rate counters are there to be checked"
         salts = [k for k in keys if ":salt:address:" in k]
         salt_ttl = max([await redis.ttl(k) for k in salts], default=0)
     finally:
