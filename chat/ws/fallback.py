@@ -155,6 +155,12 @@ async def _refused(request: Request) -> Response | bytes:
 
 async def stream_endpoint(request: Request) -> Response:
     """``POST /sse/visitor``: hello or resume, then the session's frames as Server-Sent Events."""
+    # Not a "simple" request: a page elsewhere cannot open a stream (and a chat) without a CORS preflight,
+    # which is never granted, even from a browser that sends no Origin with a form or no-cors POST.
+    # (The POSTs need no such check: their Authorization header is never simple.)
+    media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media != "application/json":
+        return _frames(415, error_frame(ErrorCode.BAD_REQUEST, "the first frame must come as application/json"))
     checked = await _refused(request)
     if isinstance(checked, Response):
         return checked

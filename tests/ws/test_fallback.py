@@ -211,6 +211,12 @@ async def test_the_stream_refuses_what_the_websocket_refuses(start_server: Start
     assert (await unknown.recv())["code"] == 1008
     foreign = await Stream(srv.http, {"type": "hello"}, origin="https://elsewhere.example").open()
     assert foreign.status == 403 and (await foreign.recv())["code"] == "forbidden"
+    # A form or a no-cors fetch on another page sends text/plain, which needs no preflight: refused, whatever
+    # the Origin says (an older browser sends none with a form).
+    async with httpx.AsyncClient(base_url=srv.http, timeout=10) as client:
+        hello = b'{"type":"hello","audience":"parent","language":"en"}'
+        r = await client.post("/sse/visitor", content=hello, headers={"content-type": "text/plain"})
+        assert r.status_code == 415 and r.json()[0]["code"] == "bad_request"
     for s in (wrong, unknown, foreign):
         await s.drop()
     # A server shutting down closes the stream with 1012 at once, as it closes a websocket: reconnect, resume.
@@ -287,7 +293,9 @@ async def test_posts_an_attacker_would_make(start_server: StartServer, aredis: A
     srv = await start_server(header_timeout_seconds=1.0, address_messages_per_second=0.1, address_message_burst=3)
     # The guard times out a request head, not its body: the frame itself has the same time to arrive.
     sock = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
-    head = "POST /sse/visitor HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: 40\r\n\r\n"
+    head = (
+        "POST /sse/visitor HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n"
+    )
     await asyncio.to_thread(sock.sendall, head.encode() + b'{"type":')
     answer = b""
     while b"too long" not in answer and (chunk := await asyncio.to_thread(sock.recv, 4096)):
