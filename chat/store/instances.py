@@ -165,6 +165,8 @@ class InstanceStore:
         key = self.keys.instance_visitors(instance_id)
         if presence.mine > 0 and presence.total >= 0:
             pipe.sadd(key, sid)
+            # The beat renews it; an SADD that creates the set must not leave it without a TTL until then.
+            pipe.expire(key, self.index_ttl)
         else:
             pipe.srem(key, sid)
 
@@ -176,7 +178,10 @@ class InstanceStore:
             keys=[k.counselor_conns(counselor_id)], args=[delta, instance_id, self.index_ttl]
         )
         if int(mine) > 0:
-            await self.redis.sadd(k.instance_counselors(instance_id), counselor_id)
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.sadd(k.instance_counselors(instance_id), counselor_id)
+                pipe.expire(k.instance_counselors(instance_id), self.index_ttl)
+                await pipe.execute()
         else:
             await self.redis.srem(k.instance_counselors(instance_id), counselor_id)
         return int(total), int(change)

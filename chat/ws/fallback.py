@@ -32,6 +32,8 @@ from starlette.types import Receive, Scope, Send
 from chat.protocol import ErrorCode, Hello, ProtocolError, Resume, error_frame, parse_visitor
 from chat.services.addresses import http_client_address
 from chat.services.runtime import Runtime, wall_ms
+from chat.sessions import SessionStatus
+from chat.settings import Settings
 from chat.ws.connection import STREAM_PATH, Wire, admit, origin_allowed, release
 from chat.ws.frames import serve_connection
 from chat.ws.visitor import Visit, VisitorConnection, _cleanup, handle_frame, open_session
@@ -93,18 +95,29 @@ class StreamWire(Wire):
             self.finished = True
 
 
-async def read_body(request: Request, limit: int) -> bytes | None:
-    """The request body, or None when it is larger than ``limit`` (read no further than that)."""
+class BodyTooSlow(Exception):
+    """The request body did not arrive within its time."""
+
+
+async def read_body(request: Request, limit: int, timeout: float) -> bytes | None:
+    """The request body, or None when it is larger than ``limit`` (read no further than that).
+
+    Raises :class:`BodyTooSlow` when it has not arrived whole within ``timeout`` seconds: the server's guard
+    times out a request head that trickles in, not its body, and a frame is small."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         return None
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(timeout):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    return None
+                chunks.append(chunk)
+    except TimeoutError:
+        raise BodyTooSlow from None
     return b"".join(chunks)
 
 
@@ -128,7 +141,10 @@ async def _refused(request: Request) -> Response | bytes:
     rt: Runtime = request.app.state.rt
     if not origin_allowed(request, rt.settings.allowed_origins):
         return _frames(403, error_frame(ErrorCode.FORBIDDEN, "origin not allowed"))
-    raw = await read_body(request, rt.settings.max_frame_bytes)
+    try:
+        raw = await read_body(request, rt.settings.max_frame_bytes, rt.settings.header_timeout_seconds)
+    except BodyTooSlow:
+        return _frames(408, error_frame(ErrorCode.BAD_REQUEST, "the frame took too long to arrive"))
     if raw is None:
         return _frames(413, error_frame(ErrorCode.TOO_LARGE, "frame is larger than the limit"))
     return raw
@@ -139,6 +155,12 @@ async def _refused(request: Request) -> Response | bytes:
 
 async def stream_endpoint(request: Request) -> Response:
     """``POST /sse/visitor``: hello or resume, then the session's frames as Server-Sent Events."""
+    # Not a "simple" request: a page elsewhere cannot open a stream (and a chat) without a CORS preflight,
+    # which is never granted, even from a browser that sends no Origin with a form or no-cors POST.
+    # (The POSTs need no such check: their Authorization header is never simple.)
+    media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media != "application/json":
+        return _frames(415, error_frame(ErrorCode.BAD_REQUEST, "the first frame must come as application/json"))
     checked = await _refused(request)
     if isinstance(checked, Response):
         return checked
@@ -221,19 +243,26 @@ async def _keep_alive(conn: VisitorConnection, every: float) -> None:
         conn.send_text("")  # in order with the frames (StreamWire.send_text writes a comment for it)
 
 
+def _post_addr_bucket(settings: Settings, client_hash: str) -> tuple[str, str, float, int]:
+    return ("post-addr", client_hash, 2 * settings.address_messages_per_second, 2 * settings.address_message_burst)
+
+
 # -- frames from the client ---------------------------------------------------------------------------
 
 
 class PostedFrame:
     """One ``POST`` of a client frame: the :class:`~chat.ws.visitor.Visit` of a request, read from Redis."""
 
-    def __init__(self, rt: Runtime, sid: str, language: str, started_ms: int, client_hash: str, key: str) -> None:
+    def __init__(
+        self, rt: Runtime, sid: str, language: str, started_ms: int, client_hash: str, key: str, status: SessionStatus
+    ) -> None:
         self.rt = rt
         self.sid: str | None = sid
         self.language = language
         self.started_ms = started_ms
         self.client_hash = client_hash
         self.session_key = key
+        self.status = status
         self.replies: list[dict[str, Any]] = []
 
     async def send(self, frame: dict[str, Any]) -> None:
@@ -243,7 +272,9 @@ class PostedFrame:
         self.replies.append(error_frame(code, message, **extra))
 
     async def typing_allowed(self) -> bool:
-        return True  # every POST took from the post buckets already
+        # Every POST took from the post buckets already. An ended chat's token still finds its session (the
+        # ``ended`` event must reach a late stream), but its typing reaches no counselor's screen.
+        return self.status is not SessionStatus.ENDED
 
     async def ended_here(self) -> None:
         """Nothing to do here: the ``ended`` event reaches the client on its stream, on whichever instance."""
@@ -259,10 +290,13 @@ async def send_endpoint(request: Request) -> Response:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     sid = await rt.store.session_of_token(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
     info = await rt.store.get_session(sid) if sid else None
-    if sid is None or info is None:
-        return _frames(401, error_frame(ErrorCode.UNKNOWN_SESSION, "unknown or expired session"))
     address = http_client_address(request, settings.trusted_proxies) or "unknown"
     client_hash = await rt.hasher.digest("addr", address)
+    if sid is None or info is None:
+        # A flood of POSTs with no or made-up tokens takes from the address's bucket too, and gets 429 past it.
+        if not await rt.limiter.take(wall_ms(), _post_addr_bucket(settings, client_hash)):
+            return _frames(429, error_frame(ErrorCode.RATE_LIMITED, "too many requests; slow down"), retry_after=1)
+        return _frames(401, error_frame(ErrorCode.UNKNOWN_SESSION, "unknown or expired session"))
     key = await rt.hasher.digest("session", sid)
     try:
         frame: Any = _parse(checked)
@@ -273,12 +307,12 @@ async def send_endpoint(request: Request) -> Response:
     if not await rt.limiter.take(
         wall_ms(),
         ("post-session", key, 2 * settings.messages_per_second, 2 * settings.message_burst),
-        ("post-addr", client_hash, 2 * settings.address_messages_per_second, 2 * settings.address_message_burst),
+        _post_addr_bucket(settings, client_hash),
     ):
         extra = {"client_id": frame.client_id} if isinstance(getattr(frame, "client_id", None), str) else {}
         refusal = error_frame(ErrorCode.RATE_LIMITED, "too many requests; slow down", **extra)
         return _frames(429, refusal, retry_after=1)
-    post = PostedFrame(rt, sid, info.language, info.enqueued_at, client_hash, key)
+    post = PostedFrame(rt, sid, info.language, info.enqueued_at, client_hash, key, info.status)
     if isinstance(frame, ProtocolError):
         await post.strike(frame.code, frame.message)
     else:

@@ -250,11 +250,17 @@ class InstanceKeeper:
         old, self.id = self.id, new_instance_id()
         await self.store.beat(self.id, rt.now_ms(), self.ttl_ms)
         now = rt.now_ms()
+        # Each socket's share under the old id is dropped here too, after it is counted under the new one (so
+        # its total never passes 0): a socket that opened during the stall, after another instance had taken
+        # the old id over and forgotten it, would otherwise stay counted under an id nobody takes over again.
         for conn in [c for c in rt.connections if c in self.registered]:
+            was = self.registered[conn]
             self.registered[conn] = self.id
             if getattr(conn, "role", "") == "counselor" and conn.principal is not None:
                 await self.store.counselor(conn.principal.counselor_id, self.id, +1)
                 await rt.redis.zrem(rt.keys.counselor_grace_timers, str(conn.principal.counselor_id))
+                if was != self.id:
+                    await self.store.counselor(conn.principal.counselor_id, was, "drop")
             elif getattr(conn, "sid", None):
                 presence = await self.store.visitor(conn.sid, self.id, +1, now)
                 await self._follow_up(conn.sid, self.id, presence, now)
@@ -262,6 +268,9 @@ class InstanceKeeper:
                     await rt.store.publish_control(
                         conn.sid, {"type": "presence", "session_id": conn.sid, "visitor": "online"}
                     )
+                if was != self.id:
+                    dropped = await self.store.visitor(conn.sid, was, "drop", now)
+                    await self._follow_up(conn.sid, was, dropped, now)
         log.warning(
             "instance: heartbeat of %s had expired; sockets counted again as %s",
             old,

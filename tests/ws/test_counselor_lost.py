@@ -83,23 +83,32 @@ async def test_counselor_lost_hands_chats_back_and_one_back_in_time_keeps_them(
 async def test_an_instance_presumed_dead_counts_its_sockets_again(
     start_server: Callable[..., Awaitable[ServerThread]], track: Callable[[Any], Any], aredis: Any
 ) -> None:
-    srv = await start_server(instance_heartbeat_seconds=0.2, instance_ttl_seconds=30.0)
+    # The keeper beats when the test says so (on the server's loop), not by itself.
+    srv = await start_server(instance_heartbeat_seconds=600.0, instance_ttl_seconds=1200.0)
     keys = Keys(srv.settings.redis_prefix)
     visitor, session = await visitor_hello(srv, first_message="hallo")
     track(visitor)
     keeper = srv.rt.extras["instance"]
     old = keeper.id
+    sid = session["session_id"]
     # As if the process had stalled past its TTL and another instance had taken over its sockets.
     other = InstanceStore(aredis, keys, index_ttl=60)
     await aredis.delete(keys.instance_alive(old))
     assert await other.claim(old, "i_other", 30_000)
-    assert (await other.visitor(session["session_id"], old, "drop", 0)).total == 0
+    assert (await other.visitor(sid, old, "drop", 0)).total == 0
     await other.forget(old)
+    # Still in the stall, before its beat: a socket counted under the old id, which nobody takes over now.
+    assert (await other.visitor(sid, old, +1, 0)).total == 1
+    await aredis.sadd(keys.instance_visitors(old), sid)
 
-    # Its next beat finds its key gone: the socket is counted again, under a new instance id.
-    meta = keys.session(session["session_id"])
-    async with asyncio.timeout(10):
-        while keeper.id == old or await aredis.hget(meta, f"conns:{keeper.id}") != b"1":
-            await asyncio.sleep(0.05)
+    # Its next beat finds its key gone: the socket is counted again, under a new instance id, and the old
+    # share goes (else the visitor would stay online for ever).
+    beat = asyncio.run_coroutine_threadsafe(keeper.beat_once(), keeper._task.get_loop())
+    await asyncio.wait_for(asyncio.wrap_future(beat), 10)
+    meta = keys.session(sid)
+    assert keeper.id != old and await aredis.hget(meta, f"conns:{keeper.id}") == b"1"
+    assert await aredis.hget(meta, f"conns:{old}") is None
     assert await aredis.hget(meta, "visitor_conns") == b"1"
+    assert not await aredis.sismember(keys.instance_visitors(old), sid)
+    assert 0 < await aredis.ttl(keys.instance_visitors(keeper.id)) <= srv.settings.session_ttl_seconds
     assert await aredis.zscore(keys.grace_timers, session["session_id"]) is None

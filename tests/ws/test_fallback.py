@@ -211,6 +211,12 @@ async def test_the_stream_refuses_what_the_websocket_refuses(start_server: Start
     assert (await unknown.recv())["code"] == 1008
     foreign = await Stream(srv.http, {"type": "hello"}, origin="https://elsewhere.example").open()
     assert foreign.status == 403 and (await foreign.recv())["code"] == "forbidden"
+    # A form or a no-cors fetch on another page sends text/plain, which needs no preflight: refused, whatever
+    # the Origin says (an older browser sends none with a form).
+    async with httpx.AsyncClient(base_url=srv.http, timeout=10) as client:
+        hello = b'{"type":"hello","audience":"parent","language":"en"}'
+        r = await client.post("/sse/visitor", content=hello, headers={"content-type": "text/plain"})
+        assert r.status_code == 415 and r.json()[0]["code"] == "bad_request"
     for s in (wrong, unknown, foreign):
         await s.drop()
     # A server shutting down closes the stream with 1012 at once, as it closes a websocket: reconnect, resume.
@@ -280,3 +286,44 @@ async def test_a_stream_that_is_never_read_is_cut_off(
     else:
         raise AssertionError("the stalled stream's connection is still there")
     sock.close()
+
+
+async def test_posts_an_attacker_would_make(start_server: StartServer, aredis: Any) -> None:
+    """A body that trickles in, made-up tokens by the dozen, and the token of an ended chat."""
+    srv = await start_server(header_timeout_seconds=1.0, address_messages_per_second=0.1, address_message_burst=3)
+    # The guard times out a request head, not its body: the frame itself has the same time to arrive.
+    sock = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+    head = (
+        "POST /sse/visitor HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n"
+    )
+    await asyncio.to_thread(sock.sendall, head.encode() + b'{"type":')
+    answer = b""
+    while b"too long" not in answer and (chunk := await asyncio.to_thread(sock.recv, 4096)):
+        answer += chunk
+    sock.close()
+    assert answer.startswith(b"HTTP/1.1 408 ") and b"took too long" in answer
+
+    live = await Stream(srv.http, {"type": "hello", "audience": "parent", "language": "en"}).open()
+    session = await live.recv()
+    channel = srv.rt.keys.session_channel(session["session_id"])
+    pubsub = aredis.pubsub()
+    try:
+        async with poster(srv.http) as post:
+            assert await post(session["token"], {"type": "end"}) == (200, [])
+            assert (await live.until("ended"))["reason"] == "visitor"
+            await pubsub.subscribe(channel)
+            # The ended chat's token: typing reaches nobody (the marker, published after it, comes first).
+            assert await post(session["token"], {"type": "typing", "active": True}) == (200, [])
+            await aredis.publish(channel, b"marker")
+            heard: list[bytes] = []
+            async with asyncio.timeout(5):
+                while b"marker" not in heard:
+                    if (m := await pubsub.get_message(ignore_subscribe_messages=True, timeout=5)) is not None:
+                        heard.append(m["data"])
+            assert not [h for h in heard if b"typing" in h], heard
+            # Made-up tokens take from the address's bucket (twice the burst of 3): 401, then 429.
+            statuses = [(await post(f"guess{i}", {"type": "ping"}))[0] for i in range(8)]
+            assert statuses[0] == 401 and statuses[-1] == 429, statuses
+    finally:
+        await pubsub.aclose()
+        await live.drop()
