@@ -24,8 +24,10 @@ import hmac
 import json
 import logging
 import secrets
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -187,7 +189,10 @@ class Connection:
         self.rt = rt
         self.cursors: dict[str, Cursor] = {}
         self.inbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(maxsize=5000)
-        self._out: deque[str | tuple[int, str]] = deque()
+        # A frame; a live event's frame with its stored timestamp (ISO, from the event) for the relay
+        # latency; or a close (code, reason).
+        self._out: deque[str | tuple[str, str] | tuple[int, str]] = deque()
+        self._latency = metrics.of(rt).relay_latency.labels(self.role, self.transport)
         self._unsent = 0
         self._wake = asyncio.Event()
         self._room = asyncio.Event()
@@ -205,7 +210,8 @@ class Connection:
             return
         self.send_text(dumps(frame))
 
-    def send_text(self, text: str) -> None:
+    def send_text(self, text: str, stored_ts: str | None = None) -> None:
+        """Queue ``text``; with ``stored_ts`` (a live event's ``ts``) the writer observes the relay latency."""
         if self._closed:
             return
         size = len(text)
@@ -213,7 +219,7 @@ class Connection:
             self._too_slow()
             return
         self._unsent += size
-        self._out.append(text)
+        self._out.append(text if stored_ts is None else (text, stored_ts))
         self._wake.set()
 
     @property
@@ -229,12 +235,15 @@ class Connection:
                 await self._wake.wait()
                 continue
             item = out.popleft()
+            stored_ts: str | None = None
             if isinstance(item, tuple):
-                code, reason = item
-                if code >= 0 and wire.is_open:
-                    with contextlib.suppress(Exception):
-                        await wire.close(code, reason)
-                return
+                if isinstance(item[0], int):
+                    code, reason = item
+                    if code >= 0 and wire.is_open:
+                        with contextlib.suppress(Exception):
+                            await wire.close(code, reason)
+                    return
+                item, stored_ts = item
             self._unsent -= len(item)
             if self._unsent <= MAX_UNSENT_BYTES // 2 and not self._room.is_set():
                 self._room.set()
@@ -248,6 +257,16 @@ class Connection:
                 out.clear()
                 self._unsent = 0
                 return
+            if stored_ts is not None:
+                self._observe_latency(stored_ts)
+
+    def _observe_latency(self, stored_ts: str) -> None:
+        """Store to socket, on the wall clock the event's ``ts`` was written with (instances keep NTP time)."""
+        try:
+            stored = datetime.fromisoformat(stored_ts).timestamp()
+        except (TypeError, ValueError):
+            return
+        self._latency.observe(max(0.0, time.time() - stored))
 
     async def wait_room(self) -> None:
         """Wait until at most half of the buffer is unsent; a client that takes nothing for
@@ -393,7 +412,7 @@ class Connection:
                         verdict = cursor.judge(int(frame["seq"]))
                         if verdict is Verdict.NEXT:
                             cursor.advance(int(frame["seq"]))
-                            await self._deliver(sid, frame)
+                            await self._deliver(sid, frame, live=True)
                         elif verdict is Verdict.GAP:
                             await self._catch_up_locked(sid)
                 else:
@@ -403,11 +422,16 @@ class Connection:
             except Exception:
                 log.exception("relay: delivery failed")
 
-    async def _deliver(self, sid: str, event: Event) -> None:
+    async def _deliver(self, sid: str, event: Event, live: bool = False) -> None:
+        """Send one session event; a ``live`` one (from pub/sub, not a catch-up) is timed store to socket."""
         self.rt.extras["relayed"] = self.rt.extras.get("relayed", 0) + 1
         await self.wait_room()
         metrics.of(self.rt).relayed.inc()
-        await self.send(event)
+        if live and not self.closing:
+            stored_ts = event.get("ts")
+            self.send_text(dumps(event), stored_ts if isinstance(stored_ts, str) else None)
+        else:
+            await self.send(event)
         await self.on_event(sid, event)
 
     # -- hooks -------------------------------------------------------------------------

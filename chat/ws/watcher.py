@@ -62,6 +62,7 @@ class Watcher:
         self.counselors: set[CounselorConnection] = set()
         self._changed = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
 
     async def start(self) -> None:
         await self.rt.hub.subscribe(self.rt.keys.queue_channel, self._on_change)
@@ -73,11 +74,16 @@ class Watcher:
         ]
 
     async def stop(self) -> None:
+        # A cancel that lands as an awaited call completes can be lost (asyncio.wait_for in Python 3.11, and
+        # library code that retries): the loops also check `_stopping`, and each task is cancelled until it
+        # ends, so a shutdown never waits on a loop that swallowed its cancel.
+        self._stopping = True
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
+            while not task.done():
+                task.cancel()
+                await asyncio.wait({task}, timeout=0.5)
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+                task.result()
 
     def _on_change(self, channel: str, data: bytes) -> None:
         self._changed.set()
@@ -168,7 +174,7 @@ class Watcher:
             await conn.send_queue(position, eta(position), nobody_online)
 
     async def _queue_loop(self) -> None:
-        while True:
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), REFRESH_SECONDS)
             self._changed.clear()
@@ -294,7 +300,7 @@ class Watcher:
         return deadline if deadline > now else None
 
     async def _sweep_loop(self) -> None:
-        while True:
+        while not self._stopping:
             await asyncio.sleep(self.rt.settings.sweep_interval)
             try:
                 await self.sweep_once()
@@ -302,7 +308,7 @@ class Watcher:
                 log.exception("sweeper: failed")
 
     async def _heartbeat_loop(self) -> None:
-        while True:
+        while not self._stopping:
             await asyncio.sleep(HEARTBEAT_SECONDS)
             ids = {c.principal.counselor_id for c in self.counselors if c.principal is not None}
             for counselor_id in ids:
