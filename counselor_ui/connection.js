@@ -49,7 +49,8 @@ export class Link {
     }
     this.ws = ws;
     ws.addEventListener('open', () => {
-      if (this.ws !== ws) return;
+      // Closed again before this ran (a proxy or a cut that drops it at once): Chromium would log the send.
+      if (this.ws !== ws || ws.readyState !== WebSocket.OPEN) return;
       this.lastHeard = Date.now();
       ws.send(JSON.stringify({ type: 'auth', token: this.token }));
     });

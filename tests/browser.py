@@ -1,10 +1,12 @@
-"""What the browser tests of the widget and the console share: axe-core and a server that can come back.
+"""What the browser tests of the widget and the console share: Chromium, axe-core and a server that can come back.
 
-Imported only by the browser test modules, after they checked that Chromium is there.
+Imported only by the browser test modules: without Chromium at /usr/bin/chromium (or ``CHAT_TEST_CHROMIUM``)
+importing it skips the module that imports it.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -13,13 +15,29 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import FrameLocator, Page, expect
+import pytest
 
-from chat.settings import Settings
-from tests.conftest import REDIS_URL
-from tests.helpers import ServerThread
+CHROMIUM = os.environ.get("CHAT_TEST_CHROMIUM", "/usr/bin/chromium")
+if not Path(CHROMIUM).exists():
+    pytest.skip(
+        f"no Chromium at {CHROMIUM} (CI installs it with apt-get; or set CHAT_TEST_CHROMIUM): browser tests skipped",
+        allow_module_level=True,
+    )
+
+from playwright.async_api import Browser, FrameLocator, Page, Playwright, expect  # noqa: E402
+
+from chat.settings import Settings  # noqa: E402
+from tests.conftest import REDIS_URL  # noqa: E402
+from tests.helpers import ServerThread  # noqa: E402
 
 AXE_VERSION = "4.14.1"
+# Headless Chromium as every browser test runs it (Debian's build; no sandbox inside a container).
+CHROMIUM_ARGS = ("--no-sandbox", "--disable-gpu", "--disable-background-networking")
+
+
+async def launch_chromium(pw: Playwright, *extra_args: str) -> Browser:
+    """Debian's Chromium, headless, with CHROMIUM_ARGS and ``extra_args``."""
+    return await pw.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *extra_args])
 
 
 def load_axe() -> tuple[str | None, str]:
@@ -30,6 +48,14 @@ def load_axe() -> tuple[str | None, str]:
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "helpline-chat-tests"
     folder = cache / f"axe-core-{AXE_VERSION}"
     script = folder / "node_modules" / "axe-core" / "axe.min.js"
+    cache.mkdir(parents=True, exist_ok=True)
+    # One npm install at a time: parallel test workers (pytest -n) share the cache folder.
+    with (cache / f"axe-core-{AXE_VERSION}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _install_axe(folder, script)
+
+
+def _install_axe(folder: Path, script: Path) -> tuple[str | None, str]:
     if not script.exists():
         npm = shutil.which("npm")
         if npm is None:

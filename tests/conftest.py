@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 import redis
 
-from chat.services.auth import configure_hasher
+from chat.services.auth import Role, configure_hasher
 from chat.settings import Settings
 from chat.store.migrate import upgrade
-from tests.helpers import ServerThread
+from tests.helpers import ServerThread, add_counselor, login
 
 # Cheap argon2 for the accounts tests create (hashes carry their own cost; production keeps RFC 9106's).
 configure_hasher(time_cost=1, memory_kib=8192, parallelism=1)
@@ -104,6 +104,49 @@ def server(settings: Settings) -> Iterator[ServerThread]:
     srv = ServerThread(settings, REDIS_URL).start()
     yield srv
     srv.stop()
+
+
+MakeServer = Callable[..., ServerThread]
+
+
+@pytest.fixture
+def make_server(tmp_path: Path, prefix: str) -> Iterator[MakeServer]:
+    """Start real servers (migrated, this test's prefix) with settings overrides; all stopped at the end.
+
+    ``make_server(database_url, **overrides)``: servers made by one test share their settings' files.
+    """
+    started: list[ServerThread] = []
+
+    def make(database_url: str | None = None, **overrides: Any) -> ServerThread:
+        settings = make_settings(tmp_path, prefix, database_url, **overrides)
+        upgrade(settings)
+        srv = ServerThread(settings, REDIS_URL).start()
+        started.append(srv)
+        return srv
+
+    yield make
+    for srv in started:
+        srv.stop()
+
+
+# The accounts of a team: name and role (display name: the name capitalised; password: add_counselor's).
+TEAM = {"anna": Role.COUNSELOR, "bo": Role.COUNSELOR, "sam": Role.SUPERVISOR, "ada": Role.ADMIN}
+MakeTeam = Callable[..., Awaitable[dict[str, str]]]
+
+
+@pytest.fixture
+def make_team() -> MakeTeam:
+    """``await make_team(server, names=TEAM)``: those accounts added to the server's database and logged in;
+    their tokens by name."""
+
+    async def make(server: ServerThread, names: tuple[str, ...] = tuple(TEAM)) -> dict[str, str]:
+        tokens = {}
+        for name in names:
+            await add_counselor(server.settings, name, role=TEAM[name], display_name=name.capitalize())
+            tokens[name] = await login(server.http, name)
+        return tokens
+
+    return make
 
 
 @pytest.fixture

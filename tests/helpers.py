@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import posixpath
+import re
 import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -81,15 +84,20 @@ class ServerThread:
         return self.app.state.rt
 
 
+# How long a wait for a frame may take before the test fails: it only bounds a failure (a passing test never
+# waits for it), so it is generous for a machine running the suite in parallel workers beside other work.
+FRAME_TIMEOUT = 20.0
+
+
 async def connect(url: str, **kwargs: Any) -> ClientConnection:
-    return await websockets.connect(url, compression=None, open_timeout=10, **kwargs)
+    return await websockets.connect(url, compression=None, open_timeout=30, **kwargs)
 
 
 async def send(ws: ClientConnection, frame: dict[str, Any]) -> None:
     await ws.send(json.dumps(frame))
 
 
-async def recv(ws: ClientConnection, timeout: float = 5.0) -> dict[str, Any]:
+async def recv(ws: ClientConnection, timeout: float = FRAME_TIMEOUT) -> dict[str, Any]:
     pending: list[dict[str, Any]] | None = getattr(ws, "pending_frames", None)
     if pending:
         return pending.pop(0)
@@ -99,7 +107,7 @@ async def recv(ws: ClientConnection, timeout: float = 5.0) -> dict[str, Any]:
 
 
 async def recv_until(
-    ws: ClientConnection, kind: str, timeout: float = 5.0, seen: list[dict[str, Any]] | None = None
+    ws: ClientConnection, kind: str, timeout: float = FRAME_TIMEOUT, seen: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
     """Read frames until one of type ``kind``; the others go into ``seen``."""
     deadline = asyncio.get_running_loop().time() + timeout
@@ -114,7 +122,7 @@ async def recv_until(
             seen.append(frame)
 
 
-async def recv_match(ws: ClientConnection, timeout: float = 5.0, **fields: Any) -> dict[str, Any]:
+async def recv_match(ws: ClientConnection, timeout: float = FRAME_TIMEOUT, **fields: Any) -> dict[str, Any]:
     """Read frames until one whose fields equal ``fields``; the others are skipped."""
     deadline = asyncio.get_running_loop().time() + timeout
     skipped: list[dict[str, Any]] = []
@@ -138,7 +146,55 @@ def csp_directives(header: str) -> dict[str, list[str]]:
     return out
 
 
-async def until_closed(ws: ClientConnection, timeout: float = 5.0) -> list[dict[str, Any]]:
+# What no file of the widget or the console may use: HTML and code sinks, storage that outlives a tab, imports.
+UNSAFE_SINKS = (
+    "innerHTML",
+    "outerHTML",
+    "insertAdjacentHTML",
+    "document.write",
+    "eval(",
+    "new Function",
+    "localStorage",
+    "indexedDB",
+    "document.cookie",
+    "@import",
+)
+
+
+def follow_imports(root: Path, found: set[str]) -> set[str]:
+    """``found`` (paths below ``root``) plus every module its .js files import, transitively."""
+    todo = [name for name in found if name.endswith(".js")]
+    while todo:
+        name = todo.pop()
+        for target in re.findall(r"from '(\.[^']+)'", (root / name).read_text()):
+            path = posixpath.normpath(posixpath.join(posixpath.dirname(name), target))
+            if path not in found:
+                found.add(path)
+                todo.append(path)
+    return found
+
+
+def assert_page_headers(
+    response: httpx.Response, port: int, *, default_src: str, frame_ancestors: list[str]
+) -> dict[str, list[str]]:
+    """The headers of every HTML page we serve: not stored, not sniffed, no referrer, and a strict CSP that
+    allows scripts and styles from here only, websockets to this server only, and Trusted Types."""
+    assert response.status_code == 200, response.url
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["referrer-policy"] == "no-referrer"
+    csp = csp_directives(response.headers["content-security-policy"])
+    assert csp["default-src"] == [default_src]
+    assert csp["script-src"] == ["'self'"] and csp["style-src"] == ["'self'"]
+    host = f"127.0.0.1:{port}"
+    assert csp["connect-src"] == ["'self'", f"ws://{host}", f"wss://{host}"]
+    assert csp["frame-ancestors"] == frame_ancestors
+    assert csp["require-trusted-types-for"] == ["'script'"] and csp["base-uri"] == ["'none'"]
+    return csp
+
+
+async def until_closed(ws: ClientConnection, timeout: float = FRAME_TIMEOUT) -> list[dict[str, Any]]:
     """Every frame until the server closes the socket."""
     frames: list[dict[str, Any]] = []
     async with asyncio.timeout(timeout):

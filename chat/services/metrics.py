@@ -9,8 +9,8 @@ Two kinds of series:
 * Gauges of the shared state in Redis (queues, sessions, counselors, archivers), the same on every instance:
   read when scraped, so they never drift.
 
-Labels never carry personal data or session ids: only audience, language, outcome, role, reason and kind,
-each from a small fixed set. No urgent count per queue (docs/security.md); only one total.
+Labels never carry personal data or session ids: only audience, language, outcome, role, transport, reason and
+kind, each from a small fixed set. No urgent count per queue (docs/security.md); only one total.
 """
 
 from __future__ import annotations
@@ -34,6 +34,11 @@ WAIT_BUCKETS = (5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600
 # The rate limits counted in chat_rate_limited_total{kind}.
 RATE_LIMIT_KINDS = ("hello", "message", "login")
 REDACTION_BUCKETS_MS = (50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000)
+# Seconds from an event's stored timestamp to its write on a receiving socket: milliseconds when all is well.
+RELAY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+# The (role, transport) pairs a connection can have (labels of chat_connections and chat_relay_latency_seconds):
+# websockets, and the visitor's fallback event stream.
+CONNECTION_LABELS = (("visitor", "websocket"), ("visitor", "sse"), ("counselor", "websocket"))
 
 
 class Metrics:
@@ -57,6 +62,14 @@ class Metrics:
         self.sessions_started = Counter("chat_sessions_started", "New chats (hellos that queued).", registry=r)
         self.sessions_ended = Counter("chat_sessions_ended", "Chats ended, by reason.", ["reason"], registry=r)
         self.relayed = Counter("chat_events_relayed", "Events delivered to websockets by this process.", registry=r)
+        self.relay_latency = Histogram(
+            "chat_relay_latency_seconds",
+            "Store to socket: from an event's stored timestamp to its write on a receiving connection (live "
+            "events only, not catch-up after a resume), by role and transport.",
+            ["role", "transport"],
+            buckets=RELAY_BUCKETS,
+            registry=r,
+        )
         self.rate_limited = Counter(
             "chat_rate_limited", "Requests or frames refused by a rate limit, by limit.", ["kind"], registry=r
         )
@@ -74,6 +87,8 @@ class Metrics:
             self.sessions_ended.labels(reason.value)
         for kind in RATE_LIMIT_KINDS:
             self.rate_limited.labels(kind)
+        for role, transport in CONNECTION_LABELS:
+            self.relay_latency.labels(role, transport)
 
     def render_process(self) -> bytes:
         multiproc = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
@@ -189,7 +204,7 @@ async def shared_families(rt: Any) -> list[Any]:
         "event stream: sse).",
         labels=["role", "transport"],
     )
-    roles = {("visitor", "websocket"): 0, ("visitor", "sse"): 0, ("counselor", "websocket"): 0}
+    roles = dict.fromkeys(CONNECTION_LABELS, 0)
     for conn in rt.connections:
         key = (getattr(conn, "role", "other"), getattr(conn, "transport", "websocket"))
         roles[key] = roles.get(key, 0) + 1

@@ -24,8 +24,10 @@ import hmac
 import json
 import logging
 import secrets
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -190,7 +192,10 @@ class Connection:
         self.rt = rt
         self.cursors: dict[str, Cursor] = {}
         self.inbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(maxsize=5000)
-        self._out: deque[str | tuple[int, str]] = deque()
+        # A frame; a live event's frame with its stored timestamp (ISO, from the event) for the relay
+        # latency; or a close (code, reason).
+        self._out: deque[str | tuple[str, str] | tuple[int, str]] = deque()
+        self._latency = metrics.of(rt).relay_latency.labels(self.role, self.transport)
         self._unsent = 0
         self._wake = asyncio.Event()
         self._room = asyncio.Event()
@@ -208,7 +213,8 @@ class Connection:
             return
         self.send_text(dumps(frame))
 
-    def send_text(self, text: str) -> None:
+    def send_text(self, text: str, stored_ts: str | None = None) -> None:
+        """Queue ``text``; with ``stored_ts`` (a live event's ``ts``) the writer observes the relay latency."""
         if self._closed:
             return
         size = len(text)
@@ -216,7 +222,7 @@ class Connection:
             self._too_slow()
             return
         self._unsent += size
-        self._out.append(text)
+        self._out.append(text if stored_ts is None else (text, stored_ts))
         self._wake.set()
 
     @property
@@ -232,12 +238,15 @@ class Connection:
                 await self._wake.wait()
                 continue
             item = out.popleft()
+            stored_ts: str | None = None
             if isinstance(item, tuple):
-                code, reason = item
-                if code >= 0 and wire.is_open:
-                    with contextlib.suppress(Exception):
-                        await wire.close(code, reason)
-                return
+                if isinstance(item[0], int):
+                    code, reason = item
+                    if code >= 0 and wire.is_open:
+                        with contextlib.suppress(Exception):
+                            await wire.close(code, reason)
+                    return
+                item, stored_ts = item
             self._unsent -= len(item)
             if self._unsent <= MAX_UNSENT_BYTES // 2 and not self._room.is_set():
                 self._room.set()
@@ -251,6 +260,16 @@ class Connection:
                 out.clear()
                 self._unsent = 0
                 return
+            if stored_ts is not None:
+                self._observe_latency(stored_ts)
+
+    def _observe_latency(self, stored_ts: str) -> None:
+        """Store to socket, on the wall clock the event's ``ts`` was written with (instances keep NTP time)."""
+        try:
+            stored = datetime.fromisoformat(stored_ts).timestamp()
+        except (TypeError, ValueError):
+            return
+        self._latency.observe(max(0.0, time.time() - stored))
 
     async def wait_room(self) -> None:
         """Wait until at most half of the buffer is unsent; a client that takes nothing for
@@ -447,15 +466,18 @@ class Connection:
                 log.exception("relay: delivery failed")
 
     async def _deliver(self, sid: str, event: Event, raw: bytes | str | None = None) -> None:
-        """Send one session event; ``raw`` is its JSON as published (the stored event, sent as it came
-        instead of encoded again for every socket that follows the session)."""
+        """Send one session event; ``raw`` is its JSON as published: a live event (from pub/sub, not a
+        catch-up), sent as it came instead of encoded again for every socket that follows the session, and
+        timed store to socket."""
         self.rt.extras["relayed"] = self.rt.extras.get("relayed", 0) + 1
         await self.wait_room()
         metrics.of(self.rt).relayed.inc()
         if raw is None:
             await self.send(event)
         elif not self.closing or event.get("type") == "ended":
-            self.send_text(raw.decode() if isinstance(raw, bytes) else raw)
+            stored_ts = event.get("ts")
+            text = raw.decode() if isinstance(raw, bytes) else raw
+            self.send_text(text, stored_ts if isinstance(stored_ts, str) else None)
         await self.on_event(sid, event)
 
     # -- hooks -------------------------------------------------------------------------

@@ -80,6 +80,7 @@ class Watcher:
         self._tasks: list[asyncio.Task[None]] = []
         # counselor id -> (when read, the queues they take)
         self._skills: dict[str, tuple[int, tuple[tuple[str, str], ...]]] = {}
+        self._stopping = False
 
     async def start(self) -> None:
         await self.rt.hub.subscribe(self.rt.keys.queue_channel, self._on_change)
@@ -91,11 +92,16 @@ class Watcher:
         ]
 
     async def stop(self) -> None:
+        # A cancel that lands as an awaited call completes can be lost (asyncio.wait_for in Python 3.11, and
+        # library code that retries): the loops also check `_stopping`, and each task is cancelled until it
+        # ends, so a shutdown never waits on a loop that swallowed its cancel.
+        self._stopping = True
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
+            while not task.done():
+                task.cancel()
+                await asyncio.wait({task}, timeout=0.5)
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+                task.result()
 
     def _on_change(self, channel: str, data: bytes) -> None:
         self._changed.set()
@@ -228,7 +234,7 @@ class Watcher:
     async def _queue_loop(self) -> None:
         loop = asyncio.get_running_loop()
         took = 0.0
-        while True:
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), REFRESH_SECONDS)
             # Many changes close together make one update (the flag is cleared after the pause, so
@@ -365,7 +371,7 @@ class Watcher:
         return deadline if deadline > now else None
 
     async def _sweep_loop(self) -> None:
-        while True:
+        while not self._stopping:
             await asyncio.sleep(self.rt.settings.sweep_interval)
             try:
                 await self.sweep_once()
@@ -378,7 +384,7 @@ class Watcher:
             self.rt.outage.recovered("sweeper")
 
     async def _heartbeat_loop(self) -> None:
-        while True:
+        while not self._stopping:
             await asyncio.sleep(HEARTBEAT_SECONDS)
             ids = {c.principal.counselor_id for c in self.counselors if c.principal is not None}
             for counselor_id in ids:

@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
-from chat.services.auth import Role
-from chat.store.migrate import upgrade
 from chat.store.sql import ChatSummary, make_engine, make_sessionmaker
-from tests.conftest import REDIS_URL, make_settings
+from tests.conftest import MakeServer, MakeTeam
 from tests.helpers import (
     ServerThread,
-    add_counselor,
     connect,
     counselor_ws,
     login,
@@ -32,21 +27,13 @@ from tests.helpers import (
 
 
 @pytest.fixture
-def console_server(tmp_path: Path, prefix: str) -> Iterator[ServerThread]:
-    settings = make_settings(tmp_path, prefix, alert_after_seconds=0.5)
-    upgrade(settings)
-    srv = ServerThread(settings, REDIS_URL).start()
-    yield srv
-    srv.stop()
+def console_server(make_server: MakeServer) -> ServerThread:
+    return make_server(alert_after_seconds=0.5)
 
 
 @pytest.fixture
-async def team(console_server: ServerThread) -> AsyncIterator[dict[str, str]]:
-    tokens = {}
-    for name, role in (("anna", Role.COUNSELOR), ("bo", Role.COUNSELOR), ("sam", Role.SUPERVISOR), ("ada", Role.ADMIN)):
-        await add_counselor(console_server.settings, name, role=role, display_name=name.capitalize())
-        tokens[name] = await login(console_server.http, name)
-    yield tokens
+async def team(console_server: ServerThread, make_team: MakeTeam) -> dict[str, str]:
+    return await make_team(console_server)
 
 
 async def test_availability_and_capacity(console_server: ServerThread, team: dict[str, str]) -> None:

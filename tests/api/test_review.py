@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,11 +17,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from chat.services.auth import Role
-from chat.store.migrate import upgrade
 from chat.store.sql import ChatSummary, Counselor, CounselorRating, Rating, Transcript, make_engine, make_sessionmaker
-from tests.conftest import REDIS_URL, make_settings
-from tests.helpers import ServerThread, add_counselor, counselor_ws, login, recv_match, recv_until, send, visitor_hello
+from tests.conftest import MakeServer, MakeTeam
+from tests.helpers import ServerThread, counselor_ws, recv_match, recv_until, send, visitor_hello
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
@@ -57,21 +54,13 @@ def own_database(database_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def review_server(tmp_path: Path, prefix: str, own_database: str) -> Iterator[ServerThread]:
-    settings = make_settings(tmp_path, prefix, database_url=own_database, own_transcript_days=7)
-    upgrade(settings)
-    srv = ServerThread(settings, REDIS_URL).start()
-    yield srv
-    srv.stop()
+def review_server(make_server: MakeServer, own_database: str) -> ServerThread:
+    return make_server(own_database, own_transcript_days=7)
 
 
 @pytest.fixture
-async def team(review_server: ServerThread) -> AsyncIterator[dict[str, str]]:
-    tokens = {}
-    for name, role in (("anna", Role.COUNSELOR), ("bo", Role.COUNSELOR), ("sam", Role.SUPERVISOR), ("ada", Role.ADMIN)):
-        await add_counselor(review_server.settings, name, role=role, display_name=name.capitalize())
-        tokens[name] = await login(review_server.http, name)
-    yield tokens
+async def team(review_server: ServerThread, make_team: MakeTeam) -> dict[str, str]:
+    return await make_team(review_server)
 
 
 def client(server: ServerThread, token: str | None = None) -> httpx.AsyncClient:

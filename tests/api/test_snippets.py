@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
 from chat.services.auth import Role
-from chat.store.migrate import upgrade
-from tests.conftest import REDIS_URL, make_settings
+from tests.conftest import MakeServer
 from tests.helpers import (
     ServerThread,
     add_counselor,
@@ -25,12 +23,8 @@ from tests.helpers import (
 
 
 @pytest.fixture
-def db_server(tmp_path: Path, prefix: str, database_url: str) -> Iterator[ServerThread]:
-    settings = make_settings(tmp_path, prefix, database_url=database_url)
-    upgrade(settings)
-    srv = ServerThread(settings, REDIS_URL).start()
-    yield srv
-    srv.stop()
+def db_server(make_server: MakeServer, database_url: str) -> ServerThread:
+    return make_server(database_url)
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from chat.archiver import Archiver
 from chat.settings import Settings
 from chat.store.migrate import upgrade
 from chat.store.sql import ChatSummary, Transcript, make_engine, make_sessionmaker
-from tests.conftest import REDIS_URL, make_settings
+from tests.conftest import REDIS_URL, MakeServer, make_settings
 from tests.helpers import (
     ServerThread,
     add_counselor,
@@ -32,12 +32,8 @@ from tests.helpers import (
 
 
 @pytest.fixture
-def arch_server(tmp_path: Path, prefix: str, database_url: str) -> Iterator[ServerThread]:
-    settings = make_settings(tmp_path, prefix, database_url=database_url, wrapup_wait_seconds=600)
-    upgrade(settings)
-    srv = ServerThread(settings, REDIS_URL).start()
-    yield srv
-    srv.stop()
+def arch_server(make_server: MakeServer, database_url: str) -> ServerThread:
+    return make_server(database_url, wrapup_wait_seconds=600)
 
 
 @pytest.fixture
@@ -165,12 +161,8 @@ async def test_abandoned_in_queue_is_archived_at_once(arch_server: ServerThread,
 
 
 @pytest.fixture
-def off_server(tmp_path: Path, prefix: str) -> Iterator[ServerThread]:
-    settings = make_settings(tmp_path, prefix, store_transcripts=False)
-    upgrade(settings)
-    srv = ServerThread(settings, REDIS_URL).start()
-    yield srv
-    srv.stop()
+def off_server(make_server: MakeServer) -> ServerThread:
+    return make_server(store_transcripts=False)
 
 
 async def test_transcripts_off_keeps_only_the_summary(off_server: ServerThread, redactor: Any) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import re
 import secrets
 from collections.abc import AsyncIterator, Callable
@@ -24,6 +23,7 @@ import httpx
 import pytest
 import pytest_asyncio
 import redis as redis_sync
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 from redis.asyncio import Redis
 
 from chat.archiver import Archiver
@@ -31,7 +31,14 @@ from chat.services.auth import Role
 from chat.settings import Settings
 from chat.store.migrate import upgrade_async
 from chat.store.sql import make_engine
-from tests.browser import LiveServer, assert_no_serious_axe_violations, load_axe, open_widget, start_chat
+from tests.browser import (
+    LiveServer,
+    assert_no_serious_axe_violations,
+    launch_chromium,
+    load_axe,
+    open_widget,
+    start_chat,
+)
 from tests.browser import chat as widget_chat
 from tests.conftest import REDIS_URL, make_settings
 from tests.helpers import (
@@ -45,19 +52,8 @@ from tests.helpers import (
     send,
 )
 
-CHROMIUM = os.environ.get("CHAT_TEST_CHROMIUM", "/usr/bin/chromium")
-if not Path(CHROMIUM).exists():
-    pytest.skip(
-        f"no Chromium at {CHROMIUM} (CI installs it with apt-get; or set CHAT_TEST_CHROMIUM): "
-        "console browser tests skipped",
-        allow_module_level=True,
-    )
-try:
-    from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
-except ImportError:  # pragma: no cover
-    pytest.skip("the playwright package is not installed: console browser tests skipped", allow_module_level=True)
-
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+# One worker runs the whole module (pytest -n ... --dist loadgroup): its server and Chromium start once.
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.xdist_group("console-browser")]
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "console"
@@ -106,16 +102,8 @@ async def env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Env]:
     server = LiveServer(settings).start()
     axe, problem = await asyncio.to_thread(load_axe)
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                # The console beeps after a key press in real use; a test has no user gesture to give.
-                "--autoplay-policy=no-user-gesture-required",
-            ],
-        )
+        # The console beeps after a key press in real use; a test has no user gesture to give.
+        browser = await launch_chromium(pw, "--autoplay-policy=no-user-gesture-required")
         environment = Env(settings, server, browser, axe, problem)
         for name, role in ACCOUNTS.items():
             await add_counselor(settings, name, PASSWORD, role=role, display_name=name.capitalize())

@@ -19,7 +19,8 @@ from tests.console import test_browser as base
 from tests.console.test_browser import Env, Peer, archive, axe_check, expect, leave, shoot, token, visitor
 from tests.helpers import counselor_ws
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+# One worker runs the whole module (pytest -n ... --dist loadgroup): its server and Chromium start once.
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.xdist_group("review-browser")]
 
 # The fixtures of the console's browser tests, for this module: its own server, accounts and Chromium.
 env = base.env

@@ -93,3 +93,43 @@ def test_rules_pass_promtool() -> None:
         [tool, "check", "rules", str(DEPLOY / "prometheus" / "alerts.yml")], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_compose_runs_redis_under_sentinel() -> None:
+    """A primary, a replica of it, three Sentinels watching it, and every chat process asking the Sentinels."""
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    services = compose["services"]
+    replica = services["redis-replica"]["command"]
+    assert replica[replica.index("--replicaof") + 1 :][:2] == ["redis", "6379"]
+    sentinels = sorted(name for name in services if name.startswith("sentinel"))
+    assert sentinels == ["sentinel1", "sentinel2", "sentinel3"]
+    for name in sentinels:
+        script = " ".join(services[name]["command"])
+        assert "'sentinel monitor mymaster redis 6379 2'" in script and "exec redis-sentinel" in script
+    url = "redis+sentinel://sentinel1:26379,sentinel2:26379,sentinel3:26379/mymaster"
+    for name in ("chat1", "chat2", "archiver"):
+        assert services[name]["environment"]["CHAT_REDIS_URL"] == url, name
+        assert set(sentinels) <= set(services[name]["depends_on"]), name
+    for name in ("redis", "redis-replica"):
+        command = services[name]["command"]
+        # docs/security.md: never evict a live chat, nothing on disk.
+        assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
+        assert command[command.index("--save") + 1] == "" and command[command.index("--appendonly") + 1] == "no"
+
+
+def test_dockerfile_builds_deduce_at_build_time_and_runs_as_another_user(redactor: object, deduce_cache: Path) -> None:
+    """Multi-stage, deduce's lookup structures built into the image, a non-root user, a HEALTHCHECK."""
+    lines = [line.strip() for line in (DEPLOY / "Dockerfile").read_text().splitlines()]
+    stages = [line for line in lines if line.startswith("FROM ")]
+    assert len(stages) == 2 and stages[0].endswith(" AS build")
+    second = lines.index(stages[1])
+    build_stage, runtime = "\n".join(lines[:second]), "\n".join(lines[second:])
+    build = re.search(r'^RUN /venv/bin/python -c "(.*Redactor.*)"$', build_stage, re.MULTILINE)
+    assert build is not None and "/opt/deduce" in build.group(1)
+    # The build step's own code runs (here on the tests' cache, loaded already by `redactor`).
+    exec(build.group(1).replace("/opt/deduce", str(deduce_cache)), {})
+    assert "COPY --from=build /opt/deduce /opt/deduce" in runtime
+    assert "CHAT_DEDUCE_CACHE_DIR=/opt/deduce" in runtime
+    users = [line.split()[1] for line in lines if line.startswith("USER ")]
+    assert users and users[-1].split(":")[0] not in ("0", "root")
+    assert "HEALTHCHECK" in runtime and "/healthz" in runtime

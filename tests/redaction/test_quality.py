@@ -33,6 +33,10 @@ MIN_RECALL_BY_KIND = {
 }
 
 
+# One worker runs the module (pytest -n ... --dist loadgroup): the evaluation is computed once.
+pytestmark = pytest.mark.xdist_group("redaction-quality")
+
+
 @pytest.fixture(scope="module")
 def report(redactor: Redactor) -> RedactionReport:
     def spans(text: str) -> list[tuple[int, int]]:

@@ -50,6 +50,7 @@ SERIES = {
     "chat_counselors_online",
     "chat_counselor_free_capacity",
     "chat_events_relayed",
+    "chat_relay_latency_seconds",
     "chat_connections",
     "chat_rate_limited",
     "chat_blocked_hits",
@@ -92,6 +93,22 @@ async def scrape(base: str) -> Scrape:
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/plain")
     return Scrape(response.text)
+
+
+RELAY = "chat_relay_latency_seconds"
+
+
+def relay_count(s: Scrape, role: str) -> float:
+    return s.get(f"{RELAY}_count", role=role, transport="websocket")
+
+
+async def scrape_until(base: str, ready: Callable[[Scrape], bool], timeout: float = 10.0) -> Scrape:
+    """Scrape until ``ready`` holds (a step the server takes just after the client saw its effect)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not ready(result := await scrape(base)):
+        assert asyncio.get_running_loop().time() < deadline, "the series did not move"
+        await asyncio.sleep(0.02)
+    return result
 
 
 def assert_histograms_grew(before: Scrape, after: Scrape) -> None:
@@ -138,7 +155,11 @@ async def test_metrics_follow_a_scripted_chat(start_server: StartServer, track: 
     await recv_until(counselor, "assigned")
     await send(counselor, {"type": "message", "session_id": session["session_id"], "text": "hoi", "client_id": "c1"})
     await recv_until(visitor, "message")
-    s2 = await scrape(srv.http)
+    # The relay latency is observed just after the write on the visitor's socket: wait for that step.
+    s2 = await scrape_until(srv.http, lambda s: relay_count(s, "visitor") > relay_count(s1, "visitor"))
+    live = relay_count(s2, "visitor") - relay_count(s1, "visitor")
+    assert live >= 1 and s2.get(f"{RELAY}_sum", role="visitor", transport="websocket") < 60 * live
+    assert s2.get(f"{RELAY}_bucket", role="visitor", transport="websocket", le="+Inf") == relay_count(s2, "visitor")
     assert (
         s2.get("chat_wait_seconds_count", outcome="paired") == s1.get("chat_wait_seconds_count", outcome="paired") + 1
     )

@@ -5,15 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from chat.settings import Settings
-from chat.store.migrate import upgrade
-from tests.conftest import REDIS_URL, make_settings
+from tests.conftest import REDIS_URL, MakeServer, make_settings
 from tests.helpers import ServerThread, connect, recv, send
 
 
@@ -31,12 +29,8 @@ def run_cli(settings: Settings, *args: str, stdin: str = "") -> subprocess.Compl
 
 
 @pytest.fixture
-def db_server(tmp_path: Path, prefix: str, database_url: str) -> Iterator[ServerThread]:
-    settings = make_settings(tmp_path, prefix, database_url=database_url)
-    upgrade(settings)
-    srv = ServerThread(settings, REDIS_URL).start()
-    yield srv
-    srv.stop()
+def db_server(make_server: MakeServer, database_url: str) -> ServerThread:
+    return make_server(database_url)
 
 
 async def test_cli_add_login_disable(db_server: ServerThread) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import secrets
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -29,28 +28,26 @@ from zoneinfo import ZoneInfo
 import pytest
 import pytest_asyncio
 import redis as redis_sync
+from playwright.async_api import Browser, BrowserContext, Frame, FrameLocator, Page, async_playwright, expect
 from sqlalchemy import select
 
 from chat.settings import Settings
 from chat.store.migrate import upgrade_async
 from chat.store.sql import CounselorRating, Rating, make_engine, make_sessionmaker
-from tests.browser import LiveServer, assert_no_serious_axe_violations, chat, load_axe, open_widget, start_chat
+from tests.browser import (
+    LiveServer,
+    assert_no_serious_axe_violations,
+    chat,
+    launch_chromium,
+    load_axe,
+    open_widget,
+    start_chat,
+)
 from tests.conftest import REDIS_URL, make_settings
 from tests.helpers import Clock, add_counselor, counselor_ws, login, recv, recv_match, recv_until, send, visitor_hello
 
-CHROMIUM = os.environ.get("CHAT_TEST_CHROMIUM", "/usr/bin/chromium")
-if not Path(CHROMIUM).exists():
-    pytest.skip(
-        f"no Chromium at {CHROMIUM} (CI installs it with apt-get; or set CHAT_TEST_CHROMIUM): "
-        "widget browser tests skipped",
-        allow_module_level=True,
-    )
-try:
-    from playwright.async_api import Browser, BrowserContext, Frame, Page, async_playwright, expect
-except ImportError:  # pragma: no cover
-    pytest.skip("the playwright package is not installed: widget browser tests skipped", allow_module_level=True)
-
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+# One worker runs the whole module (pytest -n ... --dist loadgroup): its server and Chromium start once.
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.xdist_group("widget-browser")]
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "widget"
@@ -166,9 +163,7 @@ async def env(tmp_path_factory: pytest.TempPathFactory, hosts: HostPages) -> Asy
     server = LiveServer(settings).start()
     axe, problem = await asyncio.to_thread(load_axe)
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-        )
+        browser = await launch_chromium(pw)
         environment = Env(settings, server, hosts, browser, axe, problem)
         for name in ("anna", "bram", "cato", "dirk", "femke", "gijs"):
             await add_counselor(settings, name, display_name=name.capitalize())
@@ -256,6 +251,31 @@ async def accept(ws: Any) -> str:
     await send(ws, {"type": "accept"})
     assigned = await recv_until(ws, "assigned")
     return str(assigned["session_id"])
+
+
+async def chat_with(env: Env, visit: Visit, name: str, first: str) -> tuple[FrameLocator, Any, str]:
+    """On the host page the visitor opens the widget and starts a chat; counselor ``name`` takes it.
+
+    The chat frame, the counselor's socket and the session id."""
+    await visit.page.goto(env.host + "/host.html")
+    frame = await open_widget(visit.page)
+    ws = await counselor(env, name)
+    await start_chat(frame, first=first)
+    sid = await accept(ws)
+    await expect(frame.locator(".info h2")).to_have_text(f"Je chat met {name.capitalize()}")
+    return frame, ws, sid
+
+
+async def outage(env: Env, visit: Visit, frame: FrameLocator, ws: Any, name: str) -> Any:
+    """The visitor goes offline while the server restarts; counselor ``name`` connects to the new one.
+
+    The visitor stays offline (the test brings them back); the counselor's new socket."""
+    await visit.context.set_offline(True)
+    env.server.stop()
+    await ws.close()
+    await expect(frame.locator("#notice")).not_to_have_text("")
+    env.restart()
+    return await counselor_ws(env.server, env.tokens[name])
 
 
 async def session_end_reason(env: Env, sid: str) -> str | None:
@@ -435,12 +455,7 @@ async def test_visitor_chats_with_a_counselor(env: Env, visit: Visit) -> None:
 
 async def test_connection_lost_and_back(env: Env, visit: Visit) -> None:
     page = visit.page
-    await page.goto(env.host + "/host.html")
-    frame = await open_widget(page)
-    bram = await counselor(env, "bram")
-    await start_chat(frame, first="Ik heb een vraag")
-    sid = await accept(bram)
-    await expect(frame.locator(".info h2")).to_have_text("Je chat met Bram")
+    frame, bram, sid = await chat_with(env, visit, "bram", "Ik heb een vraag")
     await frame.locator("#msg").fill("Voor de storing")
     await frame.locator("#msg").press("Enter")
     await recv_match(bram, type="message", text="Voor de storing")
@@ -494,20 +509,10 @@ async def test_connection_lost_and_back(env: Env, visit: Visit) -> None:
 
 async def test_lost_history_is_told(env: Env, visit: Visit) -> None:
     page = visit.page
-    await page.goto(env.host + "/host.html")
-    frame = await open_widget(page)
-    cato = await counselor(env, "cato")
-    await start_chat(frame, first="Hallo")
-    sid = await accept(cato)
-    await expect(frame.locator(".info h2")).to_have_text("Je chat met Cato")
+    frame, cato, sid = await chat_with(env, visit, "cato", "Hallo")
 
     # Offline while the server restarts; the counselor writes twice, and those events are then lost.
-    await visit.context.set_offline(True)
-    env.server.stop()
-    await cato.close()
-    await expect(frame.locator("#notice")).not_to_have_text("")
-    env.restart()
-    cato = await counselor_ws(env.server, env.tokens["cato"])
+    cato = await outage(env, visit, frame, cato, "cato")
     seqs = []
     for i in range(2):
         await send(cato, {"type": "message", "session_id": sid, "client_id": f"lost-{i}", "text": f"Weg {i}"})
@@ -532,20 +537,10 @@ async def test_lost_history_is_told(env: Env, visit: Visit) -> None:
 
 async def test_chat_found_ended_leaves_nothing_on_screen(env: Env, visit: Visit) -> None:
     page = visit.page
-    await page.goto(env.host + "/host.html")
-    frame = await open_widget(page)
-    femke = await counselor(env, "femke")
-    await start_chat(frame, first="Iets wat niemand mag lezen")
-    sid = await accept(femke)
-    await expect(frame.locator(".info h2")).to_have_text("Je chat met Femke")
+    frame, femke, sid = await chat_with(env, visit, "femke", "Iets wat niemand mag lezen")
 
     # The visitor's connection is gone while the counselor ends the chat: the widget does not see `ended` live.
-    await visit.context.set_offline(True)
-    env.server.stop()
-    await femke.close()
-    await expect(frame.locator("#notice")).not_to_have_text("")
-    env.restart()
-    femke = await counselor_ws(env.server, env.tokens["femke"])
+    femke = await outage(env, visit, frame, femke, "femke")
     await send(femke, {"type": "end", "session_id": sid})
     await recv_match(femke, type="ended", session_id=sid)
     await visit.context.set_offline(False)
@@ -561,12 +556,7 @@ async def test_chat_found_ended_leaves_nothing_on_screen(env: Env, visit: Visit)
 async def test_quick_exit_button(env: Env, visit: Visit) -> None:
     page = visit.page
     await page.goto(env.host + "/before.html")
-    await page.goto(env.host + "/host.html")
-    frame = await open_widget(page)
-    dirk = await counselor(env, "dirk")
-    await start_chat(frame, first="Er komt iemand aan")
-    sid = await accept(dirk)
-    await expect(frame.locator(".info h2")).to_have_text("Je chat met Dirk")
+    frame, dirk, sid = await chat_with(env, visit, "dirk", "Er komt iemand aan")
     assert (await frame_storage(page))["session"] == ["hlc"]
 
     await frame.get_by_role("button", name="Snel weg").click()
@@ -581,12 +571,7 @@ async def test_quick_exit_button(env: Env, visit: Visit) -> None:
 async def test_quick_exit_by_double_escape(env: Env, visit: Visit) -> None:
     page = visit.page
     await page.goto(env.host + "/before.html")
-    await page.goto(env.host + "/host.html")
-    frame = await open_widget(page)
-    dirk = await counselor(env, "dirk")
-    await start_chat(frame, first="Snel")
-    sid = await accept(dirk)
-    await expect(frame.locator(".info h2")).to_have_text("Je chat met Dirk")
+    frame, dirk, sid = await chat_with(env, visit, "dirk", "Snel")
 
     # One Escape does nothing; two within a second, with the focus in the chat, are a quick exit.
     box = frame.locator("#msg")
@@ -809,12 +794,7 @@ async def visitor_count(server: LiveServer, sid: str, n: int) -> None:
 
 async def test_sent_delivered_read(env: Env, visit: Visit) -> None:
     page = visit.page
-    await page.goto(env.host + "/host.html")
-    frame = await open_widget(page)
-    gijs = await counselor(env, "gijs")
-    await start_chat(frame, first="Eerste bericht")
-    sid = await accept(gijs)
-    await expect(frame.locator(".info h2")).to_have_text("Je chat met Gijs")
+    frame, gijs, sid = await chat_with(env, visit, "gijs", "Eerste bericht")
     await frame.locator("#msg").fill("Tweede bericht")
     await frame.locator("#msg").press("Enter")
     assert (await recv_match(gijs, type="message", text="Tweede bericht"))["seq"] == 2

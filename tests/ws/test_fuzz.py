@@ -29,6 +29,9 @@ from tests.conftest import REDIS_URL, make_settings
 from tests.helpers import ServerThread, add_counselor, connect, login
 from tests.ws.test_bad_input import Pair, assert_healthy, healthy_pair
 
+# One worker runs the module (pytest -n ... --dist loadgroup): the last test checks the server the others fuzzed.
+pytestmark = pytest.mark.xdist_group("ws-fuzz")
+
 EXAMPLES = int(os.environ.get("CHAT_FUZZ_EXAMPLES", "150"))
 SERVER_TYPES = {
     "session", "queue", "paired", "message", "resource", "ended", "handover", "ack", "error", "typing", "pong",

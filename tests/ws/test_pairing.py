@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from chat.store.migrate import upgrade
-from tests.conftest import REDIS_URL, make_settings
+from tests.conftest import MakeServer
 from tests.helpers import ServerThread, add_counselor, counselor_ws, login, recv, recv_until, send, visitor_hello
 
 COUNSELORS = 50
@@ -18,16 +15,10 @@ VISITORS = 200
 
 
 @pytest.fixture
-def busy_server(tmp_path: Path, prefix: str) -> Iterator[ServerThread]:
+def busy_server(make_server: MakeServer) -> ServerThread:
     # Fifty counselors log in at once from one address: every attempt in flight counts against the address
     # (docs/security.md), so the address allowance is raised here like the hello limit.
-    settings = make_settings(
-        tmp_path, prefix, hellos_per_minute=100_000, message_burst=1000, login_max_failures=COUNSELORS
-    )
-    upgrade(settings)
-    srv = ServerThread(settings, REDIS_URL).start()
-    yield srv
-    srv.stop()
+    return make_server(hellos_per_minute=100_000, message_burst=1000, login_max_failures=COUNSELORS)
 
 
 async def test_every_visitor_assigned_exactly_once(busy_server: ServerThread) -> None:

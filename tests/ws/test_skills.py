@@ -2,32 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
-
 import httpx
 import pytest
 
-from chat.services.auth import Role
-from chat.store.migrate import upgrade
-from tests.conftest import REDIS_URL, make_settings
-from tests.helpers import ServerThread, add_counselor, counselor_ws, login, recv_match, recv_until, send, visitor_hello
+from tests.conftest import MakeServer, MakeTeam
+from tests.helpers import ServerThread, counselor_ws, login, recv_match, recv_until, send, visitor_hello
 
 
 @pytest.fixture
-def server(tmp_path: Path, prefix: str) -> Iterator[ServerThread]:
-    settings = make_settings(tmp_path, prefix)
-    upgrade(settings)
-    srv = ServerThread(settings, REDIS_URL).start()
-    yield srv
-    srv.stop()
+def server(make_server: MakeServer) -> ServerThread:
+    return make_server()
 
 
 @pytest.fixture
-async def team(server: ServerThread) -> AsyncIterator[dict[str, str]]:
-    for name, role in (("anna", Role.COUNSELOR), ("bo", Role.COUNSELOR), ("ada", Role.ADMIN)):
-        await add_counselor(server.settings, name, role=role, display_name=name.capitalize())
-    yield {name: await login(server.http, name) for name in ("anna", "bo", "ada")}
+async def team(server: ServerThread, make_team: MakeTeam) -> dict[str, str]:
+    return await make_team(server, ("anna", "bo", "ada"))
 
 
 async def test_skills_route_a_visitor_to_the_counselor_who_takes_that_queue(

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from chat.services.auth import Role
-from chat.store.migrate import upgrade
-from tests.conftest import REDIS_URL, make_settings
+from tests.conftest import MakeServer
 from tests.helpers import (
     ServerThread,
     add_counselor,
@@ -31,13 +29,8 @@ ANSWER = "Ja, en vraag of ze nu veilig is."
 
 
 @pytest.fixture
-def servers(tmp_path: Path, prefix: str) -> Iterator[tuple[ServerThread, ServerThread]]:
-    settings = make_settings(tmp_path, prefix, alert_after_seconds=3600)
-    upgrade(settings)
-    a, b = ServerThread(settings, REDIS_URL).start(), ServerThread(settings, REDIS_URL).start()
-    yield a, b
-    a.stop()
-    b.stop()
+def servers(make_server: MakeServer) -> tuple[ServerThread, ServerThread]:
+    return make_server(alert_after_seconds=3600), make_server(alert_after_seconds=3600)
 
 
 @pytest.fixture
