@@ -39,6 +39,8 @@ TRIAGE_SET = DATA / "triage_eval.jsonl"
 REDACTION_SET = DATA / "redaction_eval.jsonl"
 REDACTION_TRAIN_SET = DATA / "redaction_train.jsonl"
 REDACTION_TRAIN_PARTS = DATA / "redaction_train_parts"
+# Written blind in session 3; never tuned on, never inspected for misses (its header says how it is used).
+REDACTION_HOLDOUT_SET = DATA / "redaction_holdout.jsonl"
 SPLITS = ("dev", "test")
 
 # The quality bars (SPEC.md, issue 14), on the test split.
@@ -242,7 +244,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--split", choices=SPLITS, help="only this split (default: both)")
     parser.add_argument(
-        "--set", choices=("eval", "train"), default="eval", help="redaction: the eval set or the training set"
+        "--set",
+        choices=("eval", "train", "holdout"),
+        default="eval",
+        help="redaction: the eval set, the training set, or the blind held-out set (aggregate figures only)",
     )
     parser.add_argument(
         "--merge-train", action="store_true", help="redaction: rebuild the training set from its parts first"
@@ -264,6 +269,10 @@ def main(argv: list[str] | None = None) -> int:
             written, skipped = merge_train_parts()
             print(f"training set: {written} records merged, {skipped} left out", file=out)
         spans = default_redaction_spans()
+        if args.set == "holdout":
+            # Aggregate figures only: never a list of misses (the file's header says why).
+            _print_redaction("holdout", evaluate_redaction(load(REDACTION_HOLDOUT_SET), spans), out)
+            return 0
         if args.set == "train":
             report = evaluate_redaction(load(REDACTION_TRAIN_SET), spans)
             _print_redaction("train", report, out)
