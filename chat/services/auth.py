@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 
 from chat.store.client import atomic
 from chat.store.keys import Keys
-from chat.store.redis import token_hash
+from chat.store.redis import TAKE, token_hash
 
 # argon2id with the RFC 9106 "second recommended" parameters (t=3, 64 MiB, p=4).
 _hasher = PasswordHasher()
@@ -193,29 +193,6 @@ end
 return out
 """
 
-# A token bucket in Redis (shared by every socket and instance): KEYS[i] has rate ARGV[2i], burst ARGV[2i+1].
-# Takes a token from every bucket or from none; returns 1 when taken, 0 when one of them is empty.
-_TAKE = """
-local now = tonumber(ARGV[1])
-local levels = {}
-for i, key in ipairs(KEYS) do
-  local rate, burst = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
-  local state = redis.call('HMGET', key, 't', 'at')
-  local tokens = tonumber(state[1]) or burst
-  local at = tonumber(state[2]) or now
-  tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000)
-  if tokens < 1 then return 0 end
-  levels[i] = tokens
-end
-for i, key in ipairs(KEYS) do
-  local rate, burst = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
-  redis.call('HSET', key, 't', levels[i] - 1, 'at', now)
-  redis.call('PEXPIRE', key, math.ceil(burst / rate * 1000) + 1000)
-end
-return 1
-"""
-
-
 # Only an existing counter goes down (a new key would have no TTL).
 _REFUND = """
 if redis.call('EXISTS', KEYS[1]) == 1 and tonumber(redis.call('GET', KEYS[1])) > 0 then redis.call('DECR', KEYS[1]) end
@@ -230,7 +207,7 @@ class RateLimiter:
         self.redis = redis
         self.keys = keys
         self._hit = redis.register_script(_HIT)
-        self._take = redis.register_script(_TAKE)
+        self._take = redis.register_script(TAKE)  # the append script takes the same way
         self._refund = redis.register_script(_REFUND)
 
     async def hit_all(self, window: int, *subjects: tuple[str, str]) -> list[int]:

@@ -59,6 +59,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -83,11 +84,51 @@ UNKNOWN = -1
 WRONG_STATE = -2
 NOT_OWNER = -3
 SESSION_FULL = -4
+RATE_LIMITED = -5
 
-_APPEND = """
--- KEYS: meta, events, cids
--- ARGV: event json without seq, client_id, owner, allowed states, now_ms, ttl, channel, max events, max bytes
-local status = redis.call('HGET', KEYS[1], 'status')
+# Token buckets in Redis (shared by every socket and instance), from KEYS[@K + 1] on: bucket i has rate
+# ARGV[@A + 2i] per second and burst ARGV[@A + 2i + 1], ARGV[@A + 1] is now in ms. A token from every bucket or
+# from none: @REFUSED when one of them is empty. Used alone (TAKE, the rate limiter's) and as the first step
+# of the append script, so that a rate-limited message is one round trip and is not stored.
+_TAKE_TOKENS = """
+local nb = #KEYS - @K
+if nb > 0 then
+  local now = tonumber(ARGV[@A + 1])
+  local levels = {}
+  for i = 1, nb do
+    local rate, burst = tonumber(ARGV[@A + 2 * i]), tonumber(ARGV[@A + 2 * i + 1])
+    local state = redis.call('HMGET', KEYS[@K + i], 't', 'at')
+    local tokens = tonumber(state[1]) or burst
+    local at = tonumber(state[2]) or now
+    tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000)
+    if tokens < 1 then return @REFUSED end
+    levels[i] = tokens
+  end
+  for i = 1, nb do
+    local rate, burst = tonumber(ARGV[@A + 2 * i]), tonumber(ARGV[@A + 2 * i + 1])
+    redis.call('HSET', KEYS[@K + i], 't', levels[i] - 1, 'at', now)
+    redis.call('PEXPIRE', KEYS[@K + i], math.ceil(burst / rate * 1000) + 1000)
+  end
+end
+"""
+
+
+def _take_tokens(key_offset: int, arg_offset: int, refused: str) -> str:
+    return _TAKE_TOKENS.replace("@K", str(key_offset)).replace("@A", str(arg_offset)).replace("@REFUSED", refused)
+
+
+# The rate limiter's script (chat.services.auth.RateLimiter.take): 1 when taken, 0 when a bucket is empty.
+TAKE = _take_tokens(0, 0, "0") + "return 1\n"
+
+_APPEND = (
+    """
+-- KEYS: meta, events, cids, then the rate buckets (none, or all in the session's slot: one server)
+-- ARGV: event json without seq, client_id, owner, allowed states, now_ms, ttl, channel, max events, max bytes,
+--       then for the buckets: wall now_ms and per bucket its rate and burst
+-- The buckets first: a message over the limit is refused ({-5, 0}) and nothing is stored.
+"""
+    + _take_tokens(3, 9, "{-5, 0}")
+    + """local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return {-1, 0} end
 if not string.find(ARGV[4], '|' .. status .. '|', 1, true) then return {-2, 0} end
 if ARGV[3] ~= '' and redis.call('HGET', KEYS[1], 'counselor') ~= ARGV[3] then return {-3, 0} end
@@ -113,6 +154,7 @@ if ARGV[2] ~= '' then redis.call('PEXPIRE', KEYS[3], ttl) end
 redis.call('PUBLISH', ARGV[7], event)
 return {1, seq}
 """
+)
 
 _NOTE = """
 -- KEYS: meta, notes, note cids   ARGV: note json without note_id/after_seq, client_id, ttl, staff channel
@@ -280,9 +322,11 @@ return n
 """
 
 _RECEIPT = """
--- KEYS: meta   ARGV: delivered, read
--- High-water marks of an active session, never past its last seq; read implies delivered.
-if redis.call('HGET', KEYS[1], 'status') ~= 'active' then return nil end
+-- KEYS: meta   ARGV: delivered, read, counselor id, channel, session id
+-- High-water marks of an active session of this counselor, never past its last seq; read implies delivered.
+-- A change is published to the session's channel: the ownership check, the marks and the notice in one trip.
+local state = redis.call('HMGET', KEYS[1], 'status', 'counselor')
+if state[1] ~= 'active' or state[2] ~= ARGV[3] then return nil end
 local seq = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
 local d0 = tonumber(redis.call('HGET', KEYS[1], 'delivered_seq') or '0')
 local r0 = tonumber(redis.call('HGET', KEYS[1], 'read_seq') or '0')
@@ -290,6 +334,8 @@ local r = math.min(seq, math.max(r0, tonumber(ARGV[2])))
 local d = math.min(seq, math.max(d0, r, tonumber(ARGV[1])))
 if d == d0 and r == r0 then return {d, r, 0} end
 redis.call('HSET', KEYS[1], 'delivered_seq', d, 'read_seq', r)
+redis.call('PUBLISH', ARGV[4],
+  '{"type":"receipt","session_id":"' .. ARGV[5] .. '","delivered":' .. d .. ',"read":' .. r .. '}')
 return {d, r, 1}
 """
 
@@ -471,10 +517,10 @@ class RedisStore:
         self.session_ttl = session_ttl
         self.ended_ttl = ended_ttl
         self.wrapup_wait_ms = wrapup_wait_ms
-        self._receipt = redis.register_script(_RECEIPT)
         self.use_sharded_pubsub(sharded_pubsub)
         if self.cluster:
             self._count_visitor = redis.register_script(_COUNT_VISITOR)
+            self._take = redis.register_script(TAKE)
         else:
             self._claim = redis.register_script(_CLAIM)
             self._end = redis.register_script(_END)
@@ -487,6 +533,7 @@ class RedisStore:
         script = sharded if self.sharded_pubsub else (lambda text: text)
         self._append = self.redis.register_script(script(_APPEND))
         self._note = self.redis.register_script(script(_NOTE))
+        self._receipt = self.redis.register_script(script(_RECEIPT))
         if self.cluster:
             self._claim_session = self.redis.register_script(script(_CLAIM_SESSION))
             self._end_session = self.redis.register_script(script(_END_SESSION))
@@ -615,12 +662,29 @@ class RedisStore:
         owner: str | None,
         allowed: tuple[SessionStatus, ...],
         now_ms: int,
+        limits: Sequence[tuple[str, str, float, int]] = (),
+        limits_now_ms: int = 0,
     ) -> AppendResult:
-        """Store one event with the next seq and publish it; a known client_id is not stored twice."""
+        """Store one event with the next seq and publish it; a known client_id is not stored twice.
+
+        ``limits``: token buckets (bucket, subject hash, rate per second, burst, as ``RateLimiter.take``) to take
+        one token from first, at ``limits_now_ms``: when one is empty the answer is ``RATE_LIMITED`` and nothing
+        is stored. On one server that is the same round trip; on a cluster (the buckets are in another slot)
+        the limiter's script runs first, then the append.
+        """
         payload = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
         allowed_s = "|" + "|".join(s.value for s in allowed) + "|"
         keys = self.keys.session_keys(sid)
-        args: list[str | int] = [
+        limit_keys = [self.keys.rate(b, h) for b, h, _r, _u in limits]
+        limit_args: list[str | int | float] = [limits_now_ms] if limits else []
+        for _b, _h, rate, burst in limits:
+            limit_args += [rate, burst]
+        if limits and self.cluster:
+            if int(await self._take(keys=limit_keys, args=limit_args)) != 1:
+                return AppendResult(RATE_LIMITED, 0)
+        elif limits:
+            keys = [*keys, *limit_keys]
+        args: list[str | int | float] = [
             payload,
             client_id or "",
             owner or "",
@@ -631,6 +695,8 @@ class RedisStore:
             self.max_events,
             self.max_bytes,
         ]
+        if limits and not self.cluster:
+            args += limit_args
         if not self.wait_replicas:
             code, seq = await self._append(keys=keys, args=args)
             return AppendResult(int(code), int(seq))
@@ -788,9 +854,12 @@ class RedisStore:
         )
         return int(n)
 
-    async def receipt(self, sid: str, delivered: int, read: int) -> tuple[int, int, bool] | None:
-        """Raise the session's delivered and read marks; None when it is not active. ``changed`` is the third."""
-        out = await self._receipt(keys=[self.keys.session(sid)], args=[delivered, read])
+    async def receipt(self, sid: str, counselor: str, delivered: int, read: int) -> tuple[int, int, bool] | None:
+        """Raise the session's delivered and read marks and publish them when they changed (one round trip);
+        None when it is not an active session of this counselor. ``changed`` is the third."""
+        out = await self._receipt(
+            keys=[self.keys.session(sid)], args=[delivered, read, counselor, self.keys.session_channel(sid), sid]
+        )
         if not out:
             return None
         return int(out[0]), int(out[1]), bool(int(out[2]))

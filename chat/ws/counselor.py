@@ -255,13 +255,10 @@ async def _serve(conn: CounselorConnection, reader: FrameReader) -> None:
                     {"type": "typing", "session_id": frame.session_id, "sender": "counselor", "active": frame.active},
                 )
         elif isinstance(frame, Receipt):
-            if await _owns(conn, frame.session_id):
-                marks = await rt.store.receipt(frame.session_id, frame.delivered, frame.read)
-                if marks is not None and marks[2]:
-                    await rt.store.publish_control(
-                        frame.session_id,
-                        {"type": "receipt", "session_id": frame.session_id, "delivered": marks[0], "read": marks[1]},
-                    )
+            # One round trip: the ownership check, the marks and (when they rose) the notice to the visitor.
+            marks = await rt.store.receipt(frame.session_id, str(principal.counselor_id), frame.delivered, frame.read)
+            if marks is None:
+                await _not_yours(conn, frame.session_id)
         elif isinstance(frame, CounselorEnd):
             if await _owns(conn, frame.session_id):
                 client = await rt.redis.hget(rt.keys.session(frame.session_id), "client")
@@ -317,9 +314,13 @@ async def _owns(conn: CounselorConnection, sid: str, **extra: Any) -> bool:
     assert conn.principal is not None
     info = await conn.rt.store.get_session(sid)
     if info is None or info.counselor != str(conn.principal.counselor_id) or info.status is not SessionStatus.ACTIVE:
-        await conn.send(error_frame(ErrorCode.NOT_IN_SESSION, "this session is not yours", session_id=sid, **extra))
+        await _not_yours(conn, sid, **extra)
         return False
     return True
+
+
+async def _not_yours(conn: CounselorConnection, sid: str, **extra: Any) -> None:
+    await conn.send(error_frame(ErrorCode.NOT_IN_SESSION, "this session is not yours", session_id=sid, **extra))
 
 
 async def _accept(conn: CounselorConnection, frame: Accept) -> None:

@@ -29,7 +29,7 @@ from chat.services.addresses import http_client_address
 from chat.services.auth import TokenBucket
 from chat.services.runtime import Runtime, wall_ms
 from chat.sessions import EndReason, Sender, SessionStatus
-from chat.store.redis import SESSION_FULL
+from chat.store.redis import RATE_LIMITED, SESSION_FULL
 from chat.ws.connection import Connection, Wire
 from chat.ws.frames import Disconnected, FrameReader, run_endpoint
 from chat.ws.instance import visitor_ended, visitor_presence
@@ -224,16 +224,16 @@ async def handle_frame(visit: Visit, frame: Any, strike: Strike) -> None:
     settings = rt.settings
     if isinstance(frame, VisitorMessage):
         # Per session and per client address, shared by every socket on every instance: six sockets
-        # resuming one session get no more than one.
-        if not await rt.limiter.take(
-            wall_ms(),
+        # resuming one session get no more than one. The buckets are taken before anything else is looked
+        # at; for a message that can be stored, in the append's own round trip (RedisStore.append).
+        limits = (
             ("msg-session", visit.session_key, settings.messages_per_second, settings.message_burst),
             ("msg-addr", visit.client_hash, settings.address_messages_per_second, settings.address_message_burst),
-        ):
-            metrics.of(rt).rate_limited.labels("message").inc()
-            await strike(ErrorCode.RATE_LIMITED, "too many messages; slow down", client_id=frame.client_id)
+        )
+        if _refusal(rt, frame) is not None and not await rt.limiter.take(wall_ms(), *limits):
+            await _rate_limited(visit, strike, frame)
             return
-        await _message(visit, strike, frame)
+        await _message(visit, strike, frame, limits)
     elif isinstance(frame, VisitorTyping):
         if await visit.typing_allowed():
             await rt.store.publish_control(
@@ -381,20 +381,32 @@ async def _resume(conn: VisitorConnection, resume: Resume) -> bool:
     return True
 
 
-async def _message(conn: Visit, strike: Strike, frame: VisitorMessage) -> None:
+async def _rate_limited(visit: Visit, strike: Strike, frame: VisitorMessage) -> None:
+    metrics.of(visit.rt).rate_limited.labels("message").inc()
+    await strike(ErrorCode.RATE_LIMITED, "too many messages; slow down", client_id=frame.client_id)
+
+
+def _refusal(rt: Runtime, frame: VisitorMessage) -> tuple[ErrorCode, str] | None:
+    """Why a message cannot be stored whatever Redis holds (too long, empty), or None."""
+    if len(frame.text) > rt.settings.max_text_chars:
+        return ErrorCode.TOO_LARGE, f"text is longer than {rt.settings.max_text_chars} characters"
+    if not frame.text.strip():
+        return ErrorCode.BAD_REQUEST, "text is empty"
+    return None
+
+
+async def _message(
+    conn: Visit, strike: Strike, frame: VisitorMessage, limits: tuple[tuple[str, str, float, int], ...]
+) -> None:
+    """A message whose rate limit is not yet taken (``limits``, taken by the append) unless it is refused here
+    (the caller has taken it then)."""
     rt = conn.rt
     assert conn.sid is not None
+    refusal = _refusal(rt, frame)
+    if refusal is not None:
+        await strike(*refusal, client_id=frame.client_id)
+        return
     text = frame.text.strip()
-    if len(frame.text) > rt.settings.max_text_chars:
-        await strike(
-            ErrorCode.TOO_LARGE,
-            f"text is longer than {rt.settings.max_text_chars} characters",
-            client_id=frame.client_id,
-        )
-        return
-    if not text:
-        await strike(ErrorCode.BAD_REQUEST, "text is empty", client_id=frame.client_id)
-        return
     now = rt.now_ms()
     event = {
         "type": "message",
@@ -411,7 +423,12 @@ async def _message(conn: Visit, strike: Strike, frame: VisitorMessage) -> None:
         owner=None,
         allowed=(SessionStatus.QUEUED, SessionStatus.ACTIVE),
         now_ms=now,
+        limits=limits,
+        limits_now_ms=wall_ms(),
     )
+    if result.code == RATE_LIMITED:
+        await _rate_limited(conn, strike, frame)
+        return
     if result.code == SESSION_FULL:
         await strike(ErrorCode.TOO_LARGE, "this chat is full", client_id=frame.client_id, reason="session_full")
         return

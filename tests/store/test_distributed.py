@@ -84,8 +84,17 @@ async def _stop(servers: list[ServerThread]) -> None:
 
 
 async def test_chat_on_redis_cluster(cluster: Cluster, tmp_path: Path) -> None:
-    """Login, hello, accept, messages both ways across two instances, end, archive; and no double assignment."""
-    settings = await _settings(tmp_path, cluster.url, wrapup_wait_seconds=0, store_transcripts=False)
+    """Login, hello, accept, messages both ways across two instances, a rate limit, a receipt, end, archive; and no
+    double assignment."""
+    # Three messages from the visitors' address in its burst: the fourth is over its limit.
+    settings = await _settings(
+        tmp_path,
+        cluster.url,
+        wrapup_wait_seconds=0,
+        store_transcripts=False,
+        address_messages_per_second=0.01,
+        address_message_burst=3,
+    )
     a, b = await _start(settings, 2)
     client = redis_connect(cluster.url, server=False)
     keys = Keys(settings.redis_prefix)
@@ -118,6 +127,16 @@ async def test_chat_on_redis_cluster(cluster: Cluster, tmp_path: Path) -> None:
             seq += 1
             assert (await recv_until(counselor, "ack", timeout=10))["seq"] == seq
             assert (await recv_match(visitor, type="message", seq=seq, timeout=10))["text"] == f"antwoord {i}"
+        # The rate buckets are in another slot than the session: taken first, and over the limit nothing is stored.
+        await send(visitor, {"type": "message", "client_id": "v-over", "text": "te veel"})
+        assert (await recv_match(visitor, client_id="v-over", timeout=10))["code"] == "rate_limited"
+        # A receipt: the ownership, the marks and the notice in the session's slot.
+        await send(counselor, {"type": "receipt", "session_id": sid, "delivered": seq, "read": seq - 1})
+        assert await recv_until(visitor, "receipt", timeout=10) == {
+            "type": "receipt",
+            "delivered": seq,
+            "read": seq - 1,
+        }
         await send(visitor, {"type": "end"})
         ended = await recv_match(counselor, type="ended", session_id=sid, timeout=10)
         assert ended["seq"] == seq + 1
