@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chat.redaction.institutions import find_named_schools, find_organisations, find_streets
+from chat.redaction.institutions import find_chains, find_named_schools, find_organisations, find_streets
 from chat.redaction.names import find_initialled_names, find_names
 from chat.redaction.rules import Item, find_accounts, find_plates, find_postcodes
 
@@ -31,6 +31,30 @@ def spans(items: list[Item], text: str) -> list[str]:
 )
 def test_organisations(text: str, expected: list[str]) -> None:
     assert spans(find_organisations(text), text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("hij wacht bij de Albert Heijn op", ["Albert Heijn"]),
+        ("die man van de jumbo bleef", ["jumbo"]),
+        ("my manager at starbucks keeps", ["starbucks"]),
+        ("in de McDonald's op het station", ["McDonald's"]),
+        ("bij de Action op de hoek", ["Action"]),
+        ("de eigenaar van snackbar de smikkel geeft", ["snackbar de smikkel"]),
+        ("mn trainer bij vv sparta nijkerk wil", ["vv sparta nijkerk"]),
+    ],
+)
+def test_chains_where_something_happened(text: str, expected: list[str]) -> None:
+    assert spans(find_chains(text), text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["we need action now", "een jumbo pak chips", "ik ga naar de snackbar en dan", "Action is wat we nodig hebben"],
+)
+def test_chains_need_a_cue_or_capital(text: str) -> None:
+    assert find_chains(text) == []
 
 
 @pytest.mark.parametrize(

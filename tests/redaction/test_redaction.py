@@ -547,7 +547,7 @@ def test_redact_empty_and_clean_text(redactor: Redactor) -> None:
         "Hoi. Ik weet het niet. Mijn moeder weet niks. Mama en Papa ook niet. Hee, ben je er nog?",
         "Oke dankjewel. Mam weet van niks. Sws, idk wat ik moet doen. Omg.",
         "Jeugdzorg helpt niet en Veilig Thuis ook niet. De Kindertelefoon wel.",
-        "Het begon op Snapchat, daarna WhatsApp en Instagram. Hij wacht bij de Albert Heijn.",
+        "Het begon op Snapchat, daarna WhatsApp en Instagram. Hij draagt Nike.",
         "Hij rijdt in een zwarte Mercedes.",
     ],
 )
