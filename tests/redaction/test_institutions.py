@@ -6,7 +6,7 @@ import pytest
 
 from chat.redaction.institutions import find_chains, find_named_schools, find_organisations, find_streets
 from chat.redaction.names import find_initialled_names, find_names
-from chat.redaction.rules import Item, find_accounts, find_plates, find_postcodes
+from chat.redaction.rules import Item, find_accounts, find_emails, find_plates, find_postcodes
 
 
 def spans(items: list[Item], text: str) -> list[str]:
@@ -149,3 +149,31 @@ def test_foreign_postcodes_and_plates() -> None:
     text = "He lives in Oxford, OX4 1HP, drives KX17 HBD; the Belgian car was 1-ABC-234."
     assert spans(find_postcodes(text), text) == ["OX4 1HP"]
     assert spans(find_plates(text), text) == ["1-ABC-234", "KX17 HBD"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("mijn mail is sanne.devries at gmail punt com", ["sanne.devries at gmail punt com"]),
+        ("stuur naar noor apenstaartje hotmail dot com", ["noor apenstaartje hotmail dot com"]),
+        ("mail me op lisa_x_03 @ live.nl", ["lisa_x_03 @ live.nl"]),
+        ("mijn tiktok is @lisa.dance.09 en", []),
+        ("ik ben at home punt", []),
+    ],
+)
+def test_spelt_emails(text: str, expected: list[str]) -> None:
+    assert spans(find_emails(text), text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("nummerplaat 34xkpl", ["34xkpl"]),
+        ("zijn busje 8vhl34 staat", ["8vhl34"]),
+        ("de auto had kenteken xn 123 b", ["xn 123 b"]),
+        ("ik ben 12 en ab 12 cd", []),
+        ("ik heb 12uur gewerkt", []),
+    ],
+)
+def test_plates_lowercase_and_spaced(text: str, expected: list[str]) -> None:
+    assert spans(find_plates(text), text) == expected
