@@ -57,7 +57,8 @@ _STRONG_CUES = frozenset(
     woonplaats station metrostation treinstation halte bushalte
     """.split()
 )
-_WEAK_CUES = frozenset("bij van te tot via to at into towards outside".split())
+_WEAK_CUES = frozenset("bij van te tot via op to at into towards outside".split())
+_PLACE_NOUNS = frozenset("dorp dorpje stad stadje plaats plaatsje gehucht woonplaats town village".split())
 _CUES = _STRONG_CUES | _WEAK_CUES
 _ARTICLES = frozenset({"de", "het", "'t", "’t", "the"})
 _COMPASS = frozenset(
@@ -204,9 +205,14 @@ def _cue(text: str, tokens: list[re.Match[str]], index: int) -> str | None:
     back = index - 1
     if back >= 0 and tokens[back].group().lower() in _ARTICLES and _adjacent(text, tokens[back], tokens[index]):
         back -= 1
-    if back < 0 or not _adjacent(text, tokens[back], tokens[back + 1]):
+    if back < 0:
         return None
     word = tokens[back].group().lower()
+    # "een klein dorp, schinveld": a place noun, a comma and the place's name.
+    if word in _PLACE_NOUNS and text[tokens[back].end() : tokens[back + 1].start()].strip() == ",":
+        return word
+    if not _adjacent(text, tokens[back], tokens[back + 1]):
+        return None
     return word if word in _CUES else None
 
 
@@ -247,7 +253,14 @@ def find_places_by_gazetteer(text: str, places: Gazetteer | None = None, common:
         if before and not _YEAR.fullmatch(before.group("code")):
             found.append(Item("POSTCODE", before.start("code"), before.end("code")))
         index = last + 1
+    found += [Item("PLAATS", m.start("code"), m.end("code")) for m in _AREA_CODE_PLACE.finditer(text)]
     return found
+
+
+# A city by its dialling code, as youth say it: "naar 020", "uit 010", "in de 070".
+_AREA_CODE_PLACE = re.compile(
+    r"(?i:(?<![\w'’-])(?:in|uit|naar|van|from|to)\s+(?:de\s+|het\s+)?)(?P<code>0[1-9]0)(?![\w-]|[ .-]?\d)"
+)
 
 
 _POSTCODE_AFTER = re.compile(r"\s?[,(]?\s?(?P<code>[1-9]\d{3})(?![\w-])")
@@ -298,5 +311,6 @@ def _counts(
         return cue is not None and " " in key and key in places.main
 
     if cue in _WEAK_CUES:
-        return key in places.main and len(key) >= 4
+        # "te ede", "te oss": after "te" a three-letter main place too.
+        return key in places.main and len(key) >= (3 if cue == "te" else 4)
     return len(key) >= 4 or key in places.main

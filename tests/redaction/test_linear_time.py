@@ -84,6 +84,10 @@ CRAFTED = {
     "spelt emails": _repeat("a.b at gmail punt a @ b.c."),
     "spaced plates": _repeat("kenteken ab 12 "),
     "lowercase plates": _repeat("12abc"),
+    "number words": _repeat("aastraat op nummer 1 nummer 2 van de a "),
+    "lowercase romance": _repeat("rue de la a "),
+    "comma towns": _repeat("Kerkstraat 1, Aa, "),
+    "area codes": _repeat("naar 020 "),
     "chains": _repeat("bij de albert bij de jumbo snackbar de a "),
 }
 

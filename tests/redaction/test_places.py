@@ -23,6 +23,11 @@ def found(text: str, places: Gazetteer | None = None) -> list[str]:
         ("een jongen uit Rotterdam-Zuid", ["Rotterdam-Zuid"]),
         ("we wonen in Den Haag", ["Den Haag"]),
         ("Ik woon in Best", ["Best"]),  # an ordinary word, capitalised after a cue
+        ("ik woon op texel en", ["texel"]),  # an island after "op"
+        ("het feest was te ede", ["ede"]),  # three letters after "te"
+        ("uit een klein dorp, schinveld", ["schinveld"]),  # a place noun and a comma
+        ("we zijn naar 020 gegaan", ["020"]),  # a city by its dialling code
+        ("hij zegt dat ik naar dordt moet", ["dordt"]),  # slang from places.txt
     ],
 )
 def test_places_found(text: str, expected: list[str]) -> None:
@@ -36,6 +41,8 @@ def test_places_found(text: str, expected: list[str]) -> None:
         "ik kom uit polen",  # a country
         "ik kom uit Polen",
         "ik moet naar huis",
+        "bel naar 020 1234567",  # a phone number, not the city
+        "ik kom op tijd",
         "ik woon in de wijk",  # the hamlet De Wijk is not meant
         "hij wil dat ik te bellen",  # weak cue, fuzzy match refused
         "he wants me to come",
