@@ -133,7 +133,7 @@ def _trim(text: str, start: int, end: int, common: Container[str]) -> tuple[int,
         tokens.pop()
     # A capitalised article belongs to the name ("De Gouden Leeuw"), a lowercase one does not.
     while tokens and (word := text[start + tokens[0][0] : start + tokens[0][1]]).lower() in common:
-        if word in ("De", "Het") and len(tokens) > 1:
+        if word in ("De", "Het", "The") and len(tokens) > 1:
             break
         tokens.pop(0)
     if not tokens or all(text[start + s : start + e].lower() in common for s, e in tokens):

@@ -244,6 +244,10 @@ def find_places_by_gazetteer(text: str, places: Gazetteer | None = None, common:
             glued = tokens[last + 1].group()
             if glued[0].isupper() or glued.lower() in _COMPASS:
                 last += 1
+        # "amsterdam west", "Antwerpen Noord": a district written apart from its city.
+        elif last + 1 < len(tokens) and text[tokens[last].end() : tokens[last + 1].start()] == " ":
+            if tokens[last + 1].group().lower() in _COMPASS:
+                last += 1
         found.append(Item("PLAATS", tokens[index].start(), tokens[last].end()))
         # Belgian postcodes have no letters: "Borgerhout (2140)", "Hoboken, 2660", "2140 Borgerhout".
         after = _POSTCODE_AFTER.match(text, tokens[last].end())

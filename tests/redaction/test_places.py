@@ -28,6 +28,7 @@ def found(text: str, places: Gazetteer | None = None) -> list[str]:
         ("uit een klein dorp, schinveld", ["schinveld"]),  # a place noun and a comma
         ("we zijn naar 020 gegaan", ["020"]),  # a city by its dialling code
         ("hij zegt dat ik naar dordt moet", ["dordt"]),  # slang from places.txt
+        ("hij woont in antwerpen noord", ["antwerpen noord"]),  # a district apart from its city
     ],
 )
 def test_places_found(text: str, expected: list[str]) -> None:
