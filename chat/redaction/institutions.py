@@ -227,6 +227,10 @@ def find_chains(text: str, common: Container[str] = COMMON) -> list[Item]:
     ("snackbar de smikkel", "dansschool pirouette", "vv sparta nijkerk")."""
     every, ordinary = known_chains()
     found = _listed(text, every, ordinary, "INSTELLING", [], common)
+    # A chain whose name is also a word, lowercase right after "bij de", "van de", "at the": "bij de plus".
+    for m in _ARTICLE_CUED_WORD.finditer(text):
+        if m.group("name").lower() in ordinary and " " not in m.group("name"):
+            found.append(Item("INSTELLING", m.start("name"), m.end("name")))
     for m in _LOWER_PREFIXED.finditer(text):
         first = m.group("first")
         if first in common or (first.endswith("en") and not m.group("article")):
@@ -239,6 +243,7 @@ def find_chains(text: str, common: Container[str] = COMMON) -> list[Item]:
     return found
 
 
+_ARTICLE_CUED_WORD = re.compile(r"(?<![\w'’-])(?i:bij|van|naar|at)\s+(?i:de|the)\s+(?P<name>[a-z][\w'’&-]*+)")
 # Kind words that, in lowercase, name a club, shop or care service when a lowercase name follows.
 _LOWER_KINDS = (
     r"vv|sv|fc|afc|rksv|rkvv|vvv|hc|mhc|snackbar|cafetaria|dansschool|rijschool|autorijschool|muziekschool"

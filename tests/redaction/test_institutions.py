@@ -41,6 +41,7 @@ def test_organisations(text: str, expected: list[str]) -> None:
         ("my manager at starbucks keeps", ["starbucks"]),
         ("in de McDonald's op het station", ["McDonald's"]),
         ("bij de Action op de hoek", ["Action"]),
+        ("ik werk bij de plus in de avond", ["plus"]),
         ("de eigenaar van snackbar de smikkel geeft", ["snackbar de smikkel"]),
         ("mn trainer bij vv sparta nijkerk wil", ["vv sparta nijkerk"]),
     ],
@@ -51,7 +52,13 @@ def test_chains_where_something_happened(text: str, expected: list[str]) -> None
 
 @pytest.mark.parametrize(
     "text",
-    ["we need action now", "een jumbo pak chips", "ik ga naar de snackbar en dan", "Action is wat we nodig hebben"],
+    [
+        "we need action now",
+        "een jumbo pak chips",
+        "ik ga naar de snackbar en dan",
+        "Action is wat we nodig hebben",
+        "we staan in de plus",
+    ],
 )
 def test_chains_need_a_cue_or_capital(text: str) -> None:
     assert find_chains(text) == []
