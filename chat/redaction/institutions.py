@@ -240,9 +240,20 @@ def find_chains(text: str, common: Container[str] = COMMON) -> list[Item]:
         if second and second not in common and not second.endswith(("en", "de", "te")):
             end = m.end("second")
         found.append(Item("INSTELLING", m.start(), end))
+    found += [Item("INSTELLING", m.start(), m.end()) for m in _CONGREGATION.finditer(text)]
+    found += [Item("INSTELLING", m.start(), m.end()) for m in _DISTRICT_BUREAU.finditer(text)]
     return found
 
 
+# "Hervormde Gemeente Ede", "de pinkstergemeente in": a congregation by its denomination and town.
+_CONGREGATION = re.compile(
+    r"(?<![\w'’-])(?i:hervormde|gereformeerde|christelijke|evangelische|protestantse|katholieke|baptisten"
+    r"|vrij-evangelische|rk|pkn|pinkster)\s+(?i:gemeente|kerk|parochie)(?:\s+(?:te\s+)?[A-Z][\w'’-]++)?(?![\w-])"
+)
+# "bij bureau zuid", "politiebureau noord": a police station by its district.
+_DISTRICT_BUREAU = re.compile(
+    r"(?<![\w'’-])(?i:politiebureau|bureau)\s+(?i:noord|zuid|oost|west|centrum|centraal)(?![\w-])"
+)
 _ARTICLE_CUED_WORD = re.compile(r"(?<![\w'’-])(?i:bij|van|naar|at)\s+(?i:de|the)\s+(?P<name>[a-z][\w'’&-]*+)")
 # Kind words that, in lowercase, name a club, shop or care service when a lowercase name follows.
 _LOWER_KINDS = (

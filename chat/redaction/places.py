@@ -58,6 +58,13 @@ _STRONG_CUES = frozenset(
     """.split()
 )
 _WEAK_CUES = frozenset("bij van te tot via op to at into towards outside".split())
+_WORD_TOWN_CUES = frozenset("in uit naar vanuit".split())
+# Dutch towns whose names are also words ("houten", "hoorn", "goes"): in lowercase only after
+# "in", "uit", "naar" and before a function word, punctuation or the end.
+_TOWNS_THAT_ARE_WORDS = frozenset(
+    """houten hoorn goes epe laren putten huizen duiven lisse sluis buren borne beek bergen vaals zuilen
+    gestel lent""".split()
+)
 _PLACE_NOUNS = frozenset("dorp dorpje stad stadje plaats plaatsje gehucht woonplaats town village".split())
 _CUES = _STRONG_CUES | _WEAK_CUES
 _ARTICLES = frozenset({"de", "het", "'t", "’t", "the"})
@@ -293,6 +300,11 @@ def _match_at(
             key = key[:-2]
         if key in places.names and _counts(key, " ".join(words), capital, cue, initial, places, common):
             best = last
+    if best is None and cue in _WORD_TOWN_CUES and normalise(first) in _TOWNS_THAT_ARE_WORDS:
+        # "in houten en", "uit hoorn.": a Dutch town that is also a word, lowercase, when no noun follows.
+        after = tokens[index + 1] if index + 1 < len(tokens) else None
+        if after is None or after.group().lower() in common or text[tokens[index].end() : after.start()].strip():
+            return index
     if best is None and cue in _STRONG_CUES | {"to", "naar"} and first.lower() not in common:
         key = normalise(first)
         if key not in places.ordinary and not key.isdigit() and (places.misspelt(key) or places.elided(key)):

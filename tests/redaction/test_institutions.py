@@ -42,6 +42,8 @@ def test_organisations(text: str, expected: list[str]) -> None:
         ("in de McDonald's op het station", ["McDonald's"]),
         ("bij de Action op de hoek", ["Action"]),
         ("ik werk bij de plus in de avond", ["plus"]),
+        ("hij is ouderling in de Hervormde Gemeente Ede en", ["Hervormde Gemeente Ede"]),
+        ("hij is agent bij bureau zuid en", ["bureau zuid"]),
         ("de eigenaar van snackbar de smikkel geeft", ["snackbar de smikkel"]),
         ("mn trainer bij vv sparta nijkerk wil", ["vv sparta nijkerk"]),
     ],

@@ -88,6 +88,7 @@ CRAFTED = {
     "lowercase romance": _repeat("rue de la a "),
     "comma towns": _repeat("Kerkstraat 1, Aa, "),
     "area codes": _repeat("naar 020 "),
+    "congregations": _repeat("hervormde kerk Aa bureau zuid "),
     "chains": _repeat("bij de albert bij de jumbo snackbar de a "),
 }
 

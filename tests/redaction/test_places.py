@@ -28,7 +28,11 @@ def found(text: str, places: Gazetteer | None = None) -> list[str]:
         ("uit een klein dorp, schinveld", ["schinveld"]),  # a place noun and a comma
         ("we zijn naar 020 gegaan", ["020"]),  # a city by its dialling code
         ("hij zegt dat ik naar dordt moet", ["dordt"]),  # slang from places.txt
-        ("hij woont in antwerpen noord", ["antwerpen noord"]),  # a district apart from its city
+        ("hij woont in antwerpen noord", ["antwerpen noord"]),
+        (
+            "mn moeder werkt in hoorn en ze",
+            ["hoorn"],
+        ),  # a town that is a word, before a function word  # a district apart from its city
     ],
 )
 def test_places_found(text: str, expected: list[str]) -> None:
@@ -44,6 +48,7 @@ def test_places_found(text: str, expected: list[str]) -> None:
         "ik moet naar huis",
         "bel naar 020 1234567",  # a phone number, not the city
         "ik kom op tijd",
+        "ze zaten in houten kisten",  # a word, a noun follows
         "ik woon in de wijk",  # the hamlet De Wijk is not meant
         "hij wil dat ik te bellen",  # weak cue, fuzzy match refused
         "he wants me to come",
