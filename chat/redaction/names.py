@@ -67,7 +67,9 @@ _ENGLISH_ADDRESS_ANY_CASE = re.compile(
     r"(?P<name>(?:[A-Za-z][\w'’-]*+\s+){1,3}?)(?i:street|road|avenue|lane|drive|close|way|court|place"
     r"|square|grove|crescent|gardens|terrace|mews|row|hill|walk|rise|parade|green|(?:st|rd|ave|ln|dr)\.?)(?![\w-])"
 )
-_UK_TOWN_POSTCODE = re.compile(r",\s?[A-Z][a-z]+(?:\s[A-Z][a-z]+)?(?:\s[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2})?(?![\w-])")
+_UK_TOWN_POSTCODE = re.compile(
+    r",\s?[A-Za-z][a-z]+(?:\s[A-Z][a-z]+)?(?:\s[A-Za-z]{1,2}\d[A-Za-z\d]?\s?\d[A-Za-z]{2})?(?![\w-])"
+)
 # French, Spanish, Italian and Portuguese streets with their number: "Rue de la Loi 52", "Calle Mayor 12".
 _ROMANCE_ADDRESS = re.compile(
     r"(?<![\w'’-])(?:Rue|Avenue|Boulevard|Chaussée|Place|Calle|Avenida|Carrer|Plaza|Paseo|Via|Viale|Piazza|Corso"

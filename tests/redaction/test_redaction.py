@@ -344,6 +344,8 @@ def test_not_dates(text: str) -> None:
         ("hij woont op nummer 23 van de esdoornlaan", "nummer 23 van de esdoornlaan"),
         ("het is rue de la paix 8 in brussel", "rue de la paix 8"),
         ("Kerkstraat 12, 2012 en toen", "Kerkstraat 12"),
+        ("he lives at 8 church lane, bristol", "8 church lane, bristol"),
+        ("he lives at 8 church lane, and he", "8 church lane"),
     ],
 )
 def test_addresses(text: str, address: str) -> None:
