@@ -81,15 +81,10 @@ CRAFTED = {
     "attends": _repeat("zit op De A en A van "),
     "landmarks list": _repeat("bij de neude Hoog "),
     "stays": _repeat("bij de Aa opvang, De A "),
-    "spelt emails": _repeat("a.b at gmail punt a @ b.c."),
-    "spaced plates": _repeat("kenteken ab 12 "),
-    "lowercase plates": _repeat("12abc"),
-    "number words": _repeat("aastraat op nummer 1 nummer 2 van de a "),
-    "lowercase romance": _repeat("rue de la a "),
-    "comma towns": _repeat("Kerkstraat 1, Aa, "),
-    "area codes": _repeat("naar 020 "),
-    "congregations": _repeat("hervormde kerk Aa bureau zuid "),
-    "chains": _repeat("bij de albert bij de jumbo snackbar de a "),
+    # Round 4 (three mixed inputs, to keep the module fast): e-mails spelt out, plates, chains, number words.
+    "emails and plates": _repeat("a.b at gmail punt a @ b.c. kenteken ab 12 12abc "),
+    "chains and churches": _repeat("bij de albert bij de jumbo snackbar de a hervormde kerk Aa bureau zuid "),
+    "addresses and codes": _repeat("aastraat op nummer 1 nummer 2 van de a rue de la a Kerkstraat 1, Aa, naar 020 "),
 }
 
 RULES: list[Callable[[str], object]] = [
