@@ -115,6 +115,12 @@ def known_institutions() -> tuple[frozenset[str], frozenset[str]]:
 
 
 @functools.cache
+def known_chains() -> tuple[frozenset[str], frozenset[str]]:
+    """The names in ``chat/data/chains.txt`` (lowercase), and those of them that are also ordinary words."""
+    return _read_list("chains.txt")
+
+
+@functools.cache
 def known_landmarks() -> tuple[frozenset[str], frozenset[str]]:
     """The names in ``chat/data/landmarks.txt`` (lowercase), and those of them that are also ordinary words."""
     return _read_list("landmarks.txt")
@@ -127,7 +133,7 @@ def _trim(text: str, start: int, end: int, common: Container[str]) -> tuple[int,
         tokens.pop()
     # A capitalised article belongs to the name ("De Gouden Leeuw"), a lowercase one does not.
     while tokens and (word := text[start + tokens[0][0] : start + tokens[0][1]]).lower() in common:
-        if word in ("De", "Het") and len(tokens) > 1:
+        if word in ("De", "Het", "The") and len(tokens) > 1:
             break
         tokens.pop(0)
     if not tokens or all(text[start + s : start + e].lower() in common for s, e in tokens):
@@ -213,6 +219,56 @@ def find_landmarks(text: str, common: Container[str] = COMMON) -> list[Item]:
         if m.group("town").lower() not in common:
             found.append(Item("ADRES", m.start(), m.end()))
     return found
+
+
+def find_chains(text: str, common: Container[str] = COMMON) -> list[Item]:
+    """Shops and chains where something happened, from ``chat/data/chains.txt`` ("bij de jumbo",
+    "in de McDonald's", "at the tesco"), and kind words in lowercase before a lowercase name
+    ("snackbar de smikkel", "dansschool pirouette", "vv sparta nijkerk")."""
+    every, ordinary = known_chains()
+    found = _listed(text, every, ordinary, "INSTELLING", [], common)
+    # A chain whose name is also a word, lowercase right after "bij de", "van de", "at the": "bij de plus".
+    for m in _ARTICLE_CUED_WORD.finditer(text):
+        if m.group("name").lower() in ordinary and " " not in m.group("name"):
+            found.append(Item("INSTELLING", m.start("name"), m.end("name")))
+    for m in _LOWER_PREFIXED.finditer(text):
+        first = m.group("first")
+        if first in common or (first.endswith("en") and not m.group("article")):
+            continue
+        end = m.end("first")
+        second = m.group("second")
+        if second and second not in common and not second.endswith(("en", "de", "te")):
+            end = m.end("second")
+        found.append(Item("INSTELLING", m.start(), end))
+    found += [Item("INSTELLING", m.start(), m.end()) for m in _CONGREGATION.finditer(text)]
+    found += [Item("INSTELLING", m.start(), m.end()) for m in _DISTRICT_BUREAU.finditer(text)]
+    return found
+
+
+# "Hervormde Gemeente Ede", "de pinkstergemeente in": a congregation by its denomination and town.
+_CONGREGATION = re.compile(
+    r"(?<![\w'’-])(?i:hervormde|gereformeerde|christelijke|evangelische|protestantse|katholieke|baptisten"
+    r"|vrij-evangelische|rk|pkn|pinkster)\s+(?i:gemeente|kerk|parochie)(?:\s+(?:te\s+)?[A-Z][\w'’-]++)?(?![\w-])"
+)
+# "bij bureau zuid", "politiebureau noord": a police station by its district.
+_DISTRICT_BUREAU = re.compile(
+    r"(?<![\w'’-])(?i:politiebureau|bureau)\s+(?i:noord|zuid|oost|west|centrum|centraal)(?![\w-])"
+)
+_ARTICLE_CUED_WORD = re.compile(r"(?<![\w'’-])(?i:bij|van|naar|at)\s+(?i:de|the)\s+(?P<name>[a-z][\w'’&-]*+)")
+# Kind words that, in lowercase, name a club, shop or care service when a lowercase name follows.
+_LOWER_KINDS = (
+    r"vv|sv|fc|afc|rksv|rkvv|vvv|hc|mhc|snackbar|cafetaria|dansschool|rijschool|autorijschool|muziekschool"
+    r"|boksschool|judoschool|sportschool|kinderopvang|gastouderbureau|gezondheidscentrum|huisartsenpraktijk"
+    r"|hockeyclub|voetbalclub|voetbalvereniging|judoclub|boksclub|kickboksclub|zwemclub|sportclub|tennisclub"
+    r"|[a-z]*vereniging|scouting|scoutinggroep|jeugdzorg|jeugdhulp|buurthuis|jongerencentrum|wijkcentrum|kapsalon"
+    r"|barbershop|nagelstudio|nagelsalon|massagesalon|shishalounge|shishabar|coffeeshop|stichting|moskee|kerkgemeente"
+    r"|zorgboerderij|woongroep|leefgroep|gezinshuis|uitzendbureau|modellenbureau|fotostudio|restaurant|pizzeria"
+    r"|shoarmazaak|lunchroom|discotheek|nachtclub|sportcentrum|zwembad|kinderdagverblijf"
+)
+_LOWER_PREFIXED = re.compile(
+    rf"(?<![\w'’-])(?:{_LOWER_KINDS})\s+(?P<article>(?:de|het|'t)\s+)?(?P<first>[a-z][\w'’&-]{{2,}}+)"
+    r"(?:\s(?P<second>[a-z][\w'’&-]{2,}+))?(?![\w-])"
+)
 
 
 # "Utrecht Centraal", "Den Bosch Centraal": a town and its main station.

@@ -29,13 +29,24 @@ _STREET_SUFFIX = (
 _STRONG_STREET_SUFFIX = r"straat|straatweg|laan|gracht|plein|kade|singel|dreef|steeg|plantsoen|boulevard|park"
 # What may follow the number: "8 bis", "60 II", "40 2 hoog", "97 3hg", "321 3-hoog", "44 bus 2", "9 hs".
 _NUMBER_TAIL = (
-    r"(?:\s(?:bis|hs|huis|boven|beneden|I{1,3}|IV)(?![\w-])|\s\d\s?-?\s?(?:hoog|hg)(?![\w-])"
+    r"(?:\s(?:bis|hs|huis|boven|beneden|hoog|I{1,3}|IV)(?![\w-])|\s\d\s?-?\s?(?:hoog|hg)(?![\w-])"
     r"|\s(?:bus|box)\s\d{1,4}(?![\w-]))?"
 )
-_HOUSE_NUMBER = rf"\d{{1,5}}(?:\s?[A-Za-z](?![\w])|[-/]\d{{1,4}}|-?[A-Za-z]{{1,2}}(?![\w]))?{_NUMBER_TAIL}"
+_HOUSE_NUMBER = rf"\d{{1,5}}(?:\s?[A-Za-z](?![\w])|[-/]\d{{1,4}}|-?(?:bis|[A-Za-z]{{1,2}})(?![\w]))?{_NUMBER_TAIL}"
 # The postcode and town after an address: "Hoogstraat 14, 3011 PN Rotterdam", "Hauptstraße 7, 47533 Kleve".
+# In lowercase too ("4a, 3012 kl rotterdam"), but not before a two-letter word ("12, 2012 en toen").
+# Without a postcode, a capitalised town after a comma: "Vondelstraat 110, Haarlem".
 _POSTCODE_TOWN = re.compile(
-    r",?\s(?:[1-9]\d{3}\s?[A-Z]{2}|\d{5})(?:\s(?P<town>[A-Za-zà-ÿ][a-zà-ÿ]+(?:[ -][A-Z][a-zà-ÿ]+)?))?(?![\w-])"
+    r",?\s(?:[1-9]\d{3}\s?(?:[A-Z]{2}|(?!(?:en|in|op|is|om|te|ik|je|we|ze|at|of|to|as|it|my|me|he|al|nu|na|ja|zo"
+    r"|er|uw|tv|de|an|or|so|no|do|go|be|by|ok)(?![\w]))[a-z]{2})|\d{5})"
+    r"(?:\s(?P<town>[A-Za-zà-ÿ][a-zà-ÿ]+(?:[ -][A-Za-z][a-zà-ÿ]+)?))?(?![\w-])"
+    r"|,\s(?P<comma_town>[A-Z][a-zà-ÿ]{2,}+(?:[ -][A-Z][a-zà-ÿ]+)?)(?![\w-])"
+)
+# "aan de dorpsweg op nummer 12", "op nummer 23 van de esdoornlaan"
+_NUMBER_WORD_ADDRESS = re.compile(
+    rf"(?<![\w'’-])(?:[A-Za-z][\w'’-]*?(?:{_STREET_SUFFIX})\s+op\s+(?i:nummer|nr\.?|no\.?)\s*\d{{1,5}}[a-z]?"
+    rf"|(?i:nummer|nr\.?)\s*\d{{1,5}}[a-z]?\s+(?:van|in|aan|op)\s+(?:de|het)\s+[A-Za-z][\w'’-]*?(?:{_STREET_SUFFIX}))"
+    r"(?![\w-])"
 )
 _STREET_LEAD = (
     r"(?:(?:Van|De|Den|Der|Het|'t|Burgemeester|Burg\.|Dokter|Dr\.|Prins|Prinses|Koning|Koningin|Sint|St\."
@@ -56,12 +67,20 @@ _ENGLISH_ADDRESS_ANY_CASE = re.compile(
     r"(?P<name>(?:[A-Za-z][\w'’-]*+\s+){1,3}?)(?i:street|road|avenue|lane|drive|close|way|court|place"
     r"|square|grove|crescent|gardens|terrace|mews|row|hill|walk|rise|parade|green|(?:st|rd|ave|ln|dr)\.?)(?![\w-])"
 )
-_UK_TOWN_POSTCODE = re.compile(r",\s?[A-Z][a-z]+(?:\s[A-Z][a-z]+)?(?:\s[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2})?(?![\w-])")
+_UK_TOWN_POSTCODE = re.compile(
+    r",\s?[A-Za-z][a-z]+(?:\s[A-Z][a-z]+)?(?:\s[A-Za-z]{1,2}\d[A-Za-z\d]?\s?\d[A-Za-z]{2})?(?![\w-])"
+)
 # French, Spanish, Italian and Portuguese streets with their number: "Rue de la Loi 52", "Calle Mayor 12".
 _ROMANCE_ADDRESS = re.compile(
     r"(?<![\w'’-])(?:Rue|Avenue|Boulevard|Chaussée|Place|Calle|Avenida|Carrer|Plaza|Paseo|Via|Viale|Piazza|Corso"
     r"|Rua|Praça)\s+(?:(?:de|del|de\s+la|la|le|les|des|du|di|della|dos|das|da|d')\s*){0,2}"
     r"[A-Z][\w'’-]*(?:\s[A-Z][\w'’-]*)?,?\s\d{1,4}[a-z]?(?![\w-])"
+)
+# The same in lowercase, for the kind words that are no Dutch or English word: "rue de la paix 8".
+_ROMANCE_ADDRESS_LOWER = re.compile(
+    r"(?<![\w'’-])(?:rue|chaussée|calle|avenida|carrer|paseo|viale|piazza|rua)\s+"
+    r"(?:(?:de|del|de\s+la|la|le|les|des|du|di|della|dos|das|da|d')\s*){0,2}"
+    r"[a-zà-ÿ][\w'’-]*(?:\s[a-zà-ÿ][\w'’-]*)?,?\s\d{1,4}[a-z]?(?![\w-])"
 )
 _STREET_WORD_END = re.compile(rf"(?:{_STREET_SUFFIX})$")
 _ADDRESS_CUE = re.compile(
@@ -86,9 +105,14 @@ def find_addresses(text: str, common: Container[str] = COMMON) -> list[Item]:
             continue
         end = m.end()
         tail = _POSTCODE_TOWN.match(text, end)
-        if tail:
+        if tail and tail.group("comma_town"):
+            if not _ordinary(tail.group("comma_town").split(), common):
+                end = tail.end()
+        elif tail:
             town = tail.group("town")
-            end = tail.start("town") - 1 if town and town.split()[0].lower() in common else tail.end()
+            # "Den Haag" stays whole; "3012 AB en" loses the "en".
+            dropped = town and " " not in town and "-" not in town and town.lower() in common
+            end = tail.start("town") - 1 if dropped else tail.end()
         found.append(Item("ADRES", m.start(), end))
     # Addresses are disjoint and in order: look up the one that could hold a bare street.
     starts = [i.start for i in found]
@@ -106,6 +130,8 @@ def find_addresses(text: str, common: Container[str] = COMMON) -> list[Item]:
             end = tail.end()
         found.append(Item("ADRES", m.start(), end))
     found += items_matching("ADRES", _ROMANCE_ADDRESS, text)
+    found += items_matching("ADRES", _NUMBER_WORD_ADDRESS, text)
+    found += items_matching("ADRES", _ROMANCE_ADDRESS_LOWER, text)
     return found
 
 

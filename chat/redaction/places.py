@@ -57,7 +57,15 @@ _STRONG_CUES = frozenset(
     woonplaats station metrostation treinstation halte bushalte
     """.split()
 )
-_WEAK_CUES = frozenset("bij van te tot via to at into towards outside".split())
+_WEAK_CUES = frozenset("bij van te tot via op to at into towards outside".split())
+_WORD_TOWN_CUES = frozenset("in uit naar vanuit".split())
+# Dutch towns whose names are also words ("houten", "hoorn", "goes"): in lowercase only after
+# "in", "uit", "naar" and before a function word, punctuation or the end.
+_TOWNS_THAT_ARE_WORDS = frozenset(
+    """houten hoorn goes epe laren putten huizen duiven lisse sluis buren borne beek bergen vaals zuilen
+    gestel lent""".split()
+)
+_PLACE_NOUNS = frozenset("dorp dorpje stad stadje plaats plaatsje gehucht woonplaats town village".split())
 _CUES = _STRONG_CUES | _WEAK_CUES
 _ARTICLES = frozenset({"de", "het", "'t", "’t", "the"})
 _COMPASS = frozenset(
@@ -204,9 +212,14 @@ def _cue(text: str, tokens: list[re.Match[str]], index: int) -> str | None:
     back = index - 1
     if back >= 0 and tokens[back].group().lower() in _ARTICLES and _adjacent(text, tokens[back], tokens[index]):
         back -= 1
-    if back < 0 or not _adjacent(text, tokens[back], tokens[back + 1]):
+    if back < 0:
         return None
     word = tokens[back].group().lower()
+    # "een klein dorp, schinveld": a place noun, a comma and the place's name.
+    if word in _PLACE_NOUNS and text[tokens[back].end() : tokens[back + 1].start()].strip() == ",":
+        return word
+    if not _adjacent(text, tokens[back], tokens[back + 1]):
+        return None
     return word if word in _CUES else None
 
 
@@ -238,6 +251,10 @@ def find_places_by_gazetteer(text: str, places: Gazetteer | None = None, common:
             glued = tokens[last + 1].group()
             if glued[0].isupper() or glued.lower() in _COMPASS:
                 last += 1
+        # "amsterdam west", "Antwerpen Noord": a district written apart from its city.
+        elif last + 1 < len(tokens) and text[tokens[last].end() : tokens[last + 1].start()] == " ":
+            if tokens[last + 1].group().lower() in _COMPASS:
+                last += 1
         found.append(Item("PLAATS", tokens[index].start(), tokens[last].end()))
         # Belgian postcodes have no letters: "Borgerhout (2140)", "Hoboken, 2660", "2140 Borgerhout".
         after = _POSTCODE_AFTER.match(text, tokens[last].end())
@@ -247,7 +264,14 @@ def find_places_by_gazetteer(text: str, places: Gazetteer | None = None, common:
         if before and not _YEAR.fullmatch(before.group("code")):
             found.append(Item("POSTCODE", before.start("code"), before.end("code")))
         index = last + 1
+    found += [Item("PLAATS", m.start("code"), m.end("code")) for m in _AREA_CODE_PLACE.finditer(text)]
     return found
+
+
+# A city by its dialling code, as youth say it: "naar 020", "uit 010", "in de 070".
+_AREA_CODE_PLACE = re.compile(
+    r"(?i:(?<![\w'’-])(?:in|uit|naar|van|from|to)\s+(?:de\s+|het\s+)?)(?P<code>0[1-9]0)(?![\w-]|[ .-]?\d)"
+)
 
 
 _POSTCODE_AFTER = re.compile(r"\s?[,(]?\s?(?P<code>[1-9]\d{3})(?![\w-])")
@@ -276,6 +300,11 @@ def _match_at(
             key = key[:-2]
         if key in places.names and _counts(key, " ".join(words), capital, cue, initial, places, common):
             best = last
+    if best is None and cue in _WORD_TOWN_CUES and normalise(first) in _TOWNS_THAT_ARE_WORDS:
+        # "in houten en", "uit hoorn.": a Dutch town that is also a word, lowercase, when no noun follows.
+        after = tokens[index + 1] if index + 1 < len(tokens) else None
+        if after is None or after.group().lower() in common or text[tokens[index].end() : after.start()].strip():
+            return index
     if best is None and cue in _STRONG_CUES | {"to", "naar"} and first.lower() not in common:
         key = normalise(first)
         if key not in places.ordinary and not key.isdigit() and (places.misspelt(key) or places.elided(key)):
@@ -298,5 +327,6 @@ def _counts(
         return cue is not None and " " in key and key in places.main
 
     if cue in _WEAK_CUES:
-        return key in places.main and len(key) >= 4
+        # "te ede", "te oss": after "te" a three-letter main place too.
+        return key in places.main and len(key) >= (3 if cue == "te" else 4)
     return len(key) >= 4 or key in places.main

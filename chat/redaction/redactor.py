@@ -35,6 +35,7 @@ from chat.redaction.cues import (
     street_names,
 )
 from chat.redaction.institutions import (
+    find_chains,
     find_landmarks,
     find_named_schools,
     find_organisations,
@@ -97,6 +98,7 @@ _RULES: tuple[Callable[[str], list[Item]], ...] = (
     find_streets,
     find_named_schools,
     find_landmarks,
+    find_chains,
     find_initialled_names,
     find_cued_organisations,
     find_quoted_nicknames,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from chat.redaction.institutions import find_named_schools, find_organisations, find_streets
+from chat.redaction.institutions import find_chains, find_named_schools, find_organisations, find_streets
 from chat.redaction.names import find_initialled_names, find_names
-from chat.redaction.rules import Item, find_accounts, find_plates, find_postcodes
+from chat.redaction.rules import Item, find_accounts, find_emails, find_plates, find_postcodes
 
 
 def spans(items: list[Item], text: str) -> list[str]:
@@ -31,6 +31,39 @@ def spans(items: list[Item], text: str) -> list[str]:
 )
 def test_organisations(text: str, expected: list[str]) -> None:
     assert spans(find_organisations(text), text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("hij wacht bij de Albert Heijn op", ["Albert Heijn"]),
+        ("die man van de jumbo bleef", ["jumbo"]),
+        ("my manager at starbucks keeps", ["starbucks"]),
+        ("in de McDonald's op het station", ["McDonald's"]),
+        ("bij de Action op de hoek", ["Action"]),
+        ("ik werk bij de plus in de avond", ["plus"]),
+        ("hij is ouderling in de Hervormde Gemeente Ede en", ["Hervormde Gemeente Ede"]),
+        ("hij is agent bij bureau zuid en", ["bureau zuid"]),
+        ("de eigenaar van snackbar de smikkel geeft", ["snackbar de smikkel"]),
+        ("mn trainer bij vv sparta nijkerk wil", ["vv sparta nijkerk"]),
+    ],
+)
+def test_chains_where_something_happened(text: str, expected: list[str]) -> None:
+    assert spans(find_chains(text), text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "we need action now",
+        "een jumbo pak chips",
+        "ik ga naar de snackbar en dan",
+        "Action is wat we nodig hebben",
+        "we staan in de plus",
+    ],
+)
+def test_chains_need_a_cue_or_capital(text: str) -> None:
+    assert find_chains(text) == []
 
 
 @pytest.mark.parametrize(
@@ -125,3 +158,31 @@ def test_foreign_postcodes_and_plates() -> None:
     text = "He lives in Oxford, OX4 1HP, drives KX17 HBD; the Belgian car was 1-ABC-234."
     assert spans(find_postcodes(text), text) == ["OX4 1HP"]
     assert spans(find_plates(text), text) == ["1-ABC-234", "KX17 HBD"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("mijn mail is sanne.devries at gmail punt com", ["sanne.devries at gmail punt com"]),
+        ("stuur naar noor apenstaartje hotmail dot com", ["noor apenstaartje hotmail dot com"]),
+        ("mail me op lisa_x_03 @ live.nl", ["lisa_x_03 @ live.nl"]),
+        ("mijn tiktok is @lisa.dance.09 en", []),
+        ("ik ben at home punt", []),
+    ],
+)
+def test_spelt_emails(text: str, expected: list[str]) -> None:
+    assert spans(find_emails(text), text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("nummerplaat 34xkpl", ["34xkpl"]),
+        ("zijn busje 8vhl34 staat", ["8vhl34"]),
+        ("de auto had kenteken xn 123 b", ["xn 123 b"]),
+        ("ik ben 12 en ab 12 cd", []),
+        ("ik heb 12uur gewerkt", []),
+    ],
+)
+def test_plates_lowercase_and_spaced(text: str, expected: list[str]) -> None:
+    assert spans(find_plates(text), text) == expected

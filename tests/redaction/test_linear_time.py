@@ -26,17 +26,19 @@ from chat.redaction.cues import (
 )
 from chat.redaction.deduce_engine import chunks
 from chat.redaction.institutions import (
+    find_chains,
     find_landmarks,
     find_named_schools,
     find_organisations,
     find_streets,
+    known_chains,
     known_institutions,
     known_landmarks,
 )
 from chat.redaction.names import find_addresses, find_initialled_names, find_institutions, find_names, find_places
 from chat.redaction.places import find_places_by_gazetteer, gazetteer
 from chat.redaction.redactor import find_all, merge
-from chat.redaction.rules import find_accounts, find_emails, find_phones, find_urls, protected_spans
+from chat.redaction.rules import find_accounts, find_emails, find_phones, find_plates, find_urls, protected_spans
 
 LENGTH = 20_000
 LIMIT_S = 2.0
@@ -79,6 +81,10 @@ CRAFTED = {
     "attends": _repeat("zit op De A en A van "),
     "landmarks list": _repeat("bij de neude Hoog "),
     "stays": _repeat("bij de Aa opvang, De A "),
+    # Round 4 (three mixed inputs, to keep the module fast): e-mails spelt out, plates, chains, number words.
+    "emails and plates": _repeat("a.b at gmail punt a @ b.c. kenteken ab 12 12abc "),
+    "chains and churches": _repeat("bij de albert bij de jumbo snackbar de a hervormde kerk Aa bureau zuid "),
+    "addresses and codes": _repeat("aastraat op nummer 1 nummer 2 van de a rue de la a Kerkstraat 1, Aa, naar 020 "),
 }
 
 RULES: list[Callable[[str], object]] = [
@@ -96,6 +102,8 @@ RULES: list[Callable[[str], object]] = [
     find_streets,
     find_named_schools,
     find_landmarks,
+    find_chains,
+    find_plates,
     find_initialled_names,
     find_cued_organisations,
     find_quoted_nicknames,
@@ -114,6 +122,7 @@ def _lists_loaded() -> None:
     gazetteer()
     known_institutions()
     known_landmarks()
+    known_chains()
     street_names()
 
 

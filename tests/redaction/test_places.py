@@ -23,6 +23,16 @@ def found(text: str, places: Gazetteer | None = None) -> list[str]:
         ("een jongen uit Rotterdam-Zuid", ["Rotterdam-Zuid"]),
         ("we wonen in Den Haag", ["Den Haag"]),
         ("Ik woon in Best", ["Best"]),  # an ordinary word, capitalised after a cue
+        ("ik woon op texel en", ["texel"]),  # an island after "op"
+        ("het feest was te ede", ["ede"]),  # three letters after "te"
+        ("uit een klein dorp, schinveld", ["schinveld"]),  # a place noun and a comma
+        ("we zijn naar 020 gegaan", ["020"]),  # a city by its dialling code
+        ("hij zegt dat ik naar dordt moet", ["dordt"]),  # slang from places.txt
+        ("hij woont in antwerpen noord", ["antwerpen noord"]),
+        (
+            "mn moeder werkt in hoorn en ze",
+            ["hoorn"],
+        ),  # a town that is a word, before a function word  # a district apart from its city
     ],
 )
 def test_places_found(text: str, expected: list[str]) -> None:
@@ -36,6 +46,9 @@ def test_places_found(text: str, expected: list[str]) -> None:
         "ik kom uit polen",  # a country
         "ik kom uit Polen",
         "ik moet naar huis",
+        "bel naar 020 1234567",  # a phone number, not the city
+        "ik kom op tijd",
+        "ze zaten in houten kisten",  # a word, a noun follows
         "ik woon in de wijk",  # the hamlet De Wijk is not meant
         "hij wil dat ik te bellen",  # weak cue, fuzzy match refused
         "he wants me to come",

@@ -335,6 +335,17 @@ def test_not_dates(text: str) -> None:
         ("ik woon: Westzijde 120.", "Westzijde 120"),
         ("hij wacht op de Stationsstraat in", "Stationsstraat"),
         ("He lives at 221 Baker Street.", "221 Baker Street"),
+        ("we wonen op de Laan van Meerdervoort 150 hoog", "Laan van Meerdervoort 150 hoog"),
+        ("zijn huis is vinkenstraat 4a, 3012 kl rotterdam", "vinkenstraat 4a, 3012 kl rotterdam"),
+        ("mijn oma woont op de Rijksstraatweg 301bis", "Rijksstraatweg 301bis"),
+        ("adres: Vondelstraat 110, Haarlem", "Vondelstraat 110, Haarlem"),
+        ("we wonen aan het Spui 21 2511 BL Den Haag", "Spui 21 2511 BL Den Haag"),
+        ("hij woont aan de dorpsweg op nummer 12", "dorpsweg op nummer 12"),
+        ("hij woont op nummer 23 van de esdoornlaan", "nummer 23 van de esdoornlaan"),
+        ("het is rue de la paix 8 in brussel", "rue de la paix 8"),
+        ("Kerkstraat 12, 2012 en toen", "Kerkstraat 12"),
+        ("he lives at 8 church lane, bristol", "8 church lane, bristol"),
+        ("he lives at 8 church lane, and he", "8 church lane"),
     ],
 )
 def test_addresses(text: str, address: str) -> None:
@@ -547,7 +558,7 @@ def test_redact_empty_and_clean_text(redactor: Redactor) -> None:
         "Hoi. Ik weet het niet. Mijn moeder weet niks. Mama en Papa ook niet. Hee, ben je er nog?",
         "Oke dankjewel. Mam weet van niks. Sws, idk wat ik moet doen. Omg.",
         "Jeugdzorg helpt niet en Veilig Thuis ook niet. De Kindertelefoon wel.",
-        "Het begon op Snapchat, daarna WhatsApp en Instagram. Hij wacht bij de Albert Heijn.",
+        "Het begon op Snapchat, daarna WhatsApp en Instagram. Hij draagt Nike.",
         "Hij rijdt in een zwarte Mercedes.",
     ],
 )
