@@ -22,13 +22,13 @@ from tests.quality import (
     load,
 )
 
-# Target REDACTION_MIN_RECALL (0.98); reached 0.967 (503/520) in session 3: a gap of about 1.3 points.
-MIN_RECALL = 0.96
+# Target REDACTION_MIN_RECALL (0.98); reached 0.971 (505/520) in session 3 (round 4): a gap of about 0.9 points.
+MIN_RECALL = 0.97
 # Per kind: the target REDACTION_MIN_RECALL_PER_KIND (0.95) unless listed here with
 # the figure reached (floored). Institutions named without a kind word, a cue or a list
 # entry, and names the rules have no cue for remain the gaps.
 MIN_RECALL_BY_KIND = {
-    "institution": 0.89,  # reached 0.897 (26/29), target 0.95
+    "institution": 0.93,  # reached 0.931 (27/29), target 0.95
     "name": 0.94,  # reached 0.947 (124/131), target 0.95
 }
 
