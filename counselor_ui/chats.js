@@ -304,6 +304,14 @@ export function onError(frame) {
     return true;
   }
   const chat = frame.session_id ? S.chats.get(frame.session_id) : null;
+  if (chat && frame.code === 'unknown_session') {
+    // The store lost this chat (Redis came back empty): nothing of it can be sent or saved any more, so
+    // it leaves the list instead of sitting there dead. The server then reconnects the socket (1013).
+    if (dialogs.open?.sid === chat.sid) closeDialog();
+    removeChat(chat);
+    flash(t('chatLost'));
+    return true;
+  }
   if (chat && frame.client_id && chat.own.has(frame.client_id)) {
     const item = chat.own.get(frame.client_id);
     item.state = 'failed';
