@@ -243,8 +243,10 @@ async def _posts(srv: ServerThread, batch: list[tuple[str, Any]]) -> None:
     """The fallback transport's POSTs (stateless: a fresh session's token for each example)."""
     ws = await connect(srv.ws + "/ws/visitor")
     await ws.send(json.dumps({"type": "hello", "audience": "parent", "language": "en"}))
-    token = json.loads(await asyncio.wait_for(ws.recv(), 10))["token"]
+    started = json.loads(await asyncio.wait_for(ws.recv(), 10))
     await ws.close()
+    assert started.get("type") == "session", started  # the setup, not the fuzz, went wrong
+    token = started["token"]
     async with httpx.AsyncClient(base_url=srv.http, timeout=15) as client:
         for _kind, payload in batch:
             body = payload if isinstance(payload, bytes) else payload.encode("utf-8", "surrogatepass")
