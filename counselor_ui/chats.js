@@ -304,6 +304,15 @@ export function onError(frame) {
     return true;
   }
   const chat = frame.session_id ? S.chats.get(frame.session_id) : null;
+  if (chat && !chat.ended && frame.code === 'unknown_session') {
+    // The store lost this chat (Redis came back empty): nothing of it can be sent any more, so it leaves
+    // the list instead of sitting there dead. The server then reconnects the socket (1013). (An ended
+    // chat keeps its place: a supervisor's `monitor` of it gets unknown_session too, and its wrap-up waits.)
+    if (dialogs.open?.sid === chat.sid) closeDialog();
+    removeChat(chat);
+    flash(t('chatLost'));
+    return true;
+  }
   if (chat && frame.client_id && chat.own.has(frame.client_id)) {
     const item = chat.own.get(frame.client_id);
     item.state = 'failed';

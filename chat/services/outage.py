@@ -98,16 +98,38 @@ class Outage:
         while self.down and not self.stopped:
             await asyncio.sleep(PROBE_SECONDS)
             try:
-                await asyncio.wait_for(self.redis.ping(), 2)
+                await self._check(2)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if self.stopped or (task is not None and task.cancelling()):
+                    raise  # stop() (or the loop shutting down) cancelled the probe
+                # A cancel raised from inside the client (a connection torn down under the ping) is a
+                # failed ping like any other: ending the probe here would leave everything down for good.
             except Exception:
+                # Anything else (the log, the pool): the next round tries again rather than the probe
+                # ending with components still marked down.
                 continue
-            await drop_idle_connections(self.redis)
-            for component in list(self.down):
-                self.recovered(component)
+
+    async def _check(self, timeout: float) -> bool:
+        """One ping; if Redis answers, every component still down is told recovered."""
+        try:
+            await asyncio.wait_for(self.redis.ping(), timeout)
+        except Exception:
+            return False
+        await drop_idle_connections(self.redis)
+        for component in list(self.down):
+            self.recovered(component)
+        return True
 
     async def stop(self) -> None:
+        """Ends the probe. What is still down gets one last ping first: the probe looks only every
+        PROBE_SECONDS, and an instance stopped soon after Redis came back (a restart, a deploy after an
+        outage) would otherwise leave its warnings without the line that ends them."""
         self.stopped = True
         if self._probe is not None:
             self._probe.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._probe
+        if self.down and self.redis is not None:
+            with contextlib.suppress(Exception):
+                await self._check(1)

@@ -189,6 +189,7 @@ export default {
   transferDone: 'Chat transferred to {to}.',
   transferDoneQueue: 'Chat sent back to the queue.',
   transferLost: 'You were away too long: your chat went back to the queue for a colleague.',
+  chatLost: 'A chat was lost in an outage on our side and has left your list. The visitor can start a new chat.',
   transferNeedName: "Fill in a colleague's username.",
 
   // attention

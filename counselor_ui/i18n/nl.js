@@ -189,6 +189,7 @@ export default {
   transferDone: 'Chat overgedragen aan {to}.',
   transferDoneQueue: 'Chat teruggezet in de wachtrij.',
   transferLost: 'Je was te lang weg: je chat is teruggezet in de wachtrij voor een collega.',
+  chatLost: 'Een chat is weggevallen door een storing bij ons en staat niet meer in je lijst. De bezoeker kan een nieuw gesprek beginnen.',
   transferNeedName: 'Vul de gebruikersnaam van een collega in.',
 
   // attention
