@@ -31,8 +31,10 @@ async def test_a_command_waits_out_a_restart_within_the_retry_window(own: OwnRed
         await client.connection_pool.disconnect()  # the next command must open a new connection
         restart = threading.Timer(0.5, own.start)  # Redis comes back half a second later (appendonly: same data)
         restart.start()
-        assert await client.get("k") == b"1"  # refused at first, resent, answered: the caller never saw it
-        restart.join()
+        try:
+            assert await client.get("k") == b"1"  # refused at first, resent, answered: the caller never saw it
+        finally:
+            restart.join()  # started (or not) before the fixture stops it: no redis-server left behind
     finally:
         await client.aclose()
 
