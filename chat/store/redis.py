@@ -271,7 +271,23 @@ redis.call('PUBLISH', ARGV[4] .. ':{' .. ARGV[6] .. '}:ch', event)
 return {1, seq}
 """
 
-_TRANSFER = """
+
+def _handover_event(channel_arg: int) -> str:
+    """The handover event of both transfer scripts (one server, and a cluster's single-slot step): stored with the
+    next seq (ARGV[1] is its JSON without seq, ARGV[5] now_ms), kept as long as the session, published on the
+    session's channel (ARGV[channel_arg]). KEYS[1] meta, KEYS[2] events. Leaves ``seq`` set for the reply."""
+    return f"""local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+local event = '{{"seq":' .. seq .. ',' .. string.sub(ARGV[1], 2)
+redis.call('XADD', KEYS[2], seq .. '-1', 'e', event)
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+redis.call('HSET', KEYS[1], 'last_activity', ARGV[5])
+redis.call('PUBLISH', ARGV[{channel_arg}], event)
+"""
+
+
+_TRANSFER = (
+    """
 -- KEYS: meta, events, cids, from set, to set
 -- ARGV: handover event json without seq, from id, to id ('' = back to the queue), to name, now_ms, ttl,
 --       session channel, prefix, sid, head score, queue channel, from name, note
@@ -292,15 +308,11 @@ else
   redis.call('ZADD', ARGV[8] .. ':queue:' .. fields[1] .. ':' .. fields[2], ARGV[10], ARGV[9])
   redis.call('PUBLISH', ARGV[11], 'requeued')
 end
-local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
-local event = '{"seq":' .. seq .. ',' .. string.sub(ARGV[1], 2)
-redis.call('XADD', KEYS[2], seq .. '-1', 'e', event)
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
-redis.call('HSET', KEYS[1], 'last_activity', ARGV[5])
-redis.call('PUBLISH', ARGV[7], event)
-return {1, seq}
 """
+    + _handover_event(channel_arg=7)
+    + """return {1, seq}
+"""
+)
 
 _PRESENCE = """
 -- KEYS: meta, grace timers   ARGV: delta, now_ms, grace deadline_ms, sid, queued grace deadline_ms
@@ -374,7 +386,8 @@ redis.call('PUBLISH', ARGV[4], event)
 return {1, seq, status, info[1], info[2], info[3], info[4], info[5]}
 """
 
-_TRANSFER_SESSION = """
+_TRANSFER_SESSION = (
+    """
 -- KEYS: meta, events   ARGV: handover event json without seq, from id, to id ('' = back to the queue), to name,
 --                            now_ms, channel, from name, note
 -- Returns {code, seq, audience, language}.
@@ -387,16 +400,12 @@ else
   redis.call('HSET', KEYS[1], 'status', 'queued', 'enqueued_at', ARGV[5])
   redis.call('HDEL', KEYS[1], 'counselor', 'counselor_name', 'paired_at')
 end
-local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
-local event = '{"seq":' .. seq .. ',' .. string.sub(ARGV[1], 2)
-redis.call('XADD', KEYS[2], seq .. '-1', 'e', event)
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
-redis.call('HSET', KEYS[1], 'last_activity', ARGV[5])
-redis.call('PUBLISH', ARGV[6], event)
-local fields = redis.call('HMGET', KEYS[1], 'audience', 'language')
+"""
+    + _handover_event(channel_arg=6)
+    + """local fields = redis.call('HMGET', KEYS[1], 'audience', 'language')
 return {1, seq, fields[1], fields[2]}
 """
+)
 
 _COUNT_VISITOR = """
 -- KEYS: meta   ARGV: delta, now_ms
