@@ -39,8 +39,15 @@ TRIAGE_SET = DATA / "triage_eval.jsonl"
 REDACTION_SET = DATA / "redaction_eval.jsonl"
 REDACTION_TRAIN_SET = DATA / "redaction_train.jsonl"
 REDACTION_TRAIN_PARTS = DATA / "redaction_train_parts"
-# Written blind in session 3; never tuned on, never inspected for misses (its header says how it is used).
+# Written blind (session 3: redaction_holdout.jsonl; session 4: redaction_holdout2.jsonl and
+# triage_holdout.jsonl); never tuned on, never inspected for misses (each header says how it is used).
 REDACTION_HOLDOUT_SET = DATA / "redaction_holdout.jsonl"
+
+
+def holdout_sets(what: str) -> list[Path]:
+    """The blind held-out files of triage or redaction, oldest first."""
+    return sorted(DATA.glob(f"{what}_holdout*.jsonl"))
+
 SPLITS = ("dev", "test")
 
 # The quality bars (SPEC.md, issue 14), on the test split.
@@ -247,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         "--set",
         choices=("eval", "train", "holdout"),
         default="eval",
-        help="redaction: the eval set, the training set, or the blind held-out set (aggregate figures only)",
+        help="the eval set, the redaction training set, or the blind held-out sets (aggregate figures only)",
     )
     parser.add_argument(
         "--merge-train", action="store_true", help="redaction: rebuild the training set from its parts first"
@@ -257,6 +264,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.what == "triage":
         flag = default_triage_flag()
         print("(urgent kinds: share flagged = recall; other kinds: share flagged = false alarms)", file=out)
+        if args.set == "holdout":
+            # Aggregate figures only: never a list of misses (each file's header says why).
+            for path in holdout_sets("triage"):
+                _print_triage(path.stem, evaluate_triage(load(path), flag), out)
+            return 0
         for split in (args.split,) if args.split else SPLITS:
             report = evaluate_triage(load(TRIAGE_SET, split), flag)
             _print_triage(split, report, out)
@@ -271,7 +283,8 @@ def main(argv: list[str] | None = None) -> int:
         spans = default_redaction_spans()
         if args.set == "holdout":
             # Aggregate figures only: never a list of misses (the file's header says why).
-            _print_redaction("holdout", evaluate_redaction(load(REDACTION_HOLDOUT_SET), spans), out)
+            for path in holdout_sets("redaction"):
+                _print_redaction(path.stem, evaluate_redaction(load(path), spans), out)
             return 0
         if args.set == "train":
             report = evaluate_redaction(load(REDACTION_TRAIN_SET), spans)
