@@ -48,6 +48,7 @@ def holdout_sets(what: str) -> list[Path]:
     """The blind held-out files of triage or redaction, oldest first."""
     return sorted(DATA.glob(f"{what}_holdout*.jsonl"))
 
+
 SPLITS = ("dev", "test")
 
 # The quality bars (SPEC.md, issue 14), on the test split.
