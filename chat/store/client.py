@@ -117,7 +117,7 @@ def connect(
         return cast(Redis, cluster)
     if target.kind == "sentinel":
         auth: dict[str, Any] = {"username": target.username, "password": target.password, "ssl": target.ssl}
-        sentinel = Sentinel(  # type: ignore[no-untyped-call]
+        sentinel = Sentinel(  # type: ignore[no-untyped-call, unused-ignore]
             list(target.hosts),
             sentinel_kwargs={"password": target.sentinel_password} if target.sentinel_password else None,
             socket_timeout=timeout,

@@ -113,7 +113,7 @@ class Hub:
                 await task
         for pubsub in (self._pubsub, *self._nodes.values()):
             with contextlib.suppress(Exception):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]
         for client in self._clients.values():
             with contextlib.suppress(Exception):
                 await client.aclose()
@@ -196,7 +196,7 @@ class Hub:
             try:
                 async with self._lock:
                     with contextlib.suppress(Exception):
-                        await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+                        await self._pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]
                     self._pubsub = self._new_pubsub()
                     await self._pubsub.subscribe("chat:hub:noop", *self._listeners.keys())
                 break
@@ -302,7 +302,7 @@ class Hub:
                         client = self._clients.pop(name, None)
                         with contextlib.suppress(Exception):
                             if gone is not None:
-                                await gone.aclose()  # type: ignore[no-untyped-call]
+                                await gone.aclose()  # type: ignore[no-untyped-call, unused-ignore]
                             if client is not None:
                                 await client.aclose()
                     await cast(Any, self.redis).nodes_manager.initialize()
