@@ -111,10 +111,19 @@ async def test_embedded_redis_full_answers_unavailable_and_recovers(tmp_path: Pa
         # Room again: chats start again.
         client.delete(*[f"junk:{i}" for i in range(filled)])
         client.config_set("maxmemory", "8mb")
-        again = await connect(srv.ws + "/ws/visitor")
-        await send(again, {"type": "hello", "audience": "parent", "language": "nl"})
-        assert (await recv(again))["type"] == "session"
-        await again.close()
+        # `unavailable` means "try again later": a client that does so gets a chat once Redis has room (the
+        # outage probe may still be answering for the outage for a moment on a busy machine).
+        answers = []
+        for _ in range(20):
+            again = await connect(srv.ws + "/ws/visitor")
+            await send(again, {"type": "hello", "audience": "parent", "language": "nl"})
+            answer = await recv(again)
+            await again.close()
+            answers.append((answer["type"], answer.get("code")))
+            if answer["type"] == "session":
+                break
+            await asyncio.sleep(0.5)
+        assert answers[-1][0] == "session" and set(answers[:-1]) <= {("error", "unavailable")}, answers
     finally:
         client.close()
         await asyncio.to_thread(srv.stop)
