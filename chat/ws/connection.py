@@ -435,8 +435,6 @@ class Connection:
         await self._drain()
 
     def _listener(self, channel: str, data: bytes) -> None:
-        if self._relay_now(channel, data):
-            return
         try:
             self.inbox.put_nowait((channel, data))
         except asyncio.QueueFull:
@@ -445,36 +443,6 @@ class Connection:
             while not self.inbox.empty():
                 self.inbox.get_nowait()
             self.inbox.put_nowait((channel, _RESYNC))
-
-    def _relay_now(self, channel: str, data: bytes) -> bool:
-        """The hot case, handled in the hub's own callback instead of a hop through the pump: a chat message
-        that is the next one of its session, with nothing before it in the inbox or being delivered, and room
-        in the socket's buffer. True when it was handled (delivered, or an old copy dropped)."""
-        if not self.inbox.empty() or self._deliver_lock.locked() or self._unsent > MAX_UNSENT_BYTES // 2:
-            return False
-        if not isinstance(data, bytes) or data[:7] != b'{"seq":' or b'"type":"message"' not in data:
-            return False  # not one of ours as the append script publishes it: the pump takes it
-        try:
-            frame = orjson.loads(data)
-            seq = int(frame["seq"])
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-            return False
-        if frame.get("type") != "message" or "{" not in channel:
-            return False
-        cursor = self.cursors.get(self._sid_of(channel))
-        if cursor is None:
-            return True  # no longer followed (as the pump would drop it)
-        verdict = cursor.judge(seq)
-        if verdict is Verdict.GAP:
-            return False  # the pump fills the gap from the stream
-        if verdict is Verdict.NEXT:
-            cursor.advance(seq)
-            self._count_relayed()
-            if not self.closing:
-                stored_ts = frame.get("ts")
-                self.send_text(data.decode(), stored_ts if isinstance(stored_ts, str) else None)
-            # on_event: the subclasses act on ended and handover events only, never on a message.
-        return True
 
     def deliver_stored(self, sid: str, seq: int, event_json: str, before: str) -> bool:
         """An event this connection's own client just had stored (``seq``), sent now right after ``before``
