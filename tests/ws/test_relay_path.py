@@ -1,7 +1,7 @@
 """The hot path of a relayed message (issue 11, round 3).
 
-The visitor's own socket gets its ack and the stored event in one write, every other socket of the session
-(a second tab, the counselor) gets the event from pub/sub in the hub's own callback, and the append script
+The visitor's own socket gets its ack and the stored event in one write (straight to the transport), every
+other socket of the session (a second tab, the counselor) gets the event from pub/sub, and the append script
 sets the session keys' TTL once instead of on every message. Whatever path an event takes, each socket gets
 each event exactly once, in seq order, as stored.
 """
