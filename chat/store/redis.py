@@ -314,6 +314,23 @@ end
 """
 )
 
+_CREATE = """
+-- KEYS: arrivals, meta, visitor token, queue, idle timers
+-- ARGV: ttl, sid, score offset, idle deadline ('' for none), queue channel, notice, meta field/value pairs...
+local arrival = redis.call('INCR', KEYS[1])
+local fields = {}
+for i = 7, #ARGV do fields[#fields + 1] = ARGV[i] end
+fields[#fields + 1] = 'arrival'
+fields[#fields + 1] = arrival
+redis.call('HSET', KEYS[2], unpack(fields))
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[1])
+redis.call('ZADD', KEYS[4], string.format('%d', tonumber(ARGV[3]) + arrival), ARGV[2])
+if ARGV[4] ~= '' then redis.call('ZADD', KEYS[5], ARGV[4], ARGV[2]) end
+redis.call('PUBLISH', ARGV[5], ARGV[6])
+return arrival
+"""
+
 _PRESENCE = """
 -- KEYS: meta, grace timers   ARGV: delta, now_ms, grace deadline_ms, sid, queued grace deadline_ms
 local status = redis.call('HGET', KEYS[1], 'status')
@@ -535,6 +552,7 @@ class RedisStore:
             self._end = redis.register_script(_END)
             self._presence = redis.register_script(_PRESENCE)
             self._transfer = redis.register_script(_TRANSFER)
+            self._create = redis.register_script(_CREATE)
 
     def use_sharded_pubsub(self, on: bool) -> None:
         """Publish with SPUBLISH (scripts too) when the Hub listens with SSUBSCRIBE (``Hub.sharded``)."""
@@ -566,13 +584,15 @@ class RedisStore:
         category: str | None,
         now_ms: int,
         client: str = "",
+        log_id: str = "",
+        idle_deadline_ms: int | None = None,
     ) -> tuple[str, str]:
-        """Create a queued session; returns (session id, visitor token)."""
+        """Create a queued session; returns (session id, visitor token). ``log_id``: its correlation id for the
+        log lines (``chat.services.metrics``); ``idle_deadline_ms``: the idle timer, set in the same step."""
         sid = new_session_id()
         token = secrets.token_urlsafe(32)  # 256 bits
         k = self.keys
-        arrival = int(await self.redis.incr(k.arrivals))
-        meta = {
+        meta: dict[str, Any] = {
             "status": SessionStatus.QUEUED.value,
             "audience": audience.value,
             "language": language.value,
@@ -581,7 +601,6 @@ class RedisStore:
             "category": category or "",
             "seq": 0,
             "enqueued_at": now_ms,
-            "arrival": arrival,
             "opened_at": now_ms,
             "last_activity": now_ms,
             "visitor_conns": 0,
@@ -590,23 +609,43 @@ class RedisStore:
             # The client hash (HMAC, daily salt; never the address), to block the visitor if the chat is abusive.
             "client": client,
         }
-        if self.cluster:
-            # The session and its token first, then the queue entry that makes it visible to an accept.
-            async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.hset(k.session(sid), mapping=cast(Any, meta))
-                pipe.expire(k.session(sid), self.session_ttl)
-                pipe.set(k.visitor_token(token_hash(token)), sid, ex=self.session_ttl)
-                await pipe.execute()
-            await self.redis.zadd(k.queue(audience.value, language.value), {sid: queue_score(arrival, urgent)})
-            await self.publish(k.queue_channel, "enqueued")
+        if log_id:
+            meta["log_id"] = log_id
+        if not self.cluster:
+            # One round trip: the arrival number, the session, its token, the queue entry, the silent-queue
+            # timer and the queue notice, in one script (a hello was four round trips).
+            await self._create(
+                keys=[
+                    k.arrivals,
+                    k.session(sid),
+                    k.visitor_token(token_hash(token)),
+                    k.queue(audience.value, language.value),
+                    k.idle_timers,
+                ],
+                args=[
+                    self.session_ttl,
+                    sid,
+                    URGENT_OFFSET if urgent else NORMAL_OFFSET,
+                    "" if idle_deadline_ms is None else idle_deadline_ms,
+                    k.queue_channel,
+                    # A tail arrival moves nobody's position: the queue watcher tells only the counselors.
+                    "enqueued:urgent" if urgent else "enqueued",
+                    *[x for kv in meta.items() for x in kv],
+                ],
+            )
             return sid, token
-        async with self.redis.pipeline(transaction=True) as pipe:
+        # The session and its token first, then the queue entry that makes it visible to an accept.
+        arrival = int(await self.redis.incr(k.arrivals))
+        meta["arrival"] = arrival
+        async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hset(k.session(sid), mapping=cast(Any, meta))
             pipe.expire(k.session(sid), self.session_ttl)
             pipe.set(k.visitor_token(token_hash(token)), sid, ex=self.session_ttl)
-            pipe.zadd(k.queue(audience.value, language.value), {sid: queue_score(arrival, urgent)})
-            pipe.publish(k.queue_channel, "enqueued")
             await pipe.execute()
+        await self.redis.zadd(k.queue(audience.value, language.value), {sid: queue_score(arrival, urgent)})
+        await self.publish(k.queue_channel, "enqueued:urgent" if urgent else "enqueued")
+        if idle_deadline_ms is not None:
+            await self.touch_idle(sid, idle_deadline_ms)
         return sid, token
 
     async def session_of_token(self, token: str) -> str | None:

@@ -380,9 +380,13 @@ class Connection:
         """Deliver every event of ``sid`` after ``last_seq``, then live events, in order."""
         if sid in self.cursors:
             return
+        await self.follow_live(sid, last_seq)
+        await self.catch_up(sid)
+
+    async def follow_live(self, sid: str, last_seq: int = 0) -> None:
+        """:meth:`follow` without reading the stream: the caller catches up when it knows there is something."""
         self.cursors[sid] = Cursor(last_seq)
         await self.rt.hub.subscribe(self.rt.keys.session_channel(sid), self._listener)
-        await self.catch_up(sid)
 
     async def unfollow(self, sid: str) -> None:
         if self.cursors.pop(sid, None) is not None:

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from redis.exceptions import RedisError
 from starlette.websockets import WebSocket
@@ -29,7 +29,7 @@ from chat.services.addresses import http_client_address
 from chat.services.auth import TokenBucket
 from chat.services.runtime import Runtime, wall_ms
 from chat.sessions import EndReason, Sender, SessionStatus
-from chat.store.redis import RATE_LIMITED, SESSION_FULL
+from chat.store.redis import RATE_LIMITED, SESSION_FULL, SessionInfo
 from chat.ws.connection import Connection, Wire
 from chat.ws.frames import Disconnected, FrameReader, run_endpoint
 from chat.ws.instance import visitor_ended, visitor_presence
@@ -95,15 +95,17 @@ class VisitorConnection(Connection):
         self.close_soon(1008, "unknown session")
         self.ended.set()
 
-    async def check_paired(self) -> None:
+    async def check_paired(self, info: SessionInfo | None | Literal[False] = False) -> None:
         """Send ``paired`` if a counselor claimed the session before this socket was subscribed.
 
         The ``paired`` notice is not stored; one published between reading the status and
-        subscribing to the session's channel would otherwise never reach the visitor.
+        subscribing to the session's channel would otherwise never reach the visitor. ``info``: the
+        session as read after subscribing, if the caller has it.
         """
         if self.sid is None or self.status is not SessionStatus.QUEUED:
             return
-        info = await self.rt.store.get_session(self.sid)
+        if info is False:
+            info = await self.rt.store.get_session(self.sid)
         if info is not None and info.status is SessionStatus.ACTIVE and self.status is SessionStatus.QUEUED:
             self.status = SessionStatus.ACTIVE
             await self.send({"type": "paired", "counselor_name": info.counselor_name})
@@ -302,6 +304,7 @@ async def _hello(conn: VisitorConnection, hello: Hello) -> bool:
     if triage is not None and first_message:
         urgent, category = triage(first_message, hello.language.value)
     now = rt.now_ms()
+    log_id = metrics.new_correlation_id()
     sid, token = await rt.store.create_session(
         audience=hello.audience,
         language=hello.language,
@@ -310,23 +313,28 @@ async def _hello(conn: VisitorConnection, hello: Hello) -> bool:
         category=category,
         now_ms=now,
         client=conn.client_hash,
+        log_id=log_id,
+        # Nothing written yet: a queued session that stays silent this long ends (the sweeper checks again).
+        idle_deadline_ms=None if first_message else now + int(settings.queued_silent_timeout_seconds * 1000),
     )
     conn.sid, conn.status, conn.started_ms = sid, SessionStatus.QUEUED, now
-    await metrics.session_queued(rt, sid, hello.audience.value, hello.language.value)
+    metrics.session_queued(rt, sid, log_id, hello.audience.value, hello.language.value)
     conn.audience, conn.language = hello.audience.value, hello.language.value
     if first_message:
         event = {"type": "message", "session_id": sid, "sender": "visitor", "text": first_message, "ts": utc_now_iso()}
         await rt.store.append(sid, event, client_id=None, owner=None, allowed=(SessionStatus.QUEUED,), now_ms=now)
-    else:
-        # Nothing written yet: a queued session that stays silent this long ends (the sweeper checks again).
-        await rt.store.touch_idle(sid, now + int(settings.queued_silent_timeout_seconds * 1000))
     await visitor_presence(rt, conn, +1, now, 0)
     await conn.send({"type": "session", "session_id": sid, "token": token, "status": "queued", "resumed": False})
     watcher = rt.extras.get("watcher")
     if watcher is not None:
         await watcher.visitor_joined(conn)
-    await conn.follow(sid, 0)
-    await conn.check_paired()
+    await conn.follow_live(sid, 0)
+    # One read for both checks once subscribed: what was stored before (the first message, a quick
+    # counselor) is read from the stream only if there is any, and a `paired` published before is sent now.
+    info = await rt.store.get_session(sid)
+    if info is None or info.seq > 0:
+        await conn.catch_up(sid)
+    await conn.check_paired(info)
     return True
 
 

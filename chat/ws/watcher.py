@@ -77,6 +77,7 @@ class Watcher:
         self.visitors: dict[str, VisitorConnection] = {}
         self.counselors: set[CounselorConnection] = set()
         self._changed = asyncio.Event()
+        self._moved = False  # a change since the last round that may move a queued visitor
         self._tasks: list[asyncio.Task[None]] = []
         # counselor id -> (when read, the queues they take)
         self._skills: dict[str, tuple[int, tuple[tuple[str, str], ...]]] = {}
@@ -104,6 +105,10 @@ class Watcher:
                 task.result()
 
     def _on_change(self, channel: str, data: bytes) -> None:
+        # A visitor queued at the tail (a hello that is not urgent) moves nobody's place: that round tells the
+        # counselors only (the visitor hears their own place from visitor_joined).
+        if data not in (b"enqueued", "enqueued"):
+            self._moved = True
         self._changed.set()
 
     async def _on_supervisor_alert(self, channel: str, data: bytes) -> None:
@@ -235,15 +240,20 @@ class Watcher:
         loop = asyncio.get_running_loop()
         took = 0.0
         while not self._stopping:
-            with contextlib.suppress(TimeoutError):
+            refresh = False
+            try:
                 await asyncio.wait_for(self._changed.wait(), REFRESH_SECONDS)
+            except TimeoutError:
+                refresh = True  # estimates age, and counselors' heartbeats lapse without a notice
             # Many changes close together make one update (the flag is cleared after the pause, so
             # what changed during it is in this round).
             await asyncio.sleep(max(COALESCE_SECONDS, 2 * took))
             self._changed.clear()
+            moved, self._moved = self._moved, False
             started = loop.time()
             try:
-                await self.update_visitors(list(self.visitors.values()))
+                if moved or refresh:
+                    await self.update_visitors(list(self.visitors.values()))
                 webhook = self.rt.extras.get("alert_webhook")
                 if self.counselors or webhook is not None:
                     frame = await self.queues_frame()
