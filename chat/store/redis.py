@@ -315,20 +315,31 @@ end
 )
 
 _CREATE = """
--- KEYS: arrivals, meta, visitor token, queue, idle timers
--- ARGV: ttl, sid, score offset, idle deadline ('' for none), queue channel, notice, meta field/value pairs...
+-- KEYS: arrivals, meta, visitor token, queue, idle timers, the instance's visitor index (or the meta again)
+-- ARGV: ttl, sid, score offset, idle deadline ('' for none), queue channel, notice,
+--       instance id ('' when the socket is counted later), index ttl, meta field/value pairs...
+-- Returns {arrival, queue position}.
 local arrival = redis.call('INCR', KEYS[1])
 local fields = {}
-for i = 7, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 9, #ARGV do fields[#fields + 1] = ARGV[i] end
 fields[#fields + 1] = 'arrival'
 fields[#fields + 1] = arrival
+if ARGV[7] ~= '' then
+  -- The first socket, counted on this instance as InstanceStore.visitor and index_visitor would.
+  fields[#fields + 1] = 'conns:' .. ARGV[7]
+  fields[#fields + 1] = 1
+  fields[#fields + 1] = 'visitor_conns'
+  fields[#fields + 1] = 1
+  redis.call('SADD', KEYS[6], ARGV[2])
+  redis.call('EXPIRE', KEYS[6], ARGV[8])
+end
 redis.call('HSET', KEYS[2], unpack(fields))
 redis.call('EXPIRE', KEYS[2], ARGV[1])
 redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[1])
 redis.call('ZADD', KEYS[4], string.format('%d', tonumber(ARGV[3]) + arrival), ARGV[2])
 if ARGV[4] ~= '' then redis.call('ZADD', KEYS[5], ARGV[4], ARGV[2]) end
 redis.call('PUBLISH', ARGV[5], ARGV[6])
-return arrival
+return {arrival, redis.call('ZRANK', KEYS[4], ARGV[2]) + 1}
 """
 
 _PRESENCE = """
@@ -445,6 +456,17 @@ def token_hash(token: str) -> str:
 
 def new_session_id() -> str:
     return "s_" + secrets.token_urlsafe(12)
+
+
+@dataclass(frozen=True)
+class Created:
+    """A session just queued (``RedisStore.create_queued``): its id, the visitor's token, its place in the
+    queue when the create read it (else None), and whether its first socket was counted with it."""
+
+    sid: str
+    token: str
+    position: int | None
+    counted: bool
 
 
 @dataclass(frozen=True)
@@ -584,11 +606,38 @@ class RedisStore:
         category: str | None,
         now_ms: int,
         client: str = "",
+    ) -> tuple[str, str]:
+        """Create a queued session; returns (session id, visitor token)."""
+        created = await self.create_queued(
+            audience=audience,
+            language=language,
+            topic=topic,
+            urgent=urgent,
+            category=category,
+            now_ms=now_ms,
+            client=client,
+        )
+        return created.sid, created.token
+
+    async def create_queued(
+        self,
+        *,
+        audience: Audience,
+        language: Language,
+        topic: str | None,
+        urgent: bool,
+        category: str | None,
+        now_ms: int,
+        client: str = "",
         log_id: str = "",
         idle_deadline_ms: int | None = None,
-    ) -> tuple[str, str]:
-        """Create a queued session; returns (session id, visitor token). ``log_id``: its correlation id for the
-        log lines (``chat.services.metrics``); ``idle_deadline_ms``: the idle timer, set in the same step."""
+        counted_on: tuple[str, str, int] | None = None,
+    ) -> Created:
+        """Create a queued session, in one round trip on one server. ``log_id``: its correlation id for the
+        log lines (``chat.services.metrics``); ``idle_deadline_ms``: the idle timer, set in the same step;
+        ``counted_on``: (instance id, that instance's visitor index, its TTL) to count the visitor's first
+        socket there in the same step (``chat.ws.instance.InstanceKeeper.new_visitor``; on a cluster the
+        caller counts it afterwards, and ``Created.position`` is None)."""
         sid = new_session_id()
         token = secrets.token_urlsafe(32)  # 256 bits
         k = self.keys
@@ -614,13 +663,14 @@ class RedisStore:
         if not self.cluster:
             # One round trip: the arrival number, the session, its token, the queue entry, the silent-queue
             # timer and the queue notice, in one script (a hello was four round trips).
-            await self._create(
+            _, position = await self._create(
                 keys=[
                     k.arrivals,
                     k.session(sid),
                     k.visitor_token(token_hash(token)),
                     k.queue(audience.value, language.value),
                     k.idle_timers,
+                    counted_on[1] if counted_on else k.session(sid),
                 ],
                 args=[
                     self.session_ttl,
@@ -630,10 +680,12 @@ class RedisStore:
                     k.queue_channel,
                     # A tail arrival moves nobody's position: the queue watcher tells only the counselors.
                     "enqueued:urgent" if urgent else "enqueued",
+                    counted_on[0] if counted_on else "",
+                    counted_on[2] if counted_on else 0,
                     *[x for kv in meta.items() for x in kv],
                 ],
             )
-            return sid, token
+            return Created(sid, token, int(position), counted_on is not None)
         # The session and its token first, then the queue entry that makes it visible to an accept.
         arrival = int(await self.redis.incr(k.arrivals))
         meta["arrival"] = arrival
@@ -646,7 +698,7 @@ class RedisStore:
         await self.publish(k.queue_channel, "enqueued:urgent" if urgent else "enqueued")
         if idle_deadline_ms is not None:
             await self.touch_idle(sid, idle_deadline_ms)
-        return sid, token
+        return Created(sid, token, None, False)
 
     async def session_of_token(self, token: str) -> str | None:
         sid = await self.redis.get(self.keys.visitor_token(token_hash(token)))

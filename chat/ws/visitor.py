@@ -32,7 +32,7 @@ from chat.sessions import EndReason, Sender, SessionStatus
 from chat.store.redis import RATE_LIMITED, SESSION_FULL, SessionInfo
 from chat.ws.connection import Connection, Wire
 from chat.ws.frames import Disconnected, FrameReader, run_endpoint
-from chat.ws.instance import visitor_ended, visitor_presence
+from chat.ws.instance import InstanceKeeper, visitor_ended, visitor_presence
 
 log = logging.getLogger("chat.visitor")
 
@@ -305,7 +305,11 @@ async def _hello(conn: VisitorConnection, hello: Hello) -> bool:
         urgent, category = triage(first_message, hello.language.value)
     now = rt.now_ms()
     log_id = metrics.new_correlation_id()
-    sid, token = await rt.store.create_session(
+    keeper: InstanceKeeper | None = rt.extras.get("instance")
+    counted_on = keeper.new_visitor() if keeper is not None else None
+    watcher = rt.extras.get("watcher")
+    moves = watcher.moves if watcher is not None else 0
+    created = await rt.store.create_queued(
         audience=hello.audience,
         language=hello.language,
         topic=(hello.topic or "").strip() or None,
@@ -316,18 +320,22 @@ async def _hello(conn: VisitorConnection, hello: Hello) -> bool:
         log_id=log_id,
         # Nothing written yet: a queued session that stays silent this long ends (the sweeper checks again).
         idle_deadline_ms=None if first_message else now + int(settings.queued_silent_timeout_seconds * 1000),
+        counted_on=counted_on,
     )
+    sid, token = created.sid, created.token
     conn.sid, conn.status, conn.started_ms = sid, SessionStatus.QUEUED, now
+    if created.counted and keeper is not None and counted_on is not None:
+        keeper.counted(conn, counted_on[0])
     metrics.session_queued(rt, sid, log_id, hello.audience.value, hello.language.value)
     conn.audience, conn.language = hello.audience.value, hello.language.value
     if first_message:
         event = {"type": "message", "session_id": sid, "sender": "visitor", "text": first_message, "ts": utc_now_iso()}
         await rt.store.append(sid, event, client_id=None, owner=None, allowed=(SessionStatus.QUEUED,), now_ms=now)
-    await visitor_presence(rt, conn, +1, now, 0)
+    if not created.counted:
+        await visitor_presence(rt, conn, +1, now, 0)
     await conn.send({"type": "session", "session_id": sid, "token": token, "status": "queued", "resumed": False})
-    watcher = rt.extras.get("watcher")
     if watcher is not None:
-        await watcher.visitor_joined(conn)
+        await watcher.visitor_joined(conn, created.position, moves)
     await conn.follow_live(sid, 0)
     # One read for both checks once subscribed: what was stored before (the first message, a quick
     # counselor) is read from the stream only if there is any, and a `paired` published before is sent now.
