@@ -15,6 +15,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import WebSocketRoute
 
 from chat.api import admin, console, health, public, rating, staffing, supervisor, transcripts, widget, wrapups
 from chat.api import auth as auth_routes
@@ -161,8 +162,10 @@ def create_app(settings: Settings, redis_url: str, *, clock: Callable[[], int] |
     app.include_router(widget.api)
     app.include_router(widget.router)
     app.include_router(console.router)
-    app.add_api_websocket_route("/ws/visitor", visitor_endpoint)
-    app.add_api_websocket_route("/ws/counselor", counselor_endpoint)
+    # Plain Starlette routes: the endpoints take no FastAPI dependencies, and FastAPI's dependency solving and
+    # exit stacks cost every handshake CPU and every open socket memory (bench/README.md, round 3).
+    app.router.routes.append(WebSocketRoute("/ws/visitor", visitor_endpoint))
+    app.router.routes.append(WebSocketRoute("/ws/counselor", counselor_endpoint))
     # The visitor's fallback transport where websockets are blocked (chat/ws/fallback.py); not in the API docs.
     app.add_route(STREAM_PATH, stream_endpoint, methods=["POST"], include_in_schema=False)
     app.add_route(SEND_PATH, send_endpoint, methods=["POST"], include_in_schema=False)

@@ -30,7 +30,7 @@ from chat.services.auth import TokenBucket
 from chat.services.runtime import Runtime, wall_ms
 from chat.sessions import EndReason, Sender, SessionStatus
 from chat.store.redis import RATE_LIMITED, SESSION_FULL, SessionInfo
-from chat.ws.connection import Connection, Wire
+from chat.ws.connection import Connection, Flag, Wire
 from chat.ws.frames import Disconnected, FrameReader, run_endpoint
 from chat.ws.instance import InstanceKeeper, visitor_ended, visitor_presence
 
@@ -51,12 +51,22 @@ class VisitorConnection(Connection):
         self.client_hashes: list[str] = []  # today's and yesterday's, to find a block made yesterday
         self.session_key = ""  # HMAC of the session id, for the per-session rate limits
         self.last_queue: tuple[int | None, int | None, bool] | None = None
-        self.ended = asyncio.Event()
+        self.ended = Flag()
+        # The handler's task while it waits for the next frame: the end of the session interrupts that wait.
+        self._reading: asyncio.Task[Any] | None = None
+        self._interrupted = False
         # Typing is never stored: a bucket of this connection's own is enough for it.
         self._typing = TokenBucket(rt.settings.messages_per_second, rt.settings.message_burst)
 
     async def typing_allowed(self) -> bool:
         return self._typing.take()
+
+    def end_wait(self) -> None:
+        """The session ended: stop waiting for the client's next frame (``_next_or_end``)."""
+        self.ended.set()
+        if self._reading is not None and not self._interrupted:
+            self._interrupted = True
+            self._reading.cancel()
 
     async def ended_here(self) -> None:
         """The visitor ended the session through this connection: deliver the ended event (and anything
@@ -69,7 +79,7 @@ class VisitorConnection(Connection):
     async def on_event(self, sid: str, event: Event) -> None:
         if event.get("type") == "ended":
             self.status = SessionStatus.ENDED
-            self.ended.set()
+            self.end_wait()
         elif event.get("type") == "handover" and event.get("counselor_name") is None:
             # Back in the queue: position updates resume until a counselor accepts.
             self.status = SessionStatus.QUEUED
@@ -93,7 +103,7 @@ class VisitorConnection(Connection):
         self.status = SessionStatus.ENDED  # nothing left to count offline or to time out
         await self.send(error_frame(ErrorCode.UNKNOWN_SESSION, "unknown or expired session"))
         self.close_soon(1008, "unknown session")
-        self.ended.set()
+        self.end_wait()
 
     async def check_paired(self, info: SessionInfo | None | Literal[False] = False) -> None:
         """Send ``paired`` if a counselor claimed the session before this socket was subscribed.
@@ -252,21 +262,26 @@ async def handle_frame(visit: Visit, frame: Any, strike: Strike) -> None:
 
 
 async def _next_or_end(conn: VisitorConnection, reader: FrameReader) -> Any:
-    """The next frame, or None once the session ended (by the counselor or a timer)."""
-    receive = asyncio.create_task(reader.next())
-    ended = asyncio.create_task(conn.ended.wait())
+    """The next frame, or None once the session ended (by the counselor or a timer).
+
+    Read in the handler's own task: the end of the session (``VisitorConnection.end_wait``, from the pump)
+    cancels that wait, and the cancel is taken back here. No task per frame: an idle socket (a visitor in
+    the queue) holds none but the server's handler.
+    """
+    if conn.ended.is_set():
+        return None
+    task = asyncio.current_task()
+    assert task is not None
+    conn._reading, conn._interrupted = task, False
     try:
-        done, _ = await asyncio.wait({receive, ended}, return_when=asyncio.FIRST_COMPLETED)
+        return await reader.next()
+    except asyncio.CancelledError:
+        # Ours (the session ended) and nobody else's (a shutdown cancels too): carry on to the normal close.
+        if conn._interrupted and task.uncancel() == 0:
+            return None
+        raise
     finally:
-        ended.cancel()
-    if receive in done:
-        return receive.result()
-    receive.cancel()
-    try:
-        await receive
-    except (asyncio.CancelledError, Disconnected):
-        pass
-    return None
+        conn._reading = None
 
 
 async def _hello(conn: VisitorConnection, hello: Hello) -> bool:
