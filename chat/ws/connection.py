@@ -79,15 +79,29 @@ class TransportMiddleware:
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "websocket" or (scope["type"] == "http" and scope.get("path") == STREAM_PATH):
-            transport = getattr(getattr(send, "__self__", None), "transport", None)
+            protocol = getattr(send, "__self__", None)
+            transport = getattr(protocol, "transport", None)
             if transport is not None:
                 scope = {**scope, "chat.transport": transport}
+                if scope["type"] == "websocket":
+                    scope["chat.protocol"] = protocol
             if scope["type"] == "http":
                 # An event stream is an answer still being written when the server shuts down: the server's
                 # protocol (chat/server/guard.py), which holds this very scope, sets the event then, and the
                 # stream closes with 1012. (Set in place: the protocol's scope, not a copy.)
                 scope["chat.shutdown"] = asyncio.Event()
         await self.app(scope, receive, send)
+
+
+def forget_handshake(scope: MutableMapping[str, Any]) -> None:
+    """Let go of the handshake once the socket is accepted: uvicorn's websocket protocol keeps the request and
+    the response it parsed and wrote (their headers, about 2 kB) for the socket's whole life, and reads neither
+    after the handshake. The scope keeps the request headers (the client address behind a proxy)."""
+    protocol = scope.get("chat.protocol")
+    if protocol is not None and getattr(protocol, "handshake_complete", False):
+        for name in ("request", "response"):
+            if hasattr(protocol, name):
+                setattr(protocol, name, None)
 
 
 def dumps(frame: dict[str, Any]) -> str:
@@ -233,6 +247,28 @@ class Connection:
     """
 
     role = "connection"
+    # Thousands of these sit open at once: no instance dict (about 1.5 kB each with this many attributes).
+    __slots__ = (
+        "__weakref__",
+        "wire",
+        "http",
+        "transport",
+        "rt",
+        "cursors",
+        "inbox",
+        "_out",
+        "_latency",
+        "_unsent",
+        "_room",
+        "_closed",
+        "_dead",
+        "_slow_close",
+        "_writer",
+        "_deliver_lock",
+        "_pump",
+        "_started",
+        "closing",
+    )
 
     def __init__(self, wire: Wire, rt: Runtime) -> None:
         self.wire = wire

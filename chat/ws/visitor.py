@@ -39,6 +39,21 @@ log = logging.getLogger("chat.visitor")
 
 class VisitorConnection(Connection):
     role = "visitor"
+    __slots__ = (
+        "sid",
+        "status",
+        "audience",
+        "language",
+        "started_ms",
+        "client_hash",
+        "client_hashes",
+        "session_key",
+        "last_queue",
+        "ended",
+        "_reading",
+        "_interrupted",
+        "_typing",
+    )
 
     def __init__(self, wire: Wire, rt: Runtime) -> None:
         super().__init__(wire, rt)
