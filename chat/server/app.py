@@ -162,8 +162,7 @@ def create_app(settings: Settings, redis_url: str, *, clock: Callable[[], int] |
     app.include_router(widget.api)
     app.include_router(widget.router)
     app.include_router(console.router)
-    # Plain Starlette routes: the endpoints take no FastAPI dependencies, and FastAPI's dependency solving and
-    # exit stacks cost every handshake CPU and every open socket memory (bench/README.md, round 3).
+    # Plain Starlette routes (no FastAPI dependencies); TransportMiddleware calls these endpoints itself.
     app.router.routes.append(WebSocketRoute("/ws/visitor", visitor_endpoint))
     app.router.routes.append(WebSocketRoute("/ws/counselor", counselor_endpoint))
     # The visitor's fallback transport where websockets are blocked (chat/ws/fallback.py); not in the API docs.
@@ -195,6 +194,11 @@ def create_app(settings: Settings, redis_url: str, *, clock: Callable[[], int] |
         add_security_headers(request.url.path, response, settings)
         return response
 
-    # Last, so outermost: the websocket endpoints get their transport (see TransportMiddleware).
-    app.add_middleware(TransportMiddleware)
+    # Last, so outermost: the websocket endpoints get their transport, and are called from there
+    # (see TransportMiddleware).
+    app.add_middleware(
+        TransportMiddleware,
+        websockets={"/ws/visitor": visitor_endpoint, "/ws/counselor": counselor_endpoint},
+        root=app,
+    )
     return app

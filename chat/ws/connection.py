@@ -72,10 +72,23 @@ class TransportMiddleware:
     so a client that never reads could never be closed through ASGI; with the
     transport the connection aborts it instead. Needs to see the server's own
     ``send`` (uvicorn's protocol), so it is added last (outermost).
+
+    ``websockets`` (path -> endpoint) are called from here, past the rest of the stack: the HTTP middleware,
+    the exception handlers and the router do nothing for a websocket that its endpoint does not do itself
+    (origin, limits, the answers to failures: ``chat.ws.frames.run_endpoint``), and each of their frames
+    stayed alive for as long as the socket is open (about 6 kB a socket, bench/README.md round 3).
+    ``root`` is the application the endpoints find their runtime on (``ws.app.state.rt``).
     """
 
-    def __init__(self, app: _ASGIApp) -> None:
+    def __init__(
+        self,
+        app: _ASGIApp,
+        websockets: dict[str, Callable[[WebSocket], Awaitable[None]]] | None = None,
+        root: Any = None,
+    ) -> None:
         self.app = app
+        self.websockets = websockets or {}
+        self.root = root
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "websocket" or (scope["type"] == "http" and scope.get("path") == STREAM_PATH):
@@ -85,6 +98,13 @@ class TransportMiddleware:
                 scope = {**scope, "chat.transport": transport}
                 if scope["type"] == "websocket":
                     scope["chat.protocol"] = protocol
+            if scope["type"] == "websocket" and self.root is not None:
+                path = scope.get("path", "")
+                endpoint = self.websockets.get(path[len(scope.get("root_path", "")) :])
+                if endpoint is not None:
+                    scope = {**scope, "app": self.root}
+                    await endpoint(WebSocket(scope, receive, send))
+                    return
             if scope["type"] == "http":
                 # An event stream is an answer still being written when the server shuts down: the server's
                 # protocol (chat/server/guard.py), which holds this very scope, sets the event then, and the
