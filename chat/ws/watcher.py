@@ -229,9 +229,12 @@ class Watcher:
 
     async def update_visitors(self, conns: list[VisitorConnection]) -> None:
         live = [c for c in conns if c.sid and c.status is SessionStatus.QUEUED and not c.closing]
-        for conn in conns:
-            if conn not in live and conn.sid:
-                self.visitors.pop(conn.sid, None)
+        if len(live) < len(conns):
+            # A set: `in` on the list made a round of 10,000 visitors 10^8 comparisons (the idle CPU).
+            kept = {id(c) for c in live}
+            for conn in conns:
+                if id(conn) not in kept and conn.sid:
+                    self.visitors.pop(conn.sid, None)
         if not live:
             return
         positions = await self.positions(live)
