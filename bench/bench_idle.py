@@ -67,11 +67,12 @@ def run_one(kind: str, args: Any, data_dir: Path, prefix: str) -> dict[str, Any]
             await asyncio.sleep(1.0)
             rss0 = server.rss_kb()
             started = time.monotonic()
-            sockets, failures = await _open(server, args.connections, args.concurrency)
+            with h.RedisCommands() as commands, h.CpuMeter(server) as open_cpu:
+                sockets, failures = await _open(server, args.connections, args.concurrency)
             opened = time.monotonic() - started
             held.extend(sockets)
             await asyncio.sleep(args.settle)
-            with h.CpuMeter(server) as idle_cpu:
+            with h.RedisCommands() as idle_commands, h.CpuMeter(server) as idle_cpu:
                 await asyncio.sleep(args.idle_seconds)
             alive = sum(1 for ws in held if ws.state.name == "OPEN")
             rss = server.rss_kb()
@@ -83,6 +84,10 @@ def run_one(kind: str, args: Any, data_dir: Path, prefix: str) -> dict[str, Any]
                 "failures": failures,
                 "open_s": opened,
                 "alive": alive,
+                "open_cpu": open_cpu.server_pct,
+                "open_cpu_us": 1e6 * open_cpu.server_s / max(1, len(sockets)),
+                "hello_commands": commands.per(len(sockets)),
+                "idle_commands_per_s": sum(idle_commands.delta.values()) / args.idle_seconds,
                 "idle_cpu": idle_cpu.server_pct,
                 "idle_redis": idle_cpu.redis_pct,
             }
@@ -148,6 +153,11 @@ def main() -> int:
                     if r["exited"]
                     else f"no exit within {r['stop_s']:.0f} s of SIGTERM: killed"
                 )
+            )
+            print(
+                f"[{kind}] while opening: server CPU {r['open_cpu']:.0f}% = {r['open_cpu_us']:.0f} µs per hello; "
+                f"{r['hello_commands'].replace('per unit', 'per hello')}; idle: "
+                f"{r['idle_commands_per_s']:.1f} Redis commands/s"
             )
             if r["complaints"]:
                 print(f"[{kind}] server log: {h.summarize(r['complaints'])}")

@@ -15,6 +15,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import WebSocketRoute
 
 from chat.api import admin, console, health, public, rating, staffing, supervisor, transcripts, widget, wrapups
 from chat.api import auth as auth_routes
@@ -161,8 +162,9 @@ def create_app(settings: Settings, redis_url: str, *, clock: Callable[[], int] |
     app.include_router(widget.api)
     app.include_router(widget.router)
     app.include_router(console.router)
-    app.add_api_websocket_route("/ws/visitor", visitor_endpoint)
-    app.add_api_websocket_route("/ws/counselor", counselor_endpoint)
+    # Plain Starlette routes (no FastAPI dependencies); TransportMiddleware calls these endpoints itself.
+    app.router.routes.append(WebSocketRoute("/ws/visitor", visitor_endpoint))
+    app.router.routes.append(WebSocketRoute("/ws/counselor", counselor_endpoint))
     # The visitor's fallback transport where websockets are blocked (chat/ws/fallback.py); not in the API docs.
     app.add_route(STREAM_PATH, stream_endpoint, methods=["POST"], include_in_schema=False)
     app.add_route(SEND_PATH, send_endpoint, methods=["POST"], include_in_schema=False)
@@ -192,6 +194,11 @@ def create_app(settings: Settings, redis_url: str, *, clock: Callable[[], int] |
         add_security_headers(request.url.path, response, settings)
         return response
 
-    # Last, so outermost: the websocket endpoints get their transport (see TransportMiddleware).
-    app.add_middleware(TransportMiddleware)
+    # Last, so outermost: the websocket endpoints get their transport, and are called from there
+    # (see TransportMiddleware).
+    app.add_middleware(
+        TransportMiddleware,
+        websockets={"/ws/visitor": visitor_endpoint, "/ws/counselor": counselor_endpoint},
+        root=app,
+    )
     return app

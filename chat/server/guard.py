@@ -28,7 +28,9 @@ def guarded_protocol(
 ) -> type[asyncio.Protocol]:
     """A subclass of uvicorn's HTTP protocol class ``base`` (httptools or h11) with the guard."""
     # address -> open transports (websockets included: an upgraded connection keeps its transport).
-    open_by_address: dict[str, list[asyncio.BaseTransport]] = {}
+    # A set, pruned of closed transports only when it reaches the cap and every 1,000 connections: a scan of
+    # every open socket of the address on each new connection was a cost that grew with the address's sockets.
+    open_by_address: dict[str, set[asyncio.BaseTransport]] = {}
     seen = 0
 
     class Guarded(base):  # type: ignore[valid-type,misc]
@@ -40,17 +42,19 @@ def guarded_protocol(
             peer = self.client[0] if getattr(self, "client", None) else None
             if peer is not None and peer not in trusted:
                 seen += 1
-                if seen % 1000 == 0:  # now and then, forget addresses whose connections are all gone
-                    for key in [k for k, v in open_by_address.items() if all(t.is_closing() for t in v)]:
-                        del open_by_address[key]
-                live = [t for t in open_by_address.get(peer, []) if not t.is_closing()]
+                if seen % 1000 == 0:  # now and then, forget connections that are gone
+                    for key, held in list(open_by_address.items()):
+                        held.difference_update([t for t in held if t.is_closing()])
+                        if not held:
+                            del open_by_address[key]
+                live = open_by_address.setdefault(peer, set())
                 if len(live) >= max_per_address:
-                    open_by_address[peer] = live
-                    transport.write(_REFUSED)
-                    transport.close()
-                    return
-                live.append(transport)
-                open_by_address[peer] = live
+                    live.difference_update([t for t in live if t.is_closing()])
+                    if len(live) >= max_per_address:
+                        transport.write(_REFUSED)
+                        transport.close()
+                        return
+                live.add(transport)
             self._arm()
 
         def _arm(self) -> None:

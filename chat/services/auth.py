@@ -247,6 +247,8 @@ class RateLimiter:
 class TokenBucket:
     """In-memory flood control for one connection (no address involved)."""
 
+    __slots__ = ("rate", "burst", "tokens", "updated")
+
     def __init__(self, rate: float, burst: int) -> None:
         self.rate = rate
         self.burst = float(burst)

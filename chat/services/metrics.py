@@ -329,9 +329,15 @@ def log_step(step: str, cid: str, **fields: Any) -> None:
     lifecycle_log.info(step, extra={"fields": {"event": step, "correlation_id": cid, **fields}})
 
 
-async def session_queued(rt: Any, sid: str, audience: str, language: str) -> None:
+def new_correlation_id() -> str:
+    """A fresh correlation id, for a session that stores it as it is created (``RedisStore.create_session``)."""
+    return secrets.token_hex(6)
+
+
+def session_queued(rt: Any, sid: str, log_id: str, audience: str, language: str) -> None:
+    """A session was queued with ``log_id`` as its correlation id (stored by the create): no Redis round trip."""
     of(rt).sessions_started.inc()
-    log_step("session.queued", await correlation_id(rt, sid), audience=audience, language=language)
+    log_step("session.queued", _remember(rt, sid, log_id), audience=audience, language=language)
 
 
 async def session_paired(rt: Any, info: Any, now_ms: int) -> None:

@@ -323,6 +323,34 @@ end
 """
 )
 
+_CREATE = """
+-- KEYS: arrivals, meta, visitor token, queue, idle timers, the instance's visitor index (or the meta again)
+-- ARGV: ttl, sid, score offset, idle deadline ('' for none), queue channel, notice,
+--       instance id ('' when the socket is counted later), index ttl, meta field/value pairs...
+-- Returns {arrival, queue position}.
+local arrival = redis.call('INCR', KEYS[1])
+local fields = {}
+for i = 9, #ARGV do fields[#fields + 1] = ARGV[i] end
+fields[#fields + 1] = 'arrival'
+fields[#fields + 1] = arrival
+if ARGV[7] ~= '' then
+  -- The first socket, counted on this instance as InstanceStore.visitor and index_visitor would.
+  fields[#fields + 1] = 'conns:' .. ARGV[7]
+  fields[#fields + 1] = 1
+  fields[#fields + 1] = 'visitor_conns'
+  fields[#fields + 1] = 1
+  redis.call('SADD', KEYS[6], ARGV[2])
+  redis.call('EXPIRE', KEYS[6], ARGV[8])
+end
+redis.call('HSET', KEYS[2], unpack(fields))
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[1])
+redis.call('ZADD', KEYS[4], string.format('%d', tonumber(ARGV[3]) + arrival), ARGV[2])
+if ARGV[4] ~= '' then redis.call('ZADD', KEYS[5], ARGV[4], ARGV[2]) end
+redis.call('PUBLISH', ARGV[5], ARGV[6])
+return {arrival, redis.call('ZRANK', KEYS[4], ARGV[2]) + 1}
+"""
+
 _PRESENCE = """
 -- KEYS: meta, grace timers   ARGV: delta, now_ms, grace deadline_ms, sid, queued grace deadline_ms
 local status = redis.call('HGET', KEYS[1], 'status')
@@ -440,6 +468,17 @@ def new_session_id() -> str:
 
 
 @dataclass(frozen=True)
+class Created:
+    """A session just queued (``RedisStore.create_queued``): its id, the visitor's token, its place in the
+    queue when the create read it (else None), and whether its first socket was counted with it."""
+
+    sid: str
+    token: str
+    position: int | None
+    counted: bool
+
+
+@dataclass(frozen=True)
 class SessionInfo:
     sid: str
     status: SessionStatus
@@ -550,6 +589,7 @@ class RedisStore:
             self._end = redis.register_script(_END)
             self._presence = redis.register_script(_PRESENCE)
             self._transfer = redis.register_script(_TRANSFER)
+            self._create = redis.register_script(_CREATE)
 
     def use_sharded_pubsub(self, on: bool) -> None:
         """Publish with SPUBLISH (scripts too) when the Hub listens with SSUBSCRIBE (``Hub.sharded``)."""
@@ -583,11 +623,40 @@ class RedisStore:
         client: str = "",
     ) -> tuple[str, str]:
         """Create a queued session; returns (session id, visitor token)."""
+        created = await self.create_queued(
+            audience=audience,
+            language=language,
+            topic=topic,
+            urgent=urgent,
+            category=category,
+            now_ms=now_ms,
+            client=client,
+        )
+        return created.sid, created.token
+
+    async def create_queued(
+        self,
+        *,
+        audience: Audience,
+        language: Language,
+        topic: str | None,
+        urgent: bool,
+        category: str | None,
+        now_ms: int,
+        client: str = "",
+        log_id: str = "",
+        idle_deadline_ms: int | None = None,
+        counted_on: tuple[str, str, int] | None = None,
+    ) -> Created:
+        """Create a queued session, in one round trip on one server. ``log_id``: its correlation id for the
+        log lines (``chat.services.metrics``); ``idle_deadline_ms``: the idle timer, set in the same step;
+        ``counted_on``: (instance id, that instance's visitor index, its TTL) to count the visitor's first
+        socket there in the same step (``chat.ws.instance.InstanceKeeper.new_visitor``; on a cluster the
+        caller counts it afterwards, and ``Created.position`` is None)."""
         sid = new_session_id()
         token = secrets.token_urlsafe(32)  # 256 bits
         k = self.keys
-        arrival = int(await self.redis.incr(k.arrivals))
-        meta = {
+        meta: dict[str, Any] = {
             "status": SessionStatus.QUEUED.value,
             "audience": audience.value,
             "language": language.value,
@@ -596,7 +665,6 @@ class RedisStore:
             "category": category or "",
             "seq": 0,
             "enqueued_at": now_ms,
-            "arrival": arrival,
             "opened_at": now_ms,
             "last_activity": now_ms,
             "visitor_conns": 0,
@@ -605,24 +673,47 @@ class RedisStore:
             # The client hash (HMAC, daily salt; never the address), to block the visitor if the chat is abusive.
             "client": client,
         }
-        if self.cluster:
-            # The session and its token first, then the queue entry that makes it visible to an accept.
-            async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.hset(k.session(sid), mapping=cast(Any, meta))
-                pipe.expire(k.session(sid), self.session_ttl)
-                pipe.set(k.visitor_token(token_hash(token)), sid, ex=self.session_ttl)
-                await pipe.execute()
-            await self.redis.zadd(k.queue(audience.value, language.value), {sid: queue_score(arrival, urgent)})
-            await self.publish(k.queue_channel, "enqueued")
-            return sid, token
-        async with self.redis.pipeline(transaction=True) as pipe:
+        if log_id:
+            meta["log_id"] = log_id
+        if not self.cluster:
+            # One round trip: the arrival number, the session, its token, the queue entry, the silent-queue
+            # timer and the queue notice, in one script (a hello was four round trips).
+            _, position = await self._create(
+                keys=[
+                    k.arrivals,
+                    k.session(sid),
+                    k.visitor_token(token_hash(token)),
+                    k.queue(audience.value, language.value),
+                    k.idle_timers,
+                    counted_on[1] if counted_on else k.session(sid),
+                ],
+                args=[
+                    self.session_ttl,
+                    sid,
+                    URGENT_OFFSET if urgent else NORMAL_OFFSET,
+                    "" if idle_deadline_ms is None else idle_deadline_ms,
+                    k.queue_channel,
+                    # A tail arrival moves nobody's position: the queue watcher tells only the counselors.
+                    "enqueued:urgent" if urgent else "enqueued",
+                    counted_on[0] if counted_on else "",
+                    counted_on[2] if counted_on else 0,
+                    *[x for kv in meta.items() for x in kv],
+                ],
+            )
+            return Created(sid, token, int(position), counted_on is not None)
+        # The session and its token first, then the queue entry that makes it visible to an accept.
+        arrival = int(await self.redis.incr(k.arrivals))
+        meta["arrival"] = arrival
+        async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hset(k.session(sid), mapping=cast(Any, meta))
             pipe.expire(k.session(sid), self.session_ttl)
             pipe.set(k.visitor_token(token_hash(token)), sid, ex=self.session_ttl)
-            pipe.zadd(k.queue(audience.value, language.value), {sid: queue_score(arrival, urgent)})
-            pipe.publish(k.queue_channel, "enqueued")
             await pipe.execute()
-        return sid, token
+        await self.redis.zadd(k.queue(audience.value, language.value), {sid: queue_score(arrival, urgent)})
+        await self.publish(k.queue_channel, "enqueued:urgent" if urgent else "enqueued")
+        if idle_deadline_ms is not None:
+            await self.touch_idle(sid, idle_deadline_ms)
+        return Created(sid, token, None, False)
 
     async def session_of_token(self, token: str) -> str | None:
         sid = await self.redis.get(self.keys.visitor_token(token_hash(token)))

@@ -44,6 +44,8 @@ from chat.services.runtime import Runtime
 log = logging.getLogger("chat.ws.connection")
 
 _RESYNC = b""
+# Pub/sub messages waiting for the pump, per connection: past this the consumer resyncs from the stream.
+INBOX_LIMIT = 5000
 
 # Frames written but not yet taken by the socket, per connection: past this the reader is too slow.
 MAX_UNSENT_BYTES = 1 << 20
@@ -71,10 +73,23 @@ class TransportMiddleware:
     so a client that never reads could never be closed through ASGI; with the
     transport the connection aborts it instead. Needs to see the server's own
     ``send`` (uvicorn's protocol), so it is added last (outermost).
+
+    ``websockets`` (path -> endpoint) are called from here, past the rest of the stack: the HTTP middleware,
+    the exception handlers and the router do nothing for a websocket that its endpoint does not do itself
+    (origin, limits, the answers to failures: ``chat.ws.frames.run_endpoint``), and each of their frames
+    stayed alive for as long as the socket is open (about 6 kB a socket, bench/README.md round 3).
+    ``root`` is the application the endpoints find their runtime on (``ws.app.state.rt``).
     """
 
-    def __init__(self, app: _ASGIApp) -> None:
+    def __init__(
+        self,
+        app: _ASGIApp,
+        websockets: dict[str, Callable[[WebSocket], Awaitable[None]]] | None = None,
+        root: Any = None,
+    ) -> None:
         self.app = app
+        self.websockets = websockets or {}
+        self.root = root
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "websocket" or (scope["type"] == "http" and scope.get("path") == STREAM_PATH):
@@ -84,12 +99,30 @@ class TransportMiddleware:
                 scope = {**scope, "chat.transport": transport}
                 if scope["type"] == "websocket":
                     scope["chat.protocol"] = protocol
+            if scope["type"] == "websocket" and self.root is not None:
+                path = scope.get("path", "")
+                endpoint = self.websockets.get(path[len(scope.get("root_path", "")) :])
+                if endpoint is not None:
+                    scope = {**scope, "app": self.root}
+                    await endpoint(WebSocket(scope, receive, send))
+                    return
             if scope["type"] == "http":
                 # An event stream is an answer still being written when the server shuts down: the server's
                 # protocol (chat/server/guard.py), which holds this very scope, sets the event then, and the
                 # stream closes with 1012. (Set in place: the protocol's scope, not a copy.)
                 scope["chat.shutdown"] = asyncio.Event()
         await self.app(scope, receive, send)
+
+
+def forget_handshake(scope: MutableMapping[str, Any]) -> None:
+    """Let go of the handshake once the socket is accepted: uvicorn's websocket protocol keeps the request and
+    the response it parsed and wrote (their headers, about 2 kB) for the socket's whole life, and reads neither
+    after the handshake. The scope keeps the request headers (the client address behind a proxy)."""
+    protocol = scope.get("chat.protocol")
+    if protocol is not None and getattr(protocol, "handshake_complete", False):
+        for name in ("request", "response"):
+            if hasattr(protocol, name):
+                setattr(protocol, name, None)
 
 
 def dumps(frame: dict[str, Any]) -> str:
@@ -137,6 +170,49 @@ def origin_allowed(ws: HTTPConnection, allowed: list[str]) -> bool:
         return True
     host = ws.headers.get("host", "")
     return origin in allowed or origin in (f"http://{host}", f"https://{host}")
+
+
+class Flag:
+    """``asyncio.Event`` for the many connections that never wait on it: no deque of waiters until one waits.
+
+    An idle connection holds a few of these (a visitor waiting in the queue, at 10,000 of them); an
+    ``asyncio.Event`` allocates its waiter deque (about 0.7 kB) up front.
+    """
+
+    __slots__ = ("_on", "_waiters")
+
+    def __init__(self) -> None:
+        self._on = False
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    def is_set(self) -> bool:
+        return self._on
+
+    def set(self) -> None:
+        if self._on:
+            return
+        self._on = True
+        waiters, self._waiters = self._waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._on = False
+
+    async def wait(self) -> bool:
+        if self._on:
+            return True
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = []
+        self._waiters.append(waiter)
+        try:
+            await waiter
+            return True
+        finally:
+            if self._waiters is not None and waiter in self._waiters:
+                self._waiters.remove(waiter)
 
 
 class Wire:
@@ -224,9 +300,37 @@ def _is_sansio(protocol: Any) -> bool:
 
 
 class Connection:
-    """One client's ordered delivery of session events, written to a :class:`Wire`."""
+    """One client's ordered delivery of session events, written to a :class:`Wire`.
+
+    The writer and the pump are tasks only while they have work: a socket that sits idle (a visitor waiting
+    in the queue) holds no task of its own but the server's handler, nor a queue, nor a buffer.
+    """
 
     role = "connection"
+    # Thousands of these sit open at once: no instance dict (about 1.5 kB each with this many attributes).
+    __slots__ = (
+        "__weakref__",
+        "wire",
+        "http",
+        "transport",
+        "rt",
+        "cursors",
+        "inbox",
+        "_out",
+        "_latency",
+        "_relayed",
+        "_unsent",
+        "_writing",
+        "_room",
+        "_closed",
+        "_dead",
+        "_slow_close",
+        "_writer",
+        "_deliver_lock",
+        "_pump",
+        "_started",
+        "closing",
+    )
 
     def __init__(self, wire: Wire, rt: Runtime) -> None:
         self.wire = wire
@@ -234,21 +338,23 @@ class Connection:
         self.transport = wire.transport
         self.rt = rt
         self.cursors: dict[str, Cursor] = {}
-        self.inbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(maxsize=5000)
+        # Pub/sub messages (channel, data) for the pump, made on the first one (a queued visitor gets none).
+        self.inbox: deque[tuple[str, bytes]] | None = None
         # A frame; a live event's frame with its stored timestamp (ISO, from the event) for the relay
-        # latency; or a close (code, reason).
-        self._out: deque[str | tuple[str, str] | tuple[int, str]] = deque()
+        # latency; or a close (code, reason). Made when there is something to send, dropped when sent.
+        self._out: deque[str | tuple[str, str] | tuple[int, str]] | None = None
         self._latency = metrics.of(rt).relay_latency.labels(self.role, self.transport)
         self._relayed = metrics.of(rt).relayed
         self._unsent = 0
-        self._writing = False
-        self._wake = asyncio.Event()
-        self._room = asyncio.Event()
+        self._writing = False  # the writer has a frame on its way: nothing may be written past it
+        self._room = Flag()
         self._closed = False  # a close is queued (or done): nothing more is sent
+        self._dead = False  # the writer is done for good: the socket failed, a close went out, or too slow
         self._slow_close: asyncio.Task[None] | None = None
-        self._writer = asyncio.create_task(self._write_loop(), name=f"{self.role}-writer")
+        self._writer: asyncio.Task[None] | None = None  # running while frames are queued
         self._deliver_lock = asyncio.Lock()
-        self._pump: asyncio.Task[None] | None = None
+        self._pump: asyncio.Task[None] | None = None  # running while the inbox has messages
+        self._started = False
         self.closing = False
 
     # -- sending -------------------------------------------------------------------
@@ -274,8 +380,15 @@ class Connection:
             self._too_slow()
             return
         self._unsent += size
-        self._out.append(text if stored_ts is None else (text, stored_ts))
-        self._wake.set()
+        self._queue(text if stored_ts is None else (text, stored_ts))
+
+    def _queue(self, item: str | tuple[str, str] | tuple[int, str]) -> None:
+        """Queue ``item`` for the writer, and start the writer if it is not running."""
+        if self._out is None:
+            self._out = deque()
+        self._out.append(item)
+        if self._writer is None and not self._dead:
+            self._writer = asyncio.create_task(self._write_loop(), name=f"{self.role}-writer")
 
     def send_texts(self, texts: list[str]) -> None:
         """Several frames in order, in one write when the wire takes them at once (an ack and its event)."""
@@ -300,16 +413,25 @@ class Connection:
         return self._unsent
 
     async def _write_loop(self) -> None:
-        wire, out = self.wire, self._out
+        try:
+            await self._write_out()
+        finally:
+            if self._writer is asyncio.current_task():
+                self._writer = None
+
+    async def _write_out(self) -> None:
+        """Write what is queued, in order, and end when nothing is (or for good, at a close or a failure)."""
+        wire = self.wire
         while True:
+            out = self._out
             if not out:
-                self._wake.clear()
-                await self._wake.wait()
-                continue
+                self._out = None  # an idle socket keeps no buffer
+                return
             item = out.popleft()
             stored_ts: str | None = None
             if isinstance(item, tuple):
                 if isinstance(item[0], int):
+                    self._dead = True
                     code, reason = item
                     if code >= 0 and wire.is_open:
                         with contextlib.suppress(Exception):
@@ -327,7 +449,8 @@ class Connection:
             except Exception:
                 # The client is gone; whoever sent (the queue watcher, a relay) must not fail on it.
                 self.closing = True
-                out.clear()
+                self._dead = True
+                self._out = None
                 self._unsent = 0
                 return
             finally:
@@ -360,9 +483,11 @@ class Connection:
         log.warning("%s: client too slow (%d unsent); closing with %d", self.role, self._unsent, CLOSE_TOO_SLOW)
         self.closing = True
         self._closed = True
-        self._out.clear()
+        self._dead = True
+        self._out = None
         self._unsent = 0
-        self._writer.cancel()
+        if self._writer is not None:
+            self._writer.cancel()
         self._slow_close = asyncio.create_task(self._close_or_abort(CLOSE_TOO_SLOW, "too slow"))
 
     async def _close_or_abort(self, code: int, reason: str) -> None:
@@ -379,11 +504,10 @@ class Connection:
         """Queue the close after the frames queued so far, without waiting for it: for the pump, which must
         not wait on its own socket (Python 3.11's wait_for can swallow the cancel of a stop meanwhile)."""
         self.closing = True
-        if self._closed or self._writer.done():
+        if self._closed or self._dead:
             return
         self._closed = True
-        self._out.append((code, reason))
-        self._wake.set()
+        self._queue((code, reason))
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close after the frames queued so far have gone out (or abort after CLOSE_TIMEOUT)."""
@@ -391,39 +515,44 @@ class Connection:
         if self._closed:
             return
         self._closed = True
-        if self._writer.done():
+        if self._dead:
             if self.wire.is_open:
                 await self._close_or_abort(code, reason)
             return
-        self._out.append((code, reason))
-        self._wake.set()
+        self._queue((code, reason))
+        writer = self._writer
+        if writer is None:
+            return
         try:
-            await asyncio.wait_for(asyncio.shield(self._writer), CLOSE_TIMEOUT)
+            await asyncio.wait_for(asyncio.shield(writer), CLOSE_TIMEOUT)
         except asyncio.CancelledError:
             raise
         except Exception:
-            self._writer.cancel()
+            writer.cancel()
+            self._dead = True
             self.abort()
 
     async def _drain(self) -> None:
         """Let the frames queued so far go out, briefly; then stop the writer."""
-        queued = self._out or self._closed  # frames, or a close queued by close_soon() and still being written
-        if queued and not self._writer.done() and self.wire.is_open:
-            self._out.append((-1, ""))
-            self._wake.set()
+        writer = self._writer  # running: frames queued, or a close queued by close_soon() still being written
+        if writer is not None and not self._dead and self.wire.is_open:
+            self._queue((-1, ""))
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(self._writer), DRAIN_TIMEOUT)
-        self._writer.cancel()
+                await asyncio.wait_for(asyncio.shield(writer), DRAIN_TIMEOUT)
+        self._dead = True
+        if self._writer is not None:
+            self._writer.cancel()
 
     # -- following sessions ----------------------------------------------------------
     def start(self) -> None:
-        self._pump = asyncio.create_task(self._run_pump(), name=f"{self.role}-pump")
+        self._started = True
         self.rt.hub.on_resync(self.resync_all)
         self.rt.connections.add(self)
 
     async def stop(self) -> None:
         # From here on nobody (the queue watcher) should try to write to this socket.
         self.closing = True
+        self._started = False  # no pump from here on
         self.rt.connections.discard(self)
         self.rt.hub.off_resync(self.resync_all)
         for sid in list(self.cursors):
@@ -435,14 +564,17 @@ class Connection:
         await self._drain()
 
     def _listener(self, channel: str, data: bytes) -> None:
-        try:
-            self.inbox.put_nowait((channel, data))
-        except asyncio.QueueFull:
+        inbox = self.inbox
+        if inbox is None:
+            inbox = self.inbox = deque()
+        if len(inbox) >= INBOX_LIMIT:
             # A consumer this slow gets a resync from the stream instead of the backlog.
             log.warning("relay: inbox full; resynchronising from the stream")
-            while not self.inbox.empty():
-                self.inbox.get_nowait()
-            self.inbox.put_nowait((channel, _RESYNC))
+            inbox.clear()
+            data = _RESYNC
+        inbox.append((channel, data))
+        if self._pump is None and self._started:
+            self._pump = asyncio.create_task(self._run_pump(), name=f"{self.role}-pump")
 
     def deliver_stored(self, sid: str, seq: int, event_json: str, before: str) -> bool:
         """An event this connection's own client just had stored (``seq``), sent now right after ``before``
@@ -454,7 +586,7 @@ class Connection:
             cursor is None
             or self.closing
             or self._deliver_lock.locked()
-            or not self.inbox.empty()
+            or self.inbox
             or cursor.judge(seq) is not Verdict.NEXT
             or self._unsent > MAX_UNSENT_BYTES // 2
         ):
@@ -475,9 +607,13 @@ class Connection:
         """Deliver every event of ``sid`` after ``last_seq``, then live events, in order."""
         if sid in self.cursors:
             return
+        await self.follow_live(sid, last_seq)
+        await self.catch_up(sid)
+
+    async def follow_live(self, sid: str, last_seq: int = 0) -> None:
+        """:meth:`follow` without reading the stream: the caller catches up when it knows there is something."""
         self.cursors[sid] = Cursor(last_seq)
         await self.rt.hub.subscribe(self.rt.keys.session_channel(sid), self._listener)
-        await self.catch_up(sid)
 
     async def unfollow(self, sid: str) -> None:
         if self.cursors.pop(sid, None) is not None:
@@ -519,8 +655,7 @@ class Connection:
 
         def queue() -> None:
             if not self.closing:
-                with contextlib.suppress(asyncio.QueueFull):
-                    self.inbox.put_nowait(("", _RESYNC))
+                self._listener("", _RESYNC)
 
         asyncio.get_running_loop().call_later(delay, queue)
 
@@ -530,8 +665,20 @@ class Connection:
             await self.unfollow(sid)
 
     async def _run_pump(self) -> None:
+        try:
+            await self._pump_out()
+        finally:
+            if self._pump is asyncio.current_task():
+                self._pump = None
+
+    async def _pump_out(self) -> None:
+        """Deliver what the inbox holds, in order, and end when it is empty (the next message starts it again)."""
         while True:
-            channel, data = await self.inbox.get()
+            inbox = self.inbox
+            if not inbox:
+                self.inbox = None
+                return
+            channel, data = inbox.popleft()
             sid = self._sid_of(channel) if "{" in channel else ""
             try:
                 if data == _RESYNC:

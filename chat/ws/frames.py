@@ -12,7 +12,16 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from chat.protocol import ErrorCode, ProtocolError, error_frame
 from chat.services.runtime import Runtime
-from chat.ws.connection import Connection, WebSocketWire, Wire, admit, origin_allowed, refuse_busy, release
+from chat.ws.connection import (
+    Connection,
+    WebSocketWire,
+    Wire,
+    admit,
+    forget_handshake,
+    origin_allowed,
+    refuse_busy,
+    release,
+)
 
 T = TypeVar("T")
 C = TypeVar("C", bound=Connection)
@@ -96,6 +105,7 @@ async def run_endpoint(
         return
     try:
         await ws.accept()
+        forget_handshake(ws.scope)
         conn = make(WebSocketWire(ws), rt)
         reader = FrameReader(conn, parse, ws)
         await serve_connection(conn, lambda: serve(conn, reader), cleanup, log)

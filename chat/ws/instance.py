@@ -89,6 +89,16 @@ class InstanceKeeper:
         await self.sweep_counselors()
 
     # -- visitors -------------------------------------------------------------------------------
+    def new_visitor(self) -> tuple[str, str, int]:
+        """Where ``RedisStore.create_queued`` counts a new session's first socket in its own step: this
+        instance, its visitor index and the index's TTL (then :meth:`counted` with the socket)."""
+        return self.id, self.rt.keys.instance_visitors(self.id), self.store.index_ttl
+
+    def counted(self, conn: Any, instance_id: str) -> None:
+        """``conn`` was counted on ``instance_id`` by the step that created its session (a new session has
+        no grace timer to stop)."""
+        self.registered[conn] = instance_id
+
     async def visitor_presence(
         self, conn: Any, delta: int, now_ms: int, grace_ms: int, queued_grace_ms: int | None = None
     ) -> int:

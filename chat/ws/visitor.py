@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from redis.exceptions import RedisError
 from starlette.websockets import WebSocket
@@ -29,16 +29,31 @@ from chat.services.addresses import http_client_address
 from chat.services.auth import TokenBucket
 from chat.services.runtime import Runtime, wall_ms
 from chat.sessions import EndReason, Sender, SessionStatus
-from chat.store.redis import RATE_LIMITED, SESSION_FULL
-from chat.ws.connection import Connection, Wire, dumps
+from chat.store.redis import RATE_LIMITED, SESSION_FULL, SessionInfo
+from chat.ws.connection import Connection, Flag, Wire, dumps
 from chat.ws.frames import Disconnected, FrameReader, run_endpoint
-from chat.ws.instance import visitor_ended, visitor_presence
+from chat.ws.instance import InstanceKeeper, visitor_ended, visitor_presence
 
 log = logging.getLogger("chat.visitor")
 
 
 class VisitorConnection(Connection):
     role = "visitor"
+    __slots__ = (
+        "sid",
+        "status",
+        "audience",
+        "language",
+        "started_ms",
+        "client_hash",
+        "client_hashes",
+        "session_key",
+        "last_queue",
+        "ended",
+        "_reading",
+        "_interrupted",
+        "_typing",
+    )
 
     def __init__(self, wire: Wire, rt: Runtime) -> None:
         super().__init__(wire, rt)
@@ -51,21 +66,22 @@ class VisitorConnection(Connection):
         self.client_hashes: list[str] = []  # today's and yesterday's, to find a block made yesterday
         self.session_key = ""  # HMAC of the session id, for the per-session rate limits
         self.last_queue: tuple[int | None, int | None, bool] | None = None
-        self.ended = asyncio.Event()
-        self.reading: asyncio.Task[Any] | None = None  # the handler, while it waits for the next frame
-        self.interrupted = False  # end_now() cancelled that wait
+        self.ended = Flag()
+        # The handler's task while it waits for the next frame: the end of the session interrupts that wait.
+        self._reading: asyncio.Task[Any] | None = None
+        self._interrupted = False
         # Typing is never stored: a bucket of this connection's own is enough for it.
         self._typing = TokenBucket(rt.settings.messages_per_second, rt.settings.message_burst)
 
     async def typing_allowed(self) -> bool:
         return self._typing.take()
 
-    def end_now(self) -> None:
-        """The session ended: stop waiting for the client's next frame (see ``_next_or_end``)."""
+    def end_wait(self) -> None:
+        """The session ended: stop waiting for the client's next frame (``_next_or_end``)."""
         self.ended.set()
-        task = self.reading
-        if task is not None and task is not asyncio.current_task() and not self.interrupted:
-            self.interrupted = True
+        task = self._reading
+        if task is not None and task is not asyncio.current_task() and not self._interrupted:
+            self._interrupted = True
             task.cancel()
 
     async def ended_here(self) -> None:
@@ -79,7 +95,7 @@ class VisitorConnection(Connection):
     async def on_event(self, sid: str, event: Event) -> None:
         if event.get("type") == "ended":
             self.status = SessionStatus.ENDED
-            self.end_now()
+            self.end_wait()
         elif event.get("type") == "handover" and event.get("counselor_name") is None:
             # Back in the queue: position updates resume until a counselor accepts.
             self.status = SessionStatus.QUEUED
@@ -103,17 +119,19 @@ class VisitorConnection(Connection):
         self.status = SessionStatus.ENDED  # nothing left to count offline or to time out
         await self.send(error_frame(ErrorCode.UNKNOWN_SESSION, "unknown or expired session"))
         self.close_soon(1008, "unknown session")
-        self.end_now()
+        self.end_wait()
 
-    async def check_paired(self) -> None:
+    async def check_paired(self, info: SessionInfo | None | Literal[False] = False) -> None:
         """Send ``paired`` if a counselor claimed the session before this socket was subscribed.
 
         The ``paired`` notice is not stored; one published between reading the status and
-        subscribing to the session's channel would otherwise never reach the visitor.
+        subscribing to the session's channel would otherwise never reach the visitor. ``info``: the
+        session as read after subscribing, if the caller has it.
         """
         if self.sid is None or self.status is not SessionStatus.QUEUED:
             return
-        info = await self.rt.store.get_session(self.sid)
+        if info is False:
+            info = await self.rt.store.get_session(self.sid)
         if info is not None and info.status is SessionStatus.ACTIVE and self.status is SessionStatus.QUEUED:
             self.status = SessionStatus.ACTIVE
             await self.send({"type": "paired", "counselor_name": info.counselor_name})
@@ -262,23 +280,24 @@ async def handle_frame(visit: Visit, frame: Any, strike: Strike) -> None:
 async def _next_or_end(conn: VisitorConnection, reader: FrameReader) -> Any:
     """The next frame, or None once the session ended (by the counselor or a timer).
 
-    The end interrupts the wait for a frame by cancelling this task while it waits
-    (:meth:`VisitorConnection.end_now`): no task per frame, as a wait on both would need."""
+    Read in the handler's own task: the end of the session (``VisitorConnection.end_wait``, from the pump)
+    cancels that wait, and the cancel is taken back here. No task per frame: an idle socket (a visitor in
+    the queue) holds none but the server's handler.
+    """
     if conn.ended.is_set():
         return None
     task = asyncio.current_task()
     assert task is not None
-    conn.reading = task
+    conn._reading, conn._interrupted = task, False
     try:
         return await reader.next()
     except asyncio.CancelledError:
-        if conn.ended.is_set() and conn.interrupted:
-            conn.interrupted = False
-            if task.uncancel() == 0:  # our cancel alone: the session ended; anyone else's goes on
-                return None
+        # Ours (the session ended) and nobody else's (a shutdown cancels too): carry on to the normal close.
+        if conn._interrupted and task.uncancel() == 0:
+            return None
         raise
     finally:
-        conn.reading = None
+        conn._reading = None
 
 
 async def _hello(conn: VisitorConnection, hello: Hello) -> bool:
@@ -316,7 +335,12 @@ async def _hello(conn: VisitorConnection, hello: Hello) -> bool:
     if triage is not None and first_message:
         urgent, category = triage(first_message, hello.language.value)
     now = rt.now_ms()
-    sid, token = await rt.store.create_session(
+    log_id = metrics.new_correlation_id()
+    keeper: InstanceKeeper | None = rt.extras.get("instance")
+    counted_on = keeper.new_visitor() if keeper is not None else None
+    watcher = rt.extras.get("watcher")
+    moves = watcher.moves if watcher is not None else 0
+    created = await rt.store.create_queued(
         audience=hello.audience,
         language=hello.language,
         topic=(hello.topic or "").strip() or None,
@@ -324,23 +348,32 @@ async def _hello(conn: VisitorConnection, hello: Hello) -> bool:
         category=category,
         now_ms=now,
         client=conn.client_hash,
+        log_id=log_id,
+        # Nothing written yet: a queued session that stays silent this long ends (the sweeper checks again).
+        idle_deadline_ms=None if first_message else now + int(settings.queued_silent_timeout_seconds * 1000),
+        counted_on=counted_on,
     )
+    sid, token = created.sid, created.token
     conn.sid, conn.status, conn.started_ms = sid, SessionStatus.QUEUED, now
-    await metrics.session_queued(rt, sid, hello.audience.value, hello.language.value)
+    if created.counted and keeper is not None and counted_on is not None:
+        keeper.counted(conn, counted_on[0])
+    metrics.session_queued(rt, sid, log_id, hello.audience.value, hello.language.value)
     conn.audience, conn.language = hello.audience.value, hello.language.value
     if first_message:
         event = {"type": "message", "session_id": sid, "sender": "visitor", "text": first_message, "ts": utc_now_iso()}
         await rt.store.append(sid, event, client_id=None, owner=None, allowed=(SessionStatus.QUEUED,), now_ms=now)
-    else:
-        # Nothing written yet: a queued session that stays silent this long ends (the sweeper checks again).
-        await rt.store.touch_idle(sid, now + int(settings.queued_silent_timeout_seconds * 1000))
-    await visitor_presence(rt, conn, +1, now, 0)
+    if not created.counted:
+        await visitor_presence(rt, conn, +1, now, 0)
     await conn.send({"type": "session", "session_id": sid, "token": token, "status": "queued", "resumed": False})
-    watcher = rt.extras.get("watcher")
     if watcher is not None:
-        await watcher.visitor_joined(conn)
-    await conn.follow(sid, 0)
-    await conn.check_paired()
+        await watcher.visitor_joined(conn, created.position, moves)
+    await conn.follow_live(sid, 0)
+    # One read for both checks once subscribed: what was stored before (the first message, a quick
+    # counselor) is read from the stream only if there is any, and a `paired` published before is sent now.
+    info = await rt.store.get_session(sid)
+    if info is None or info.seq > 0:
+        await conn.catch_up(sid)
+    await conn.check_paired(info)
     return True
 
 
