@@ -36,6 +36,10 @@ _ORGANISATION_CUE = (
     # Who runs or works in it: "de trainer van Quick '20", "eigenaar van Tattoo Palace", "the owner of Nando's".
     r"|trainer|trainster|coach|baas|eigenaar|manager|leiding|leider|begeleider|directeur|chef|collega|uitsmijter"
     r"|jongerenraad|bijles|aangenomen|keuken|slaap|slaapt|sliep|owner|boss|leader|staff|workers|run\s+by"
+    # Who delivers or drives for it: "ik bezorg voor Picnic", "i do deliveries for DHL", "rider for Deliveroo".
+    r"|bezorg|bezorgt|bezorgde|bezorgen|bezorger|koerier|chauffeur|rijd|rijdt|deliveries|delivery|deliver|delivers"
+    r"|delivering|driver|drivers|rider|riders|courier|shifts|diensten|uitzendkracht|bijbaan|bijbaantje|vakantiewerk"
+    r"|stagiair|stagiaire|employed|employer|werkgever|job"
 )
 _CUED_ORGANISATION = re.compile(
     rf"(?<![\w'’-])(?i:{_ORGANISATION_CUE})\s+(?:(?i:hier|daar|nu|now|there)\s+)?"
@@ -271,6 +275,12 @@ _KIND_BEFORE = re.compile(
 )
 
 
+_NAME_TAIL = re.compile(r" ([A-Z][a-z][\w'’-]*|(?!I(?![\w.]))[A-Z](?:\.|(?![\w'’.-])))(?![\w'’-])")
+_COUNCIL_BEFORE = re.compile(
+    r"(?i:\b(?:bij|van|voor|naar|at|for)\s+(?:de\s+|het\s+|the\s+)?)(?P<council>(?i:gemeente|council\s+of))\s+$"
+)
+
+
 def extend_items(text: str, items: list[Item], protected: Sequence[tuple[int, int]] = ()) -> list[Item]:
     """Grow merged items by the words around them that identify: a grade before or after a
     school, the town right after a school or institution ("Christelijk Lyceum Zeist"),
@@ -292,15 +302,26 @@ def extend_items(text: str, items: list[Item], protected: Sequence[tuple[int, in
             if following is not None and following.type == "PLAATS" and text[end : following.start] == " ":
                 end = following.end
         elif item.type == "NAAM":
-            after = re.match(r" ([A-Z][a-z][\w'’-]*)(?![\w-])", text[end : end + 40])
-            word_start = end + 1
-            if (
-                after
-                and after.group(1).lower() not in common_or_countries()
-                and not sentence_start(text, word_start)
-                and not any(s <= word_start < e for s, e in protected)
-            ):
-                end += after.end()
+            # "Ronald Sleutel", "Tarik B.", "Lady B", "Tjon A Fong": up to three capitalised words or
+            # single capitals (not the pronoun "I") after a name.
+            for _ in range(3):
+                after = _NAME_TAIL.match(text, end, min(len(text), end + 40))
+                word_start = end + 1
+                if (
+                    after is None
+                    or after.group(1).lower() in common_or_countries()
+                    or sentence_start(text, word_start)
+                    or any(s <= word_start < e for s, e in protected)
+                ):
+                    break
+                end = after.end()
+        elif item.type == "PLAATS":
+            # "werkt bij de gemeente haarlem", "een brief van de gemeente Utrecht": the council, an employer.
+            council = _COUNCIL_BEFORE.search(text, max(0, start - 30), start)
+            if council:
+                start = council.start("council")
+                grown.append(Item("INSTELLING", start, end))
+                continue
         grown.append(Item(item.type, start, end))
     return grown
 

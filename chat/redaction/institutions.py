@@ -239,6 +239,9 @@ def find_chains(text: str, common: Container[str] = COMMON) -> list[Item]:
         second = m.group("second")
         if second and second not in common and not second.endswith(("en", "de", "te")):
             end = m.end("second")
+        # "kapsalon hair by nora": a connector and one more name word.
+        if m.group("third") and m.group("third") not in common and (end == m.end("second") or not second):
+            end = m.end("third")
         found.append(Item("INSTELLING", m.start(), end))
     found += [Item("INSTELLING", m.start(), m.end()) for m in _CONGREGATION.finditer(text)]
     found += [Item("INSTELLING", m.start(), m.end()) for m in _DISTRICT_BUREAU.finditer(text)]
@@ -248,7 +251,8 @@ def find_chains(text: str, common: Container[str] = COMMON) -> list[Item]:
 # "Hervormde Gemeente Ede", "de pinkstergemeente in": a congregation by its denomination and town.
 _CONGREGATION = re.compile(
     r"(?<![\w'’-])(?i:hervormde|gereformeerde|christelijke|evangelische|protestantse|katholieke|baptisten"
-    r"|vrij-evangelische|rk|pkn|pinkster)\s+(?i:gemeente|kerk|parochie)(?:\s+(?:te\s+)?[A-Z][\w'’-]++)?(?![\w-])"
+    r"|vrij-evangelische|evangelie|rk|pkn|pinkster|volle\s+evangelie|baptisten)\s+(?i:gemeente|kerk|parochie)"
+    r"(?:\s+(?:te\s+)?(?:De\s+|Het\s+)?[A-Z][\w'’-]++)?(?![\w-])"
 )
 # "bij bureau zuid", "politiebureau noord": a police station by its district.
 _DISTRICT_BUREAU = re.compile(
@@ -267,7 +271,7 @@ _LOWER_KINDS = (
 )
 _LOWER_PREFIXED = re.compile(
     rf"(?<![\w'’-])(?:{_LOWER_KINDS})\s+(?P<article>(?:de|het|'t)\s+)?(?P<first>[a-z][\w'’&-]{{2,}}+)"
-    r"(?:\s(?P<second>[a-z][\w'’&-]{2,}+))?(?![\w-])"
+    r"(?:\s(?P<second>[a-z][\w'’&-]{2,}+))?(?:\s(?P<by>by|of|van|de|and|en|&)\s(?P<third>[a-z][\w'’&-]{2,}+))?(?![\w-])"
 )
 
 

@@ -51,13 +51,15 @@ _NUMBER_WORD_ADDRESS = re.compile(
 _STREET_LEAD = (
     r"(?:(?:Van|De|Den|Der|Het|'t|Burgemeester|Burg\.|Dokter|Dr\.|Prins|Prinses|Koning|Koningin|Sint|St\."
     r"|Oude|Nieuwe|Nieuw|Lange|Korte|Hoge|Lage|Grote|Kleine|Eerste|Tweede|Derde|Noord|Zuid|Oost|West|\d{1,2}e"
-    r"|Laan\s+van|van(?=\s+[a-z]+\w*(?:straat|laan|weg|plein|gracht|kade|singel)\b)|Jan|Jacob|Willem|Johan)\s+){0,3}"
+    r"|Laan\s+van|van(?=\s+[a-z]+\w*(?:straat|laan|weg|plein|gracht|kade|singel)\b)|Jan|Jacob|Willem|Johan"
+    r"|(?i:pr|burg|bgm|prof|mr|dr|st)\.?(?=\s+[a-z]+(?:straat|laan|weg|plein|gracht|kade|singel)\b))\s+){0,3}"
 )
 # Every pattern that starts with a word begins where no word character precedes, apostrophes
 # included: with "(?<![\w-])" alone, "a'a'a'..." starts a match at every letter and each
 # runs to the end of the token (quadratic time).
 _ADDRESS = re.compile(
-    rf"(?<![\w'’-]){_STREET_LEAD}(?P<street>[A-Z][\w'’-]*|[a-z][\w'’-]*(?:{_STREET_SUFFIX}))\s+{_HOUSE_NUMBER}(?![\w-])"
+    rf"(?<![\w'’-]){_STREET_LEAD}(?P<street>[A-Z][\w'’-]*|[a-z][\w'’-]*(?:{_STREET_SUFFIX}))"
+    rf"\s+(?:(?i:nummer|nr\.?|no\.?|huisnummer)\s*)?{_HOUSE_NUMBER}(?![\w-])"
 )
 _BARE_STREET = re.compile(rf"(?<![\w'’-]){_STREET_LEAD}[A-Z]\w{{2,}}(?:{_STRONG_STREET_SUFFIX})(?![\w-])")
 # "42 Elm Grove", "17b Station Road", "flat 4 27 kingsland rd", "Flat 12, 8 Victoria Road, Leeds LS6 1DR":
@@ -82,6 +84,8 @@ _ROMANCE_ADDRESS_LOWER = re.compile(
     r"(?:(?:de|del|de\s+la|la|le|les|des|du|di|della|dos|das|da|d')\s*){0,2}"
     r"[a-zà-ÿ][\w'’-]*(?:\s[a-zà-ÿ][\w'’-]*)?,?\s\d{1,4}[a-z]?(?![\w-])"
 )
+# "huisnummer 15", "huisnr. 8a": the number is part of the address even without its street.
+_HOUSE_NUMBER_WORD = re.compile(r"(?i:\b(?:huisnummer|huisnr\.?|house\s+number)\s*:?\s*)(\d{1,5}[a-z]?)(?![\w-])")
 _STREET_WORD_END = re.compile(rf"(?:{_STREET_SUFFIX})$")
 _ADDRESS_CUE = re.compile(
     r"(?i)\b(?:woon|woont|wonen|woonde|adres|address|lives?|living|op|aan)\s*:?\s*(?:de\s+|het\s+|at\s+)?$"
@@ -132,6 +136,7 @@ def find_addresses(text: str, common: Container[str] = COMMON) -> list[Item]:
     found += items_matching("ADRES", _ROMANCE_ADDRESS, text)
     found += items_matching("ADRES", _NUMBER_WORD_ADDRESS, text)
     found += items_matching("ADRES", _ROMANCE_ADDRESS_LOWER, text)
+    found += items_matching("ADRES", _HOUSE_NUMBER_WORD, text, group=1)
     return found
 
 
@@ -235,7 +240,8 @@ _STRONG_NAME_CUES = re.compile(
     r"|noem(?:t|en|de|den)\s+(?:ze|zij|ze\s+hem|ze\s+haar)"
     r"|noemt\s+zich(?:zelf)?|noemde\s+zich(?:zelf)?|calls\s+(?:him|her)self"
     r"|called\s+(?:him|her)self|called|named|genaamd|alias|bijnaam|goes\s+by|known\s+as|bekend\s+als"
-    r"|ken\s+(?:hem|haar)\s+(?:alleen\s+|gewoon\s+)?als)(?:\s*:)?\s+)"
+    r"|(?:ken|kent|kennen|kende|kenden)\s+(?:hem|haar|me|mij|ons)\s+(?:alleen\s+|gewoon\s+|hier\s+|daar\s+)?als"
+    r"|knows?\s+(?:him|her|me)\s+as|zeg\s+maar(?=\s+(?:gewoon\s+)?\w+(?:\s+[A-Z]\w*)?\s+tegen\s+(?:me|mij)\b))(?:\s*:)?\s+)"
     rf"{_FILLER}{_NAME}"
 )
 # Dutch puts the name before the verb in a subordinate clause: "een jongen die Dylan heet".
@@ -265,6 +271,8 @@ _WEAK_NAME_CUES = re.compile(
     r"(?:\s*,\s*|\s+))"
     rf"{_NAME}"
 )
+# "calls himself 'Oom Henk'": kin and titles before a name are not part of a nickname.
+_KIN_AND_TITLES = frozenset("oom tante opa oma meneer mevrouw juf meester uncle aunt mister mr mrs miss".split())
 _LOWERCASE_WORD = re.compile(rf"(?<![\w'’@.#/-]){LETTER}[\w'’-]{{3,}}")
 # "ik ben het, jayden, van gisteren": a name set off by commas.
 _APPOSITION = re.compile(rf"(?<=,\s)(?P<name>{LETTER}[\w'’-]{{2,}})(?=\s*(?:[,.!?]|$))")
@@ -328,7 +336,9 @@ def find_names(text: str, first_names: Container[str] = frozenset(), common: Con
     for pattern in (_STRONG_NAME_CUES, _NAME_BEFORE_CUE, _NAME_BEFORE_CALL):
         for m in pattern.finditer(text):
             name = m.group("name").lower()
-            if name in common or name in INTERFIXES:
+            # "noem me maar Baby Face", "ze noemen hem Kleine Mo": a word and a capitalised one are a nickname.
+            nickname = m.group("surname") is not None and m.group("name")[0].isupper() and name not in _KIN_AND_TITLES
+            if (name in common and not nickname) or name in INTERFIXES:
                 continue
             end = m.end("surname") if m.group("surname") else m.end("name")
             while text[end - 1] in "'’":  # the closing quote of "'de Chef'"

@@ -305,6 +305,12 @@ def _match_at(
         after = tokens[index + 1] if index + 1 < len(tokens) else None
         if after is None or after.group().lower() in common or text[tokens[index].end() : after.start()].strip():
             return index
+    if best is None and cue == "van" and not capital and first.lower() not in common:
+        # "verhuisd van sneek naar hier": between "van" and "naar" a lowercase word of the gazetteer is a place.
+        key = normalise(first)
+        after = tokens[index + 1] if index + 1 < len(tokens) else None
+        if after is not None and after.group().lower() == "naar" and key in places.names and key not in places.ordinary:
+            return index
     if best is None and cue in _STRONG_CUES | {"to", "naar"} and first.lower() not in common:
         key = normalise(first)
         if key not in places.ordinary and not key.isdigit() and (places.misspelt(key) or places.elided(key)):

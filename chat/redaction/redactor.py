@@ -50,6 +50,7 @@ from chat.redaction.names import (
     find_names,
     find_places,
 )
+from chat.redaction.persons import find_persons, surnames
 from chat.redaction.places import find_places_by_gazetteer, gazetteer
 from chat.redaction.rules import (
     Item,
@@ -128,6 +129,7 @@ def find_all(text: str, first_names: Container[str] = frozenset(), places: Conta
     found += find_places(text, places)
     found += find_titled_names(text, first_names)
     found += find_named_stays(text, places)
+    found += find_persons(text, first_names, capitalised=extra_first_names())
     return found
 
 
@@ -233,6 +235,7 @@ class Redactor:
         known_institutions()
         known_landmarks()
         street_names()
+        surnames()
         with_extra_first_names(self._engine().first_names)
 
     def redact(self, text: str) -> Redacted:
