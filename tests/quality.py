@@ -196,8 +196,8 @@ _TRAIN_HEADER = """\
 #   Dutch titles and kin words are outside ("mevrouw [ter Horst]", "oom [Henk]"), English titles inside ("Mr. Okafor");
 #   an article before a nickname is outside ("ze noemen hem de [Chef]").
 # - institution: organisations where someone lives, works, is treated, trains or prays, and shops and chains where
-#   something happened ("bij de [Jumbo]"); a kind word that leads the name is inside ("[kapsalon Bella]",
-#   "[Gemeente Zaanstad]", "[judoclub Kenamju]"); a lowercase article before it is outside ("de [Pauluskerk]").
+#   something happened ("bij de [Jumbo]"); a kind word written with the name is inside ("[kapsalon Bella]",
+#   "[Gemeente Zaanstad]", "[Mevlana moskee]"); a lowercase article before it is outside ("de [Pauluskerk]").
 # - school: a named school with the grade that goes with it ("[groep 8 van de Wereldwijzer]", "[3 havo op het X]").
 # - place: towns, villages, cities abroad, provinces and regions ("Westland", "Veluwe"); countries are no item.
 # - neighbourhood: districts and neighbourhoods; street: streets, squares, parks and stations named without a

@@ -104,6 +104,27 @@ def find_named_stays(text: str, places: Container[str] = frozenset(), common: Co
     return found
 
 
+# "op voetbal bij Quick Boys", "ik werk voor Start People": two or three capitalised words right after "bij" or
+# "voor", mid-sentence, none an ordinary word, name an organisation (a person so named is redacted either way).
+_PREPOSITION_NAMES = re.compile(
+    r"(?<![\w'’-])(?:bij|voor|at|for)\s+(?P<name>[A-Z][a-z][\w'’&-]*+(?:\s+[A-Z][a-z][\w'’&-]*+){1,2})(?![\w'’-])"
+)
+
+
+def find_preposition_names(text: str, common: Container[str] = COMMON) -> list[Item]:
+    """Capitalised names of two or three words after "bij", "voor", "at", "for": "bij Quick Boys"."""
+    found = []
+    for m in _PREPOSITION_NAMES.finditer(text):
+        words = m.group("name").split()
+        if any(w.lower() in common or w.lower() in COUNTRIES for w in words):
+            continue
+        end = m.end("name")
+        if text[end - 2 : end] in ("'s", "’s"):  # "at Noa Wiśniewska's place": the possessive is no part of it
+            end -= 2
+        found.append(Item("INSTELLING", m.start("name"), end))
+    return found
+
+
 # --- Nicknames in quotes ------------------------------------------------------------------
 
 # "ze noemen me hier 'lola'", "he calls me his 'little angel'", "van ene 'Mr. Cash'",
@@ -315,6 +336,9 @@ def extend_items(text: str, items: list[Item], protected: Sequence[tuple[int, in
                 ):
                     break
                 end = after.end()
+            # "Tarik B.": the dot of an initial that ends the name.
+            if end < len(text) and text[end] == "." and text[end - 1].isupper() and (end < 2 or text[end - 2] == " "):
+                end += 1
         elif item.type == "PLAATS":
             # "werkt bij de gemeente haarlem", "een brief van de gemeente Utrecht": the council, an employer.
             council = _COUNCIL_BEFORE.search(text, max(0, start - 30), start)
@@ -366,7 +390,7 @@ _LED_NAME = re.compile(
 # Kinds after which a lowercase word is a name ("hogeschool inholland", "azc budel").
 _LOWER_NAME_KINDS = frozenset(
     "hogeschool universiteit university univeristy roc mbo vmbo obs cbs ikc basisschool basischool azc"
-    " hotel pizzaria pizzeria voedselbank jji".split()
+    " hotel pizzaria pizzeria voedselbank jji gymnasium lyceum atheneum".split()
 )
 # Teams and services named by the part of town they serve: "buurtteam oost", "Jeugdbescherming west".
 _DISTRICT_TEAM = re.compile(

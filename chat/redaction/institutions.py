@@ -87,14 +87,21 @@ _STREET_ENDINGS = (
     r"|dijk|wal|burgwal|haven|hof|kwartier"
 )
 _STREET_WORD = re.compile(rf"(?<![\w'’-])(?:[A-Z][a-z]+-)?[A-Z][a-z]{{3,}}(?:{_STREET_ENDINGS})(?![\w-])")
+# "on Brixton Hill", "Elm Grove", "Tanners Close": English street types that are also words, after a name.
+_ENGLISH_STREET_WORDS = re.compile(
+    r"(?<![\w'’-])(?P<name>[A-Z][a-z]{2,})\s+(?:Hill|Grove|Close|Rise|Mews|Parade|Row|Walk|Way)(?![\w'’-])"
+)
 _ENGLISH_STREET = re.compile(
     r"(?<![\w'’-])(?:[A-Z][a-z]+\s+){1,2}(?:Street|Road|Lane|Avenue|Drive|Square|Crescent|Terrace|Gardens)\b"
     r"|(?<![\w'’-])[A-Z][a-z]{2,}gate(?![\w-])"
 )
 _LOWER_STREET = re.compile(
-    r"(?<![\w'’-])(?i:de|het|op|aan|door|langs|in)\s+(?P<street>[a-z]{4,}(?:straat|staat|laan|gracht|singel|kade))(?![\w-])"
+    r"(?<![\w'’-])(?i:de|het|op|aan|door|langs|in)\s+(?P<street>[a-z]{4,}(?:straat|staat|laan|gracht|singel|kade|brink|dreef|plantsoen|plein))(?![\w-])"
 )
-_GENERIC_STREETS = frozenset("zijstraat winkelstraat woonstraat hoofdstraat achterstraat dorpsstraat".split())
+_GENERIC_STREETS = frozenset(
+    "zijstraat winkelstraat woonstraat hoofdstraat achterstraat dorpsstraat schoolplein speelplein marktplein"
+    " parkeerplein binnenplein".split()
+)
 # Names known from the institutions list may stand alone: "op het Albeda", "via Spirit".
 _LIST_CUE = re.compile(r"(?i:\b(?:op|bij|via|van|naar|at|from|to|in|aan|het|de|the)\s+)$")
 _LIST_TOKEN = re.compile(r"(?<![\w'’-])[^\W\d_][\w'’-]*+")
@@ -185,6 +192,9 @@ def find_streets(text: str, common: Container[str] = COMMON) -> list[Item]:
             found.append(Item("ADRES", m.start(), m.end()))
     found += [Item("ADRES", m.start(), m.end()) for m in _ADJECTIVE_SQUARE.finditer(text)]
     found += [Item("ADRES", m.start(), m.end()) for m in _ENGLISH_STREET.finditer(text)]
+    for m in _ENGLISH_STREET_WORDS.finditer(text):
+        if m.group("name").lower() not in common and not sentence_start(text, m.start()):
+            found.append(Item("ADRES", m.start(), m.end()))
     for m in _LOWER_STREET.finditer(text):
         if m.group("street") not in _GENERIC_STREETS:
             found.append(Item("ADRES", m.start("street"), m.end("street")))
@@ -261,7 +271,7 @@ _DISTRICT_BUREAU = re.compile(
 _ARTICLE_CUED_WORD = re.compile(r"(?<![\w'’-])(?i:bij|van|naar|at)\s+(?i:de|the)\s+(?P<name>[a-z][\w'’&-]*+)")
 # Kind words that, in lowercase, name a club, shop or care service when a lowercase name follows.
 _LOWER_KINDS = (
-    r"vv|sv|fc|afc|rksv|rkvv|vvv|hc|mhc|snackbar|cafetaria|dansschool|rijschool|autorijschool|muziekschool"
+    r"vv|sv|fc|afc|rksv|rkvv|vvv|hc|mhc|kv|hv|zv|zpc|bc|snackbar|cafetaria|dansschool|rijschool|autorijschool|muziekschool"
     r"|boksschool|judoschool|sportschool|kinderopvang|gastouderbureau|gezondheidscentrum|huisartsenpraktijk"
     r"|hockeyclub|voetbalclub|voetbalvereniging|judoclub|boksclub|kickboksclub|zwemclub|sportclub|tennisclub"
     r"|[a-z]*vereniging|scouting|scoutinggroep|jeugdzorg|jeugdhulp|buurthuis|jongerencentrum|wijkcentrum|kapsalon"

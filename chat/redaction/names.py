@@ -259,9 +259,16 @@ _RELATIONS = (
     r"|nichtje|oom|tante|juf|meester|mentor|buurman|buurvrouw|stiefvader|stiefmoeder|stiefbroer|stiefzus|ex"
     r"|opa|oma|kleinzoon|kleindochter|pleegdochter|pleegzoon|dochter|zoon|father|mother|dad|mum|mom|friend"
     r"|sister|brother|boyfriend|girlfriend|cousin|uncle|aunt|niece|nephew|son|daughter|stepdad|stepmom"
-    r"|stepfather|stepmother|teacher|coach"
+    r"|stepfather|stepmother|teacher|coach|maat|maatje|mattie|matties|bestie|homie|bff|bae|crush|mate|bestfriend"
 )
-_RELATION_NAME = re.compile(rf"(?i:\b(?:{_RELATIONS})(?:\s*,\s*|\s+))(?P<name>[A-Z][\w'’-]+)")
+_RELATION_NAME = re.compile(
+    rf"(?i:\b(?:{_RELATIONS})(?:\s*,\s*|\s+))(?P<name>[A-Z][\w'’-]+)(?P<second>\s+[A-Z][\w'’-]+)?"
+)
+# Words that lead a nickname and take the next word with them, in any case: "lil sis", "big mo", "dikke dennis".
+_NICKNAME_LEADS = frozenset(
+    "lil little big kleine klein dikke dikke grote baby mister miss queen king lady young yung prins prinses prince"
+    " princess sweet".split()
+)
 _WEAK_NAME_CUES = re.compile(
     r"(?i:\b(?:ik\s+ben|i'm|i\s+am|im|this\s+is|dit\s+is|met|bij|en|van|voor|aan|tegen|naar"
     r"|vriend|vriendin|vriendje|vriendinnetje|zus|zusje|broer|broertje|neef|nicht|nichtje|oom|tante|juf"
@@ -316,12 +323,19 @@ def find_initialled_names(text: str, common: Container[str] = COMMON) -> list[It
     return found
 
 
-def _is_first_name(word: str, first_names: Container[str]) -> bool:
+def is_first_name(word: str, first_names: Container[str]) -> bool:
     """Lowercase `word` in the list, also without its accents ("hüseyin" -> "huseyin")."""
     if word in first_names:
         return True
     folded = "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
-    return folded != word and folded in first_names
+    if folded != word and folded in first_names:
+        return True
+    # Dutch pet forms: "noortje" (Noor), "lotje" (Lot), "annemiekje", "saartje" (Saar), "pietje" (Piet).
+    for ending in ("tje", "je"):
+        stem = word[: -len(ending)]
+        if word.endswith(ending) and len(stem) >= 3 and (stem in first_names or stem[:-1] in first_names):
+            return stem[-1] == stem[-2] or stem in first_names
+    return False
 
 
 def find_names(text: str, first_names: Container[str] = frozenset(), common: Container[str] = COMMON) -> list[Item]:
@@ -341,29 +355,40 @@ def find_names(text: str, first_names: Container[str] = frozenset(), common: Con
             if (name in common and not nickname) or name in INTERFIXES:
                 continue
             end = m.end("surname") if m.group("surname") else m.end("name")
+            if not m.group("surname") and name in _NICKNAME_LEADS:
+                # "noemen ze me lil sis", "ze noemen hem big mo": the lead takes the next word along.
+                tail = re.match(r"\s([^\W\d_][\w'’-]*)", text[end : end + 40])
+                if tail and tail.group(1).lower() not in common:
+                    end += tail.end()
             while text[end - 1] in "'’":  # the closing quote of "'de Chef'"
                 end -= 1
             found.append(Item("NAAM", m.start("name"), end))
     for m in _RELATION_NAME.finditer(text):
-        if m.group("name").lower() not in common:
+        if m.group("second") and m.group("name").lower() in _NICKNAME_LEADS:
+            # "mn maatje Dikke Dennis": a nickname lead and a name.
+            found.append(Item("NAAM", m.start("name"), m.end("second")))
+        elif m.group("name").lower() not in common:
             found.append(Item("NAAM", m.start("name"), m.end("name")))
     for m in _WEAK_NAME_CUES.finditer(text):
         name = m.group("name").lower()
-        if _is_first_name(name, first_names) and name not in common:
-            found.append(Item("NAAM", m.start("name"), m.end("name")))
+        if is_first_name(name, first_names) and name not in common:
+            # "met noortje el Bakkali": a capitalised surname after the first name goes with it.
+            surname = m.group("surname")
+            whole = surname is not None and surname.split()[-1].lower() not in common
+            found.append(Item("NAAM", m.start("name"), m.end("surname") if whole else m.end("name")))
     # deduce only knows capitalised names; "bram zei dat..." needs the list in lowercase.
     for m in _LOWERCASE_WORD.finditer(text):
         word = m.group()
         if (
             word.islower()
             and word not in common
-            and _is_first_name(word, first_names)
+            and is_first_name(word, first_names)
             and sentence_start(text, m.start())
         ):
             found.append(Item("NAAM", m.start(), m.end()))
     for m in _APPOSITION.finditer(text):
         name = m.group("name").lower()
-        if _is_first_name(name, first_names) and name not in common:
+        if is_first_name(name, first_names) and name not in common:
             found.append(Item("NAAM", m.start(), m.end()))
     return found
 

@@ -17,6 +17,7 @@ import re
 from collections.abc import Container
 from pathlib import Path
 
+from chat.redaction.names import is_first_name
 from chat.redaction.rules import LETTER, Item, sentence_start
 from chat.redaction.words import COMMON, COUNTRIES, INTERFIXES
 
@@ -47,6 +48,18 @@ _CAPITAL_INITIALS = re.compile(
 _FAMILY = re.compile(
     rf"(?<![\w'’-])(?i:familie|fam\.?|gezin|family)\s+(?P<name>(?:{_PARTICLES}\s+){{0,3}}(?P<last>{_WORD}))"
 )
+# "Nassim al-Sayed", "El-Khatib": a capitalised name after a glued Arabic article is a surname.
+_ARABIC_SURNAME = re.compile(
+    r"(?<![\w'’-])(?:(?P<first>[A-Z][a-z][\w'’]*)\s+)?(?P<last>(?:[Aa]l|[Ee]l|[Aa]bu|[Bb]in|[Bb]en)-[A-Z][a-z][\w'’-]*)"
+)
+# Abbreviated titles end in a dot that is no sentence end: "mw. k. pauwels", "dhr. j. smit".
+_TITLE_BEFORE = re.compile(r"(?i:\b(?:mw|mevr|dhr|hr|fam|mr|dr|drs|ir|mrs|ms|prof)\.\s*)$")
+
+
+def _after_title(text: str, pos: int) -> bool:
+    return _TITLE_BEFORE.search(text, max(0, pos - 8), pos) is not None
+
+
 _TOKEN = re.compile(rf"(?<![\w'’@#./-]){LETTER}[\w'’-]*")
 
 
@@ -93,7 +106,7 @@ def find_persons(
     found = []
     for m in _LOWER_PAIR.finditer(text):
         first = m.group("first")
-        if first in common or first in INTERFIXES or first not in first_names:
+        if first in common or first in INTERFIXES or not is_first_name(first, first_names):
             continue
         particles = len(m.group("rest").split()) > 1
         if _surname(m.group("last"), known, common) or (particles and m.group("last") not in common):
@@ -101,13 +114,21 @@ def find_persons(
     for m in _LOWER_INITIALS.finditer(text):
         last = m.group("last")
         initials = m.group("initials").count(".")
-        if last in common or last in INTERFIXES or sentence_start(text, m.start()):
+        if (
+            last in common
+            or last in INTERFIXES
+            or (sentence_start(text, m.start()) and not _after_title(text, m.start()))
+        ):
             continue
-        if m.group("particles") or initials >= 2 or _surname(last, known, common):
+        if m.group("particles") or initials >= 2 or _surname(last, known, common) or _after_title(text, m.start()):
             found.append(Item("NAAM", m.start(), m.end()))
     for m in _CAPITAL_INITIALS.finditer(text):
         if m.group("last").lower() in known and m.group("last").lower() not in COUNTRIES:
             found.append(Item("NAAM", m.start(), m.end()))
+    for m in _ARABIC_SURNAME.finditer(text):
+        first = m.group("first")
+        start = m.start() if first and first.lower() not in common else m.start("last")
+        found.append(Item("NAAM", start, m.end()))
     for m in _FAMILY.finditer(text):
         last = m.group("last")
         if last[0].isupper() and last.lower() not in common or _surname(last, known, common):

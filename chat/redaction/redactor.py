@@ -30,6 +30,7 @@ from chat.redaction.cues import (
     find_listed_streets,
     find_named_places_in_any_case,
     find_named_stays,
+    find_preposition_names,
     find_quoted_nicknames,
     find_titled_names,
     street_names,
@@ -105,6 +106,7 @@ _RULES: tuple[Callable[[str], list[Item]], ...] = (
     find_quoted_nicknames,
     find_listed_streets,
     find_named_places_in_any_case,
+    find_preposition_names,
 )
 
 

@@ -94,7 +94,7 @@ _RESOURCE_NAMES = re.compile(
 # no longer here: where something happened ("bij de Jumbo") is an institution (chat/data/chains.txt).
 # A shop of the brand is a place where something happened: "bij de Zara", "in de Nike store" are not protected.
 _BRANDS = re.compile(
-    r"(?<!bij de )(?<!in de )(?<!naar de )(?<!van de )(?<!voor de )(?<!at the )(?<!in the )"
+    r"(?<!bij )(?<!bij de )(?<!in de )(?<!naar de )(?<!van de )(?<!voor de )(?<!at the )(?<!in the )"
     r"\b(?:Snapchat|Instagram|TikTok|Tiktok|WhatsApp|Whatsapp|Facebook|Telegram|Discord|Roblox|Fortnite|YouTube"
     r"|Youtube|Google|Netflix|Tinder|Nike|Adidas|Puma|Gucci|Zara|Grindr|Bol\.com|Marktplaats|Vinted)\b"
 )
@@ -448,7 +448,7 @@ _PLATE_SPACED = re.compile(
 # capitals and digits, with both a letter and a digit.
 _PLATE_CUE = (
     r"(?i:kenteken|kentekenplaat|nummerbord|nummerplaat|plates?|reg|registration|number\s+plate|license|licence)"
-    r"\w*(?:\s+(?i:is|was|van|:))?"
+    r"\w*(?:\s+(?i:is|was|van|:|begon\s+met|begint\s+met|eindigt\s+op|started\s+with|starts\s+with))?"
     r"|(?i:auto|car|bmw|audi|mercedes|golf|polo|opel|ford|toyota|volkswagen|vw|van|bus|busje|scooter|renault"
     r"|peugeot|kia|seat|skoda|tesla|fiat|citroen|volvo|mini|range\s+rover|porsche|jeep|truck)"
     r"(?:\s*,|\s+(?i:met|with|nummer|number))"
