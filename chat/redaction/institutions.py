@@ -18,6 +18,7 @@ from pathlib import Path
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
+from chat.redaction.cues import street_names
 from chat.redaction.rules import Item, sentence_start
 from chat.redaction.words import COMMON
 
@@ -96,8 +97,11 @@ _ENGLISH_STREET = re.compile(
     r"|(?<![\w'’-])[A-Z][a-z]{2,}gate(?![\w-])"
 )
 _LOWER_STREET = re.compile(
-    r"(?<![\w'’-])(?i:de|het|op|aan|door|langs|in)\s+(?P<street>[a-z]{4,}(?:straat|staat|laan|gracht|singel|kade|brink|dreef|plantsoen|plein))(?![\w-])"
+    r"(?<![\w'’-])(?i:de|het|op|aan|door|langs|in)\s+(?P<lead>(?:(?:\d{1,2}e|eerste|tweede|derde|[a-z]{3,})\s+){0,2})"
+    r"(?P<street>[a-z]{4,}(?:straat|staat|laan|gracht|singel|kade|brink|dreef|plantsoen|plein))(?![\w-])"
 )
+_ORDINALS = {"1e": "eerste", "2e": "tweede", "3e": "derde", "4e": "vierde", "5e": "vijfde"}
+_ORDINAL = re.compile(r"^[1-5]e(?= )")
 _GENERIC_STREETS = frozenset(
     "zijstraat winkelstraat woonstraat hoofdstraat achterstraat dorpsstraat schoolplein speelplein marktplein"
     " parkeerplein binnenplein".split()
@@ -196,8 +200,18 @@ def find_streets(text: str, common: Container[str] = COMMON) -> list[Item]:
         if m.group("name").lower() not in common and not sentence_start(text, m.start()):
             found.append(Item("ADRES", m.start(), m.end()))
     for m in _LOWER_STREET.finditer(text):
-        if m.group("street") not in _GENERIC_STREETS:
-            found.append(Item("ADRES", m.start("street"), m.end("street")))
+        if m.group("street") in _GENERIC_STREETS:
+            continue
+        # "de 1e constantijn huygensstraat", "de jan van galenstraat": the words before the street word belong
+        # to it when the whole is a listed street (deduce's list), not in "de mooie kerkstraat".
+        start = m.start("street")
+        streets = street_names()
+        for lead in re.finditer(r"\S+", m.group("lead")):
+            written = text[m.start("lead") + lead.start() : m.end("street")]
+            if written in streets or _ORDINAL.sub(lambda o: _ORDINALS[o.group()], written, 1) in streets:
+                start = m.start("lead") + lead.start()
+                break
+        found.append(Item("ADRES", start, m.end("street")))
     return found
 
 

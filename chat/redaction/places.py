@@ -141,10 +141,13 @@ class Gazetteer:
 
     def misspelt(self, key: str) -> bool:
         """Whether `key` is one edit (a transposition counts as one) from a main place of
-        six letters or more with the same first letter: typos rarely hit the first one."""
-        if len(key) < _FUZZY_MIN or " " in key:
-            return False
-        for length in (len(key) - 1, len(key), len(key) + 1):
+        six letters or more with the same first letter: typos rarely hit the first one.
+        A key of five letters counts only as a six-letter place with a letter dropped."""
+        if len(key) < _FUZZY_MIN - 1 or " " in key or (len(key) < _FUZZY_MIN and key.endswith("en")):
+            return False  # five letters ending in "-en" are mostly verbs and plurals ("in leven", not Leuven)
+        # Five letters only as a main place of six with one letter dropped, the commonest chat typo ("arnhm").
+        lengths = (len(key) + 1,) if len(key) < _FUZZY_MIN else (len(key) - 1, len(key), len(key) + 1)
+        for length in lengths:
             choices = self.fuzzy.get((length, key[0]))
             if choices and process.extractOne(key, choices, scorer=OSA.distance, score_cutoff=1) is not None:
                 return True

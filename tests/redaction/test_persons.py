@@ -6,8 +6,10 @@ from __future__ import annotations
 import pytest
 
 from chat.redaction.cues import extend_items, find_preposition_names
+from chat.redaction.institutions import find_streets
 from chat.redaction.names import find_addresses, find_names, is_first_name
 from chat.redaction.persons import find_persons
+from chat.redaction.places import find_places_by_gazetteer
 from chat.redaction.rules import Item, find_plates, protected_spans
 
 FIRST = frozenset({"liban", "kasia", "rami", "mo", "noor", "sanne", "filmon", "bram"})
@@ -134,3 +136,15 @@ def test_names_after_bij_and_voor() -> None:
 def test_a_brand_is_protected_but_not_its_shop() -> None:
     assert protected_spans("ik draag Zara") != []
     assert protected_spans("hij wacht bij de Zara op mij") == []
+
+
+def test_lowercase_street_with_its_leading_words() -> None:
+    text = "bij de ingang van de 1e constantijn huygensstraat, niet in de mooie kerkstraat"
+    assert _found(find_streets(text), text) == ["1e constantijn huygensstraat", "kerkstraat"]
+
+
+def test_a_five_letter_place_with_a_letter_dropped() -> None:
+    assert _found(
+        find_places_by_gazetteer("we zijn in arnhm bij zijn vrienden"), "we zijn in arnhm bij zijn vrienden"
+    ) == ["arnhm"]
+    assert find_places_by_gazetteer("is hij nog in leven?") == []
