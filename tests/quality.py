@@ -199,6 +199,18 @@ _TRAIN_HEADER = """\
 # showed weak (schools, institutions, streets without numbers, names with particles, initials or in lowercase,
 # lowercase, misspelt and foreign places, handles, nicknames). Merged from redaction_train_parts/*.jsonl by
 # scripts/evaluate redaction --merge-train; records whose items are not in their text are left out.
+# Label conventions (every part and the dev split follow them): an item is the exact words that identify.
+# - name: first names, surnames, initials ("J. de Vries", "a.k. mulder"), nicknames ("Lil Kay", 'prinsesje');
+#   Dutch titles and kin words are outside ("mevrouw [ter Horst]", "oom [Henk]"), English titles inside ("Mr. Okafor");
+#   an article before a nickname is outside ("ze noemen hem de [Chef]").
+# - institution: organisations where someone lives, works, is treated, trains or prays, and shops and chains where
+#   something happened ("bij de [Jumbo]"); a kind word written with the name is inside ("[kapsalon Bella]",
+#   "[Gemeente Zaanstad]", "[Mevlana moskee]"); a lowercase article before it is outside ("de [Pauluskerk]").
+# - school: a named school with the grade that goes with it ("[groep 8 van de Wereldwijzer]", "[3 havo op het X]").
+# - place: towns, villages, cities abroad, provinces and regions ("Westland", "Veluwe"); countries are no item.
+# - neighbourhood: districts and neighbourhoods; street: streets, squares, parks and stations named without a
+#   house number; address: a street with its number (and the postcode and town written with it).
+# - plate: Dutch plates of every sidecode and foreign plates, as written.
 """
 
 

@@ -36,6 +36,10 @@ _ORGANISATION_CUE = (
     # Who runs or works in it: "de trainer van Quick '20", "eigenaar van Tattoo Palace", "the owner of Nando's".
     r"|trainer|trainster|coach|baas|eigenaar|manager|leiding|leider|begeleider|directeur|chef|collega|uitsmijter"
     r"|jongerenraad|bijles|aangenomen|keuken|slaap|slaapt|sliep|owner|boss|leader|staff|workers|run\s+by"
+    # Who delivers or drives for it: "ik bezorg voor Picnic", "i do deliveries for DHL", "rider for Deliveroo".
+    r"|bezorg|bezorgt|bezorgde|bezorgen|bezorger|koerier|chauffeur|rijd|rijdt|deliveries|delivery|deliver|delivers"
+    r"|delivering|driver|drivers|rider|riders|courier|shifts|diensten|uitzendkracht|bijbaan|bijbaantje|vakantiewerk"
+    r"|stagiair|stagiaire|employed|employer|werkgever|job"
 )
 _CUED_ORGANISATION = re.compile(
     rf"(?<![\w'’-])(?i:{_ORGANISATION_CUE})\s+(?:(?i:hier|daar|nu|now|there)\s+)?"
@@ -97,6 +101,27 @@ def find_named_stays(text: str, places: Container[str] = frozenset(), common: Co
             continue
         start = m.start("article") if m.group("article")[0].isupper() else m.start("name")
         found.append(Item("INSTELLING", start, m.end("name")))
+    return found
+
+
+# "op voetbal bij Quick Boys", "ik werk voor Start People": two or three capitalised words right after "bij" or
+# "voor", mid-sentence, none an ordinary word, name an organisation (a person so named is redacted either way).
+_PREPOSITION_NAMES = re.compile(
+    r"(?<![\w'’-])(?:bij|voor|at|for)\s+(?P<name>[A-Z][a-z][\w'’&-]*+(?:\s+[A-Z][a-z][\w'’&-]*+){1,2})(?![\w'’-])"
+)
+
+
+def find_preposition_names(text: str, common: Container[str] = COMMON) -> list[Item]:
+    """Capitalised names of two or three words after "bij", "voor", "at", "for": "bij Quick Boys"."""
+    found = []
+    for m in _PREPOSITION_NAMES.finditer(text):
+        words = m.group("name").split()
+        if any(w.lower() in common or w.lower() in COUNTRIES for w in words):
+            continue
+        end = m.end("name")
+        if text[end - 2 : end] in ("'s", "’s"):  # "at Noa Wiśniewska's place": the possessive is no part of it
+            end -= 2
+        found.append(Item("INSTELLING", m.start("name"), end))
     return found
 
 
@@ -271,6 +296,12 @@ _KIND_BEFORE = re.compile(
 )
 
 
+_NAME_TAIL = re.compile(r" ([A-Z][a-z][\w'’-]*|(?!I(?![\w.]))[A-Z](?:\.|(?![\w'’.-])))(?![\w'’-])")
+_COUNCIL_BEFORE = re.compile(
+    r"(?i:\b(?:bij|van|voor|naar|at|for)\s+(?:de\s+|het\s+|the\s+)?)(?P<council>(?i:gemeente|council\s+of))\s+$"
+)
+
+
 def extend_items(text: str, items: list[Item], protected: Sequence[tuple[int, int]] = ()) -> list[Item]:
     """Grow merged items by the words around them that identify: a grade before or after a
     school, the town right after a school or institution ("Christelijk Lyceum Zeist"),
@@ -292,15 +323,29 @@ def extend_items(text: str, items: list[Item], protected: Sequence[tuple[int, in
             if following is not None and following.type == "PLAATS" and text[end : following.start] == " ":
                 end = following.end
         elif item.type == "NAAM":
-            after = re.match(r" ([A-Z][a-z][\w'’-]*)(?![\w-])", text[end : end + 40])
-            word_start = end + 1
-            if (
-                after
-                and after.group(1).lower() not in common_or_countries()
-                and not sentence_start(text, word_start)
-                and not any(s <= word_start < e for s, e in protected)
-            ):
-                end += after.end()
+            # "Ronald Sleutel", "Tarik B.", "Lady B", "Tjon A Fong": up to three capitalised words or
+            # single capitals (not the pronoun "I") after a name.
+            for _ in range(3):
+                after = _NAME_TAIL.match(text, end, min(len(text), end + 40))
+                word_start = end + 1
+                if (
+                    after is None
+                    or after.group(1).lower() in common_or_countries()
+                    or sentence_start(text, word_start)
+                    or any(s <= word_start < e for s, e in protected)
+                ):
+                    break
+                end = after.end()
+            # "Tarik B.": the dot of an initial that ends the name.
+            if end < len(text) and text[end] == "." and text[end - 1].isupper() and (end < 2 or text[end - 2] == " "):
+                end += 1
+        elif item.type == "PLAATS":
+            # "werkt bij de gemeente haarlem", "een brief van de gemeente Utrecht": the council, an employer.
+            council = _COUNCIL_BEFORE.search(text, max(0, start - 30), start)
+            if council:
+                start = council.start("council")
+                grown.append(Item("INSTELLING", start, end))
+                continue
         grown.append(Item(item.type, start, end))
     return grown
 
@@ -345,7 +390,7 @@ _LED_NAME = re.compile(
 # Kinds after which a lowercase word is a name ("hogeschool inholland", "azc budel").
 _LOWER_NAME_KINDS = frozenset(
     "hogeschool universiteit university univeristy roc mbo vmbo obs cbs ikc basisschool basischool azc"
-    " hotel pizzaria pizzeria voedselbank jji".split()
+    " hotel pizzaria pizzeria voedselbank jji gymnasium lyceum atheneum".split()
 )
 # Teams and services named by the part of town they serve: "buurtteam oost", "Jeugdbescherming west".
 _DISTRICT_TEAM = re.compile(

@@ -18,6 +18,7 @@ from pathlib import Path
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
+from chat.redaction.cues import street_names
 from chat.redaction.rules import Item, sentence_start
 from chat.redaction.words import COMMON
 
@@ -87,14 +88,24 @@ _STREET_ENDINGS = (
     r"|dijk|wal|burgwal|haven|hof|kwartier"
 )
 _STREET_WORD = re.compile(rf"(?<![\w'’-])(?:[A-Z][a-z]+-)?[A-Z][a-z]{{3,}}(?:{_STREET_ENDINGS})(?![\w-])")
+# "on Brixton Hill", "Elm Grove", "Tanners Close": English street types that are also words, after a name.
+_ENGLISH_STREET_WORDS = re.compile(
+    r"(?<![\w'’-])(?P<name>[A-Z][a-z]{2,})\s+(?:Hill|Grove|Close|Rise|Mews|Parade|Row|Walk|Way)(?![\w'’-])"
+)
 _ENGLISH_STREET = re.compile(
     r"(?<![\w'’-])(?:[A-Z][a-z]+\s+){1,2}(?:Street|Road|Lane|Avenue|Drive|Square|Crescent|Terrace|Gardens)\b"
     r"|(?<![\w'’-])[A-Z][a-z]{2,}gate(?![\w-])"
 )
 _LOWER_STREET = re.compile(
-    r"(?<![\w'’-])(?i:de|het|op|aan|door|langs|in)\s+(?P<street>[a-z]{4,}(?:straat|staat|laan|gracht|singel|kade))(?![\w-])"
+    r"(?<![\w'’-])(?i:de|het|op|aan|door|langs|in)\s+(?P<lead>(?:(?:\d{1,2}e|eerste|tweede|derde|[a-z]{3,})\s+){0,2})"
+    r"(?P<street>[a-z]{4,}(?:straat|staat|laan|gracht|singel|kade|brink|dreef|plantsoen|plein))(?![\w-])"
 )
-_GENERIC_STREETS = frozenset("zijstraat winkelstraat woonstraat hoofdstraat achterstraat dorpsstraat".split())
+_ORDINALS = {"1e": "eerste", "2e": "tweede", "3e": "derde", "4e": "vierde", "5e": "vijfde"}
+_ORDINAL = re.compile(r"^[1-5]e(?= )")
+_GENERIC_STREETS = frozenset(
+    "zijstraat winkelstraat woonstraat hoofdstraat achterstraat dorpsstraat schoolplein speelplein marktplein"
+    " parkeerplein binnenplein".split()
+)
 # Names known from the institutions list may stand alone: "op het Albeda", "via Spirit".
 _LIST_CUE = re.compile(r"(?i:\b(?:op|bij|via|van|naar|at|from|to|in|aan|het|de|the)\s+)$")
 _LIST_TOKEN = re.compile(r"(?<![\w'’-])[^\W\d_][\w'’-]*+")
@@ -185,9 +196,22 @@ def find_streets(text: str, common: Container[str] = COMMON) -> list[Item]:
             found.append(Item("ADRES", m.start(), m.end()))
     found += [Item("ADRES", m.start(), m.end()) for m in _ADJECTIVE_SQUARE.finditer(text)]
     found += [Item("ADRES", m.start(), m.end()) for m in _ENGLISH_STREET.finditer(text)]
+    for m in _ENGLISH_STREET_WORDS.finditer(text):
+        if m.group("name").lower() not in common and not sentence_start(text, m.start()):
+            found.append(Item("ADRES", m.start(), m.end()))
     for m in _LOWER_STREET.finditer(text):
-        if m.group("street") not in _GENERIC_STREETS:
-            found.append(Item("ADRES", m.start("street"), m.end("street")))
+        if m.group("street") in _GENERIC_STREETS:
+            continue
+        # "de 1e constantijn huygensstraat", "de jan van galenstraat": the words before the street word belong
+        # to it when the whole is a listed street (deduce's list), not in "de mooie kerkstraat".
+        start = m.start("street")
+        streets = street_names()
+        for lead in re.finditer(r"\S+", m.group("lead")):
+            written = text[m.start("lead") + lead.start() : m.end("street")]
+            if written in streets or _ORDINAL.sub(lambda o: _ORDINALS[o.group()], written, 1) in streets:
+                start = m.start("lead") + lead.start()
+                break
+        found.append(Item("ADRES", start, m.end("street")))
     return found
 
 
@@ -239,6 +263,9 @@ def find_chains(text: str, common: Container[str] = COMMON) -> list[Item]:
         second = m.group("second")
         if second and second not in common and not second.endswith(("en", "de", "te")):
             end = m.end("second")
+        # "kapsalon hair by nora": a connector and one more name word.
+        if m.group("third") and m.group("third") not in common and (end == m.end("second") or not second):
+            end = m.end("third")
         found.append(Item("INSTELLING", m.start(), end))
     found += [Item("INSTELLING", m.start(), m.end()) for m in _CONGREGATION.finditer(text)]
     found += [Item("INSTELLING", m.start(), m.end()) for m in _DISTRICT_BUREAU.finditer(text)]
@@ -248,7 +275,8 @@ def find_chains(text: str, common: Container[str] = COMMON) -> list[Item]:
 # "Hervormde Gemeente Ede", "de pinkstergemeente in": a congregation by its denomination and town.
 _CONGREGATION = re.compile(
     r"(?<![\w'’-])(?i:hervormde|gereformeerde|christelijke|evangelische|protestantse|katholieke|baptisten"
-    r"|vrij-evangelische|rk|pkn|pinkster)\s+(?i:gemeente|kerk|parochie)(?:\s+(?:te\s+)?[A-Z][\w'’-]++)?(?![\w-])"
+    r"|vrij-evangelische|evangelie|rk|pkn|pinkster|volle\s+evangelie|baptisten)\s+(?i:gemeente|kerk|parochie)"
+    r"(?:\s+(?:te\s+)?(?:De\s+|Het\s+)?[A-Z][\w'’-]++)?(?![\w-])"
 )
 # "bij bureau zuid", "politiebureau noord": a police station by its district.
 _DISTRICT_BUREAU = re.compile(
@@ -257,7 +285,7 @@ _DISTRICT_BUREAU = re.compile(
 _ARTICLE_CUED_WORD = re.compile(r"(?<![\w'’-])(?i:bij|van|naar|at)\s+(?i:de|the)\s+(?P<name>[a-z][\w'’&-]*+)")
 # Kind words that, in lowercase, name a club, shop or care service when a lowercase name follows.
 _LOWER_KINDS = (
-    r"vv|sv|fc|afc|rksv|rkvv|vvv|hc|mhc|snackbar|cafetaria|dansschool|rijschool|autorijschool|muziekschool"
+    r"vv|sv|fc|afc|rksv|rkvv|vvv|hc|mhc|kv|hv|zv|zpc|bc|snackbar|cafetaria|dansschool|rijschool|autorijschool|muziekschool"
     r"|boksschool|judoschool|sportschool|kinderopvang|gastouderbureau|gezondheidscentrum|huisartsenpraktijk"
     r"|hockeyclub|voetbalclub|voetbalvereniging|judoclub|boksclub|kickboksclub|zwemclub|sportclub|tennisclub"
     r"|[a-z]*vereniging|scouting|scoutinggroep|jeugdzorg|jeugdhulp|buurthuis|jongerencentrum|wijkcentrum|kapsalon"
@@ -267,7 +295,7 @@ _LOWER_KINDS = (
 )
 _LOWER_PREFIXED = re.compile(
     rf"(?<![\w'’-])(?:{_LOWER_KINDS})\s+(?P<article>(?:de|het|'t)\s+)?(?P<first>[a-z][\w'’&-]{{2,}}+)"
-    r"(?:\s(?P<second>[a-z][\w'’&-]{2,}+))?(?![\w-])"
+    r"(?:\s(?P<second>[a-z][\w'’&-]{2,}+))?(?:\s(?P<by>by|of|van|de|and|en|&)\s(?P<third>[a-z][\w'’&-]{2,}+))?(?![\w-])"
 )
 
 

@@ -51,13 +51,15 @@ _NUMBER_WORD_ADDRESS = re.compile(
 _STREET_LEAD = (
     r"(?:(?:Van|De|Den|Der|Het|'t|Burgemeester|Burg\.|Dokter|Dr\.|Prins|Prinses|Koning|Koningin|Sint|St\."
     r"|Oude|Nieuwe|Nieuw|Lange|Korte|Hoge|Lage|Grote|Kleine|Eerste|Tweede|Derde|Noord|Zuid|Oost|West|\d{1,2}e"
-    r"|Laan\s+van|van(?=\s+[a-z]+\w*(?:straat|laan|weg|plein|gracht|kade|singel)\b)|Jan|Jacob|Willem|Johan)\s+){0,3}"
+    r"|Laan\s+van|van(?=\s+[a-z]+\w*(?:straat|laan|weg|plein|gracht|kade|singel)\b)|Jan|Jacob|Willem|Johan"
+    r"|(?i:pr|burg|bgm|prof|mr|dr|st)\.?(?=\s+[a-z]+(?:straat|laan|weg|plein|gracht|kade|singel)\b))\s+){0,3}"
 )
 # Every pattern that starts with a word begins where no word character precedes, apostrophes
 # included: with "(?<![\w-])" alone, "a'a'a'..." starts a match at every letter and each
 # runs to the end of the token (quadratic time).
 _ADDRESS = re.compile(
-    rf"(?<![\w'’-]){_STREET_LEAD}(?P<street>[A-Z][\w'’-]*|[a-z][\w'’-]*(?:{_STREET_SUFFIX}))\s+{_HOUSE_NUMBER}(?![\w-])"
+    rf"(?<![\w'’-]){_STREET_LEAD}(?P<street>[A-Z][\w'’-]*|[a-z][\w'’-]*(?:{_STREET_SUFFIX}))"
+    rf"\s+(?:(?i:nummer|nr\.?|no\.?|huisnummer)\s*)?{_HOUSE_NUMBER}(?![\w-])"
 )
 _BARE_STREET = re.compile(rf"(?<![\w'’-]){_STREET_LEAD}[A-Z]\w{{2,}}(?:{_STRONG_STREET_SUFFIX})(?![\w-])")
 # "42 Elm Grove", "17b Station Road", "flat 4 27 kingsland rd", "Flat 12, 8 Victoria Road, Leeds LS6 1DR":
@@ -82,6 +84,8 @@ _ROMANCE_ADDRESS_LOWER = re.compile(
     r"(?:(?:de|del|de\s+la|la|le|les|des|du|di|della|dos|das|da|d')\s*){0,2}"
     r"[a-zà-ÿ][\w'’-]*(?:\s[a-zà-ÿ][\w'’-]*)?,?\s\d{1,4}[a-z]?(?![\w-])"
 )
+# "huisnummer 15", "huisnr. 8a": the number is part of the address even without its street.
+_HOUSE_NUMBER_WORD = re.compile(r"(?i:\b(?:huisnummer|huisnr\.?|house\s+number)\s*:?\s*)(\d{1,5}[a-z]?)(?![\w-])")
 _STREET_WORD_END = re.compile(rf"(?:{_STREET_SUFFIX})$")
 _ADDRESS_CUE = re.compile(
     r"(?i)\b(?:woon|woont|wonen|woonde|adres|address|lives?|living|op|aan)\s*:?\s*(?:de\s+|het\s+|at\s+)?$"
@@ -132,6 +136,7 @@ def find_addresses(text: str, common: Container[str] = COMMON) -> list[Item]:
     found += items_matching("ADRES", _ROMANCE_ADDRESS, text)
     found += items_matching("ADRES", _NUMBER_WORD_ADDRESS, text)
     found += items_matching("ADRES", _ROMANCE_ADDRESS_LOWER, text)
+    found += items_matching("ADRES", _HOUSE_NUMBER_WORD, text, group=1)
     return found
 
 
@@ -235,7 +240,8 @@ _STRONG_NAME_CUES = re.compile(
     r"|noem(?:t|en|de|den)\s+(?:ze|zij|ze\s+hem|ze\s+haar)"
     r"|noemt\s+zich(?:zelf)?|noemde\s+zich(?:zelf)?|calls\s+(?:him|her)self"
     r"|called\s+(?:him|her)self|called|named|genaamd|alias|bijnaam|goes\s+by|known\s+as|bekend\s+als"
-    r"|ken\s+(?:hem|haar)\s+(?:alleen\s+|gewoon\s+)?als)(?:\s*:)?\s+)"
+    r"|(?:ken|kent|kennen|kende|kenden)\s+(?:hem|haar|me|mij|ons)\s+(?:alleen\s+|gewoon\s+|hier\s+|daar\s+)?als"
+    r"|knows?\s+(?:him|her|me)\s+as|zeg\s+maar(?=\s+(?:gewoon\s+)?\w+(?:\s+[A-Z]\w*)?\s+tegen\s+(?:me|mij)\b))(?:\s*:)?\s+)"
     rf"{_FILLER}{_NAME}"
 )
 # Dutch puts the name before the verb in a subordinate clause: "een jongen die Dylan heet".
@@ -253,9 +259,16 @@ _RELATIONS = (
     r"|nichtje|oom|tante|juf|meester|mentor|buurman|buurvrouw|stiefvader|stiefmoeder|stiefbroer|stiefzus|ex"
     r"|opa|oma|kleinzoon|kleindochter|pleegdochter|pleegzoon|dochter|zoon|father|mother|dad|mum|mom|friend"
     r"|sister|brother|boyfriend|girlfriend|cousin|uncle|aunt|niece|nephew|son|daughter|stepdad|stepmom"
-    r"|stepfather|stepmother|teacher|coach"
+    r"|stepfather|stepmother|teacher|coach|maat|maatje|mattie|matties|bestie|homie|bff|bae|crush|mate|bestfriend"
 )
-_RELATION_NAME = re.compile(rf"(?i:\b(?:{_RELATIONS})(?:\s*,\s*|\s+))(?P<name>[A-Z][\w'’-]+)")
+_RELATION_NAME = re.compile(
+    rf"(?i:\b(?:{_RELATIONS})(?:\s*,\s*|\s+))(?P<name>[A-Z][\w'’-]+)(?P<second>\s+[A-Z][\w'’-]+)?"
+)
+# Words that lead a nickname and take the next word with them, in any case: "lil sis", "big mo", "dikke dennis".
+_NICKNAME_LEADS = frozenset(
+    "lil little big kleine klein dikke dikke grote baby mister miss queen king lady young yung prins prinses prince"
+    " princess sweet".split()
+)
 _WEAK_NAME_CUES = re.compile(
     r"(?i:\b(?:ik\s+ben|i'm|i\s+am|im|this\s+is|dit\s+is|met|bij|en|van|voor|aan|tegen|naar"
     r"|vriend|vriendin|vriendje|vriendinnetje|zus|zusje|broer|broertje|neef|nicht|nichtje|oom|tante|juf"
@@ -265,6 +278,8 @@ _WEAK_NAME_CUES = re.compile(
     r"(?:\s*,\s*|\s+))"
     rf"{_NAME}"
 )
+# "calls himself 'Oom Henk'": kin and titles before a name are not part of a nickname.
+_KIN_AND_TITLES = frozenset("oom tante opa oma meneer mevrouw juf meester uncle aunt mister mr mrs miss".split())
 _LOWERCASE_WORD = re.compile(rf"(?<![\w'’@.#/-]){LETTER}[\w'’-]{{3,}}")
 # "ik ben het, jayden, van gisteren": a name set off by commas.
 _APPOSITION = re.compile(rf"(?<=,\s)(?P<name>{LETTER}[\w'’-]{{2,}})(?=\s*(?:[,.!?]|$))")
@@ -308,12 +323,19 @@ def find_initialled_names(text: str, common: Container[str] = COMMON) -> list[It
     return found
 
 
-def _is_first_name(word: str, first_names: Container[str]) -> bool:
+def is_first_name(word: str, first_names: Container[str]) -> bool:
     """Lowercase `word` in the list, also without its accents ("hüseyin" -> "huseyin")."""
     if word in first_names:
         return True
     folded = "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
-    return folded != word and folded in first_names
+    if folded != word and folded in first_names:
+        return True
+    # Dutch pet forms: "noortje" (Noor), "lotje" (Lot), "annemiekje", "saartje" (Saar), "pietje" (Piet).
+    for ending in ("tje", "je"):
+        stem = word[: -len(ending)]
+        if word.endswith(ending) and len(stem) >= 3 and (stem in first_names or stem[:-1] in first_names):
+            return stem[-1] == stem[-2] or stem in first_names
+    return False
 
 
 def find_names(text: str, first_names: Container[str] = frozenset(), common: Container[str] = COMMON) -> list[Item]:
@@ -328,32 +350,45 @@ def find_names(text: str, first_names: Container[str] = frozenset(), common: Con
     for pattern in (_STRONG_NAME_CUES, _NAME_BEFORE_CUE, _NAME_BEFORE_CALL):
         for m in pattern.finditer(text):
             name = m.group("name").lower()
-            if name in common or name in INTERFIXES:
+            # "noem me maar Baby Face", "ze noemen hem Kleine Mo": a word and a capitalised one are a nickname.
+            nickname = m.group("surname") is not None and m.group("name")[0].isupper() and name not in _KIN_AND_TITLES
+            if (name in common and not nickname) or name in INTERFIXES:
                 continue
             end = m.end("surname") if m.group("surname") else m.end("name")
+            if not m.group("surname") and name in _NICKNAME_LEADS:
+                # "noemen ze me lil sis", "ze noemen hem big mo": the lead takes the next word along.
+                tail = re.match(r"\s([^\W\d_][\w'’-]*)", text[end : end + 40])
+                if tail and tail.group(1).lower() not in common:
+                    end += tail.end()
             while text[end - 1] in "'’":  # the closing quote of "'de Chef'"
                 end -= 1
             found.append(Item("NAAM", m.start("name"), end))
     for m in _RELATION_NAME.finditer(text):
-        if m.group("name").lower() not in common:
+        if m.group("second") and m.group("name").lower() in _NICKNAME_LEADS:
+            # "mn maatje Dikke Dennis": a nickname lead and a name.
+            found.append(Item("NAAM", m.start("name"), m.end("second")))
+        elif m.group("name").lower() not in common:
             found.append(Item("NAAM", m.start("name"), m.end("name")))
     for m in _WEAK_NAME_CUES.finditer(text):
         name = m.group("name").lower()
-        if _is_first_name(name, first_names) and name not in common:
-            found.append(Item("NAAM", m.start("name"), m.end("name")))
+        if is_first_name(name, first_names) and name not in common:
+            # "met noortje el Bakkali": a capitalised surname after the first name goes with it.
+            surname = m.group("surname")
+            whole = surname is not None and surname.split()[-1].lower() not in common
+            found.append(Item("NAAM", m.start("name"), m.end("surname") if whole else m.end("name")))
     # deduce only knows capitalised names; "bram zei dat..." needs the list in lowercase.
     for m in _LOWERCASE_WORD.finditer(text):
         word = m.group()
         if (
             word.islower()
             and word not in common
-            and _is_first_name(word, first_names)
+            and is_first_name(word, first_names)
             and sentence_start(text, m.start())
         ):
             found.append(Item("NAAM", m.start(), m.end()))
     for m in _APPOSITION.finditer(text):
         name = m.group("name").lower()
-        if _is_first_name(name, first_names) and name not in common:
+        if is_first_name(name, first_names) and name not in common:
             found.append(Item("NAAM", m.start(), m.end()))
     return found
 

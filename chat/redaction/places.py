@@ -141,10 +141,13 @@ class Gazetteer:
 
     def misspelt(self, key: str) -> bool:
         """Whether `key` is one edit (a transposition counts as one) from a main place of
-        six letters or more with the same first letter: typos rarely hit the first one."""
-        if len(key) < _FUZZY_MIN or " " in key:
-            return False
-        for length in (len(key) - 1, len(key), len(key) + 1):
+        six letters or more with the same first letter: typos rarely hit the first one.
+        A key of five letters counts only as a six-letter place with a letter dropped."""
+        if len(key) < _FUZZY_MIN - 1 or " " in key or (len(key) < _FUZZY_MIN and key.endswith("en")):
+            return False  # five letters ending in "-en" are mostly verbs and plurals ("in leven", not Leuven)
+        # Five letters only as a main place of six with one letter dropped, the commonest chat typo ("arnhm").
+        lengths = (len(key) + 1,) if len(key) < _FUZZY_MIN else (len(key) - 1, len(key), len(key) + 1)
+        for length in lengths:
             choices = self.fuzzy.get((length, key[0]))
             if choices and process.extractOne(key, choices, scorer=OSA.distance, score_cutoff=1) is not None:
                 return True
@@ -304,6 +307,12 @@ def _match_at(
         # "in houten en", "uit hoorn.": a Dutch town that is also a word, lowercase, when no noun follows.
         after = tokens[index + 1] if index + 1 < len(tokens) else None
         if after is None or after.group().lower() in common or text[tokens[index].end() : after.start()].strip():
+            return index
+    if best is None and cue == "van" and not capital and first.lower() not in common:
+        # "verhuisd van sneek naar hier": between "van" and "naar" a lowercase word of the gazetteer is a place.
+        key = normalise(first)
+        after = tokens[index + 1] if index + 1 < len(tokens) else None
+        if after is not None and after.group().lower() == "naar" and key in places.names and key not in places.ordinary:
             return index
     if best is None and cue in _STRONG_CUES | {"to", "naar"} and first.lower() not in common:
         key = normalise(first)

@@ -30,6 +30,7 @@ from chat.redaction.cues import (
     find_listed_streets,
     find_named_places_in_any_case,
     find_named_stays,
+    find_preposition_names,
     find_quoted_nicknames,
     find_titled_names,
     street_names,
@@ -50,6 +51,7 @@ from chat.redaction.names import (
     find_names,
     find_places,
 )
+from chat.redaction.persons import find_persons, surnames
 from chat.redaction.places import find_places_by_gazetteer, gazetteer
 from chat.redaction.rules import (
     Item,
@@ -104,6 +106,7 @@ _RULES: tuple[Callable[[str], list[Item]], ...] = (
     find_quoted_nicknames,
     find_listed_streets,
     find_named_places_in_any_case,
+    find_preposition_names,
 )
 
 
@@ -128,6 +131,7 @@ def find_all(text: str, first_names: Container[str] = frozenset(), places: Conta
     found += find_places(text, places)
     found += find_titled_names(text, first_names)
     found += find_named_stays(text, places)
+    found += find_persons(text, first_names, capitalised=extra_first_names())
     return found
 
 
@@ -233,6 +237,7 @@ class Redactor:
         known_institutions()
         known_landmarks()
         street_names()
+        surnames()
         with_extra_first_names(self._engine().first_names)
 
     def redact(self, text: str) -> Redacted:

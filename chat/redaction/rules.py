@@ -92,7 +92,9 @@ _RESOURCE_NAMES = re.compile(
 # Platforms, brands and car makes that deduce knows as surnames or first names ("Zara",
 # "een zwarte Mercedes"): what a loverboy wears or drives is not who he is. Shops and chains are
 # no longer here: where something happened ("bij de Jumbo") is an institution (chat/data/chains.txt).
+# A shop of the brand is a place where something happened: "bij de Zara", "in de Nike store" are not protected.
 _BRANDS = re.compile(
+    r"(?<!bij )(?<!bij de )(?<!in de )(?<!naar de )(?<!van de )(?<!voor de )(?<!at the )(?<!in the )"
     r"\b(?:Snapchat|Instagram|TikTok|Tiktok|WhatsApp|Whatsapp|Facebook|Telegram|Discord|Roblox|Fortnite|YouTube"
     r"|Youtube|Google|Netflix|Tinder|Nike|Adidas|Puma|Gucci|Zara|Grindr|Bol\.com|Marktplaats|Vinted)\b"
 )
@@ -441,6 +443,22 @@ _PLATE_SPACED = re.compile(
 )
 
 
+# Any other country's plate after a plate cue or a car ("kenteken K AB 123", "nummerbord B-MW 1234",
+# "polish plates, PO 4X812", "een bmw met HH-XY 789", "een witte golf, WX 12345"): two or three groups of
+# capitals and digits, with both a letter and a digit.
+_PLATE_CUE = (
+    r"(?i:kenteken|kentekenplaat|nummerbord|nummerplaat|plates?|reg|registration|number\s+plate|license|licence)"
+    r"\w*(?:\s+(?i:is|was|van|:|begon\s+met|begint\s+met|eindigt\s+op|started\s+with|starts\s+with))?"
+    r"|(?i:auto|car|bmw|audi|mercedes|golf|polo|opel|ford|toyota|volkswagen|vw|van|bus|busje|scooter|renault"
+    r"|peugeot|kia|seat|skoda|tesla|fiat|citroen|volvo|mini|range\s+rover|porsche|jeep|truck)"
+    r"(?:\s*,|\s+(?i:met|with|nummer|number))"
+)
+_PLATE_CUED_FOREIGN = re.compile(
+    rf"(?<![\w'’-])(?:{_PLATE_CUE})\s*[:,]?\s*(?P<plate>(?=[A-Z\d -]{{4,11}}(?![\w-]))(?=[A-Z -]*\d)(?=[\d -]*[A-Z])"
+    r"[A-Z\d]{1,4}(?:[ -][A-Z\d]{1,5}){1,2})(?![\w-])"
+)
+
+
 def find_plates(text: str) -> list[Item]:
     """Dutch licence plates in any sidecode: "12-ABC-3", "XX-99-99", "1-ABC-23", "34xkpl", "kenteken xn 123 b";
     Belgian ("1-ABC-234") and British ("KX17 HBD") ones."""
@@ -450,6 +468,7 @@ def find_plates(text: str) -> list[Item]:
         + items_matching("KENTEKEN", _PLATE_BARE_LOWER, text)
         + items_matching("KENTEKEN", _PLATE_SPACED, text, group=1)
         + items_matching("KENTEKEN", _PLATE_FOREIGN, text)
+        + items_matching("KENTEKEN", _PLATE_CUED_FOREIGN, text, group=1)
     )
 
 

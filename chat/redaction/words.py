@@ -47,6 +47,7 @@ DUTCH = _words(
     gaf liet kreeg vond moest kon riep sloeg keek pakte schreeuwde lachte wilde mocht had
     bel app stuur mail vraag zeg wacht zoek neem geef laat praat meld check schrijf lees bekijk klik kom
     blijf groetjes groeten gr mvg kus kusjes liefs beste lieve merci xx xxx volgens
+    vent gast gasten gozer kerel kerels gup meid meiden wijf chick dude bro
     """
 )
 
