@@ -30,7 +30,7 @@ from chat.services.auth import TokenBucket
 from chat.services.runtime import Runtime, wall_ms
 from chat.sessions import EndReason, Sender, SessionStatus
 from chat.store.redis import RATE_LIMITED, SESSION_FULL
-from chat.ws.connection import Connection, Wire, dumps
+from chat.ws.connection import Connection, Wire
 from chat.ws.frames import Disconnected, FrameReader, run_endpoint
 from chat.ws.instance import visitor_ended, visitor_presence
 
@@ -52,21 +52,11 @@ class VisitorConnection(Connection):
         self.session_key = ""  # HMAC of the session id, for the per-session rate limits
         self.last_queue: tuple[int | None, int | None, bool] | None = None
         self.ended = asyncio.Event()
-        self.reading: asyncio.Task[Any] | None = None  # the handler, while it waits for the next frame
-        self.interrupted = False  # end_now() cancelled that wait
         # Typing is never stored: a bucket of this connection's own is enough for it.
         self._typing = TokenBucket(rt.settings.messages_per_second, rt.settings.message_burst)
 
     async def typing_allowed(self) -> bool:
         return self._typing.take()
-
-    def end_now(self) -> None:
-        """The session ended: stop waiting for the client's next frame (see ``_next_or_end``)."""
-        self.ended.set()
-        task = self.reading
-        if task is not None and task is not asyncio.current_task() and not self.interrupted:
-            self.interrupted = True
-            task.cancel()
 
     async def ended_here(self) -> None:
         """The visitor ended the session through this connection: deliver the ended event (and anything
@@ -79,7 +69,7 @@ class VisitorConnection(Connection):
     async def on_event(self, sid: str, event: Event) -> None:
         if event.get("type") == "ended":
             self.status = SessionStatus.ENDED
-            self.end_now()
+            self.ended.set()
         elif event.get("type") == "handover" and event.get("counselor_name") is None:
             # Back in the queue: position updates resume until a counselor accepts.
             self.status = SessionStatus.QUEUED
@@ -103,7 +93,7 @@ class VisitorConnection(Connection):
         self.status = SessionStatus.ENDED  # nothing left to count offline or to time out
         await self.send(error_frame(ErrorCode.UNKNOWN_SESSION, "unknown or expired session"))
         self.close_soon(1008, "unknown session")
-        self.end_now()
+        self.ended.set()
 
     async def check_paired(self) -> None:
         """Send ``paired`` if a counselor claimed the session before this socket was subscribed.
@@ -260,25 +250,21 @@ async def handle_frame(visit: Visit, frame: Any, strike: Strike) -> None:
 
 
 async def _next_or_end(conn: VisitorConnection, reader: FrameReader) -> Any:
-    """The next frame, or None once the session ended (by the counselor or a timer).
-
-    The end interrupts the wait for a frame by cancelling this task while it waits
-    (:meth:`VisitorConnection.end_now`): no task per frame, as a wait on both would need."""
-    if conn.ended.is_set():
-        return None
-    task = asyncio.current_task()
-    assert task is not None
-    conn.reading = task
+    """The next frame, or None once the session ended (by the counselor or a timer)."""
+    receive = asyncio.create_task(reader.next())
+    ended = asyncio.create_task(conn.ended.wait())
     try:
-        return await reader.next()
-    except asyncio.CancelledError:
-        if conn.ended.is_set() and conn.interrupted:
-            conn.interrupted = False
-            if task.uncancel() == 0:  # our cancel alone: the session ended; anyone else's goes on
-                return None
-        raise
+        done, _ = await asyncio.wait({receive, ended}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        conn.reading = None
+        ended.cancel()
+    if receive in done:
+        return receive.result()
+    receive.cancel()
+    try:
+        await receive
+    except (asyncio.CancelledError, Disconnected):
+        pass
+    return None
 
 
 async def _hello(conn: VisitorConnection, hello: Hello) -> bool:
@@ -449,15 +435,7 @@ async def _message(
     if result.code < 0:
         await conn.send(error_frame(ErrorCode.NOT_IN_SESSION, "the session has ended", client_id=frame.client_id))
         return
-    ack = {"type": "ack", "client_id": frame.client_id, "seq": result.seq}
-    # On this visitor's own socket the event goes out with its ack, in one write (its pub/sub copy is then
-    # dropped as already delivered); other sockets of the session and the counselor get it through pub/sub.
-    if not (
-        result.code == 1
-        and isinstance(conn, Connection)
-        and conn.deliver_stored(conn.sid, result.seq, result.event_json, dumps(ack))
-    ):
-        await conn.send(ack)
+    await conn.send({"type": "ack", "client_id": frame.client_id, "seq": result.seq})
     # No idle timer update here: the append keeps last_activity, which the sweeper reads when the timer
     # is due (and then sets it again from there), so a relayed message is one round trip.
     if result.code == 1:
