@@ -34,7 +34,6 @@ import orjson
 from redis.exceptions import RedisError
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket, WebSocketState
-from websockets.exceptions import InvalidState
 
 from chat.events import Cursor, Event, Verdict
 from chat.services import metrics
@@ -231,11 +230,6 @@ class Wire:
     async def send_text(self, text: str) -> None:
         raise NotImplementedError
 
-    def write_now(self, texts: list[str]) -> bool:
-        """Write these frames at once, in one write, without waiting; False when this wire cannot now (closed,
-        the peer's buffer is full, or no such path): the caller queues them for its writer instead."""
-        return False
-
     async def close(self, code: int, reason: str) -> None:
         raise NotImplementedError
 
@@ -253,10 +247,6 @@ class WebSocketWire(Wire):
     def __init__(self, ws: WebSocket) -> None:
         super().__init__(ws)
         self.ws = ws
-        # uvicorn's websockets-sansio protocol (the one `chat serve` runs): frames can be encoded and written
-        # straight to its transport, several in one write, instead of one ASGI send (and one syscall) each.
-        protocol = ws.scope.get("chat.protocol")
-        self._sansio = protocol if _is_sansio(protocol) else None
 
     @property
     def is_open(self) -> bool:
@@ -265,38 +255,8 @@ class WebSocketWire(Wire):
     async def send_text(self, text: str) -> None:
         await self.ws.send_text(text)
 
-    def write_now(self, texts: list[str]) -> bool:
-        """What uvicorn's ``send`` does for ``websocket.send``, for several frames and without its await: only
-        while the connection is open and the transport is not pushing back (``writable``, its flow control)."""
-        protocol = self._sansio
-        if (
-            protocol is None
-            or self.ws.application_state is not WebSocketState.CONNECTED
-            or not protocol.writable.is_set()
-            or protocol.disconnected
-            or protocol.close_sent
-            or not protocol.handshake_complete
-            or protocol.initial_response is not None
-            or protocol.transport.is_closing()
-        ):
-            return False
-        conn = protocol.conn
-        try:
-            for text in texts:
-                conn.send_text(text.encode())
-        except InvalidState:
-            return False  # the peer's close came first: the writer's ASGI send finds the socket gone
-        protocol.transport.write(b"".join(conn.data_to_send()))
-        return True
-
     async def close(self, code: int, reason: str) -> None:
         await self.ws.close(code, reason)
-
-
-def _is_sansio(protocol: Any) -> bool:
-    """uvicorn's ``WebSocketsSansIOProtocol``, with the attributes :meth:`WebSocketWire.write_now` uses."""
-    names = ("conn", "transport", "writable", "disconnected", "close_sent", "handshake_complete", "initial_response")
-    return type(protocol).__name__ == "WebSocketsSansIOProtocol" and all(hasattr(protocol, n) for n in names)
 
 
 class Connection:
@@ -320,7 +280,6 @@ class Connection:
         "_latency",
         "_relayed",
         "_unsent",
-        "_writing",
         "_room",
         "_closed",
         "_dead",
@@ -346,7 +305,6 @@ class Connection:
         self._latency = metrics.of(rt).relay_latency.labels(self.role, self.transport)
         self._relayed = metrics.of(rt).relayed
         self._unsent = 0
-        self._writing = False  # the writer has a frame on its way: nothing may be written past it
         self._room = Flag()
         self._closed = False  # a close is queued (or done): nothing more is sent
         self._dead = False  # the writer is done for good: the socket failed, a close went out, or too slow
@@ -365,15 +323,8 @@ class Connection:
         self.send_text(dumps(frame))
 
     def send_text(self, text: str, stored_ts: str | None = None) -> None:
-        """Queue ``text``; with ``stored_ts`` (a live event's ``ts``) the writer observes the relay latency.
-
-        When nothing is queued before it and the wire takes it without waiting, it is written at once
-        instead (no hop through the writer task); otherwise the writer writes it in its turn."""
+        """Queue ``text``; with ``stored_ts`` (a live event's ``ts``) the writer observes the relay latency."""
         if self._closed:
-            return
-        if not self._out and not self._writing and self._write_now([text]):
-            if stored_ts is not None:
-                self._observe_latency(stored_ts)
             return
         size = len(text)
         if self._unsent + size > MAX_UNSENT_BYTES:
@@ -389,23 +340,6 @@ class Connection:
         self._out.append(item)
         if self._writer is None and not self._dead:
             self._writer = asyncio.create_task(self._write_loop(), name=f"{self.role}-writer")
-
-    def send_texts(self, texts: list[str]) -> None:
-        """Several frames in order, in one write when the wire takes them at once (an ack and its event)."""
-        if self._closed:
-            return
-        if not self._out and not self._writing and self._write_now(texts):
-            return
-        for text in texts:
-            self.send_text(text)
-
-    def _write_now(self, texts: list[str]) -> bool:
-        try:
-            return self.wire.write_now(texts)
-        except Exception:
-            # The client is gone (as in the writer): whoever sent must not fail on it.
-            self.closing = True
-            return False
 
     @property
     def unsent_bytes(self) -> int:
@@ -443,7 +377,6 @@ class Connection:
                 self._room.set()
             if not wire.is_open:
                 continue
-            self._writing = True  # a frame is on its way: send_text must not write past it
             try:
                 await wire.send_text(item)
             except Exception:
@@ -453,8 +386,6 @@ class Connection:
                 self._out = None
                 self._unsent = 0
                 return
-            finally:
-                self._writing = False
             if stored_ts is not None:
                 self._observe_latency(stored_ts)
 
@@ -575,26 +506,6 @@ class Connection:
         inbox.append((channel, data))
         if self._pump is None and self._started:
             self._pump = asyncio.create_task(self._run_pump(), name=f"{self.role}-pump")
-
-    def deliver_stored(self, sid: str, seq: int, event_json: str, before: str) -> bool:
-        """An event this connection's own client just had stored (``seq``), sent now right after ``before``
-        (its ack), both in one write, when it is the next one of the session here and nothing is being
-        delivered; the pub/sub copy is then an old one and dropped. False when it is not (the ack alone is
-        then the caller's to send; the event comes the usual way)."""
-        cursor = self.cursors.get(sid)
-        if (
-            cursor is None
-            or self.closing
-            or self._deliver_lock.locked()
-            or self.inbox
-            or cursor.judge(seq) is not Verdict.NEXT
-            or self._unsent > MAX_UNSENT_BYTES // 2
-        ):
-            return False
-        cursor.advance(seq)
-        self._count_relayed()
-        self.send_texts([before, event_json])
-        return True
 
     def _count_relayed(self) -> None:
         self._relayed.inc()

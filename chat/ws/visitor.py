@@ -30,7 +30,7 @@ from chat.services.auth import TokenBucket
 from chat.services.runtime import Runtime, wall_ms
 from chat.sessions import EndReason, Sender, SessionStatus
 from chat.store.redis import RATE_LIMITED, SESSION_FULL, SessionInfo
-from chat.ws.connection import Connection, Flag, Wire, dumps
+from chat.ws.connection import Connection, Flag, Wire
 from chat.ws.frames import Disconnected, FrameReader, run_endpoint
 from chat.ws.instance import InstanceKeeper, visitor_ended, visitor_presence
 
@@ -482,15 +482,7 @@ async def _message(
     if result.code < 0:
         await conn.send(error_frame(ErrorCode.NOT_IN_SESSION, "the session has ended", client_id=frame.client_id))
         return
-    ack = {"type": "ack", "client_id": frame.client_id, "seq": result.seq}
-    # On this visitor's own socket the event goes out with its ack, in one write (its pub/sub copy is then
-    # dropped as already delivered); other sockets of the session and the counselor get it through pub/sub.
-    if not (
-        result.code == 1
-        and isinstance(conn, Connection)
-        and conn.deliver_stored(conn.sid, result.seq, result.event_json, dumps(ack))
-    ):
-        await conn.send(ack)
+    await conn.send({"type": "ack", "client_id": frame.client_id, "seq": result.seq})
     # No idle timer update here: the append keeps last_activity, which the sweeper reads when the timer
     # is due (and then sets it again from there), so a relayed message is one round trip.
     if result.code == 1:

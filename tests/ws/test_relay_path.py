@@ -1,9 +1,8 @@
 """The hot path of a relayed message (issue 11, round 3).
 
-The visitor's own socket gets its ack and the stored event in one write (straight to the transport), every
-other socket of the session (a second tab, the counselor) gets the event from pub/sub, and the append script
-sets the session keys' TTL once instead of on every message. Whatever path an event takes, each socket gets
-each event exactly once, in seq order, as stored.
+Whatever path an event takes to a socket (the visitor's own, a second tab, the counselor), each socket gets
+each event exactly once, in seq order, as stored; and the append script sets the session keys' TTL once
+instead of on every message.
 """
 
 from __future__ import annotations
@@ -64,8 +63,7 @@ async def test_every_socket_gets_every_event_once_in_order(fast: ServerThread) -
     await send(v2, {"type": "resume", "token": s1["token"], "last_seq": 0})
     assert (await recv(v2))["type"] == "session"
 
-    # Both sides write at once, so the visitor's own events interleave with the counselor's in the stream:
-    # some of the visitor's own reach its socket with the ack, some (behind a counselor's) through pub/sub.
+    # Both sides write at once, so the visitor's own events interleave with the counselor's in the stream.
     n = 25
     for i in range(n):
         await send(v1, {"type": "message", "client_id": f"v-{i}", "text": f"bezoeker {i}"})
@@ -83,7 +81,7 @@ async def test_every_socket_gets_every_event_once_in_order(fast: ServerThread) -
     assert seen["v1"] == seen["v2"] == seen["counselor"]
     mine = [e["text"] for e in seen["v1"] if e["sender"] == "visitor"]
     assert mine == ["Hallo"] + [f"bezoeker {i}" for i in range(n)]
-    # Nothing comes twice afterwards (a pub/sub copy of an event already sent with its ack is dropped).
+    # Nothing comes twice afterwards.
     for ws in (v1, v2, counselor):
         await none_of(ws, "message", wait=0.5)
 
