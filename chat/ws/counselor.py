@@ -67,10 +67,20 @@ class CounselorConnection(Connection):
         """Events as every connection gets them, and the session's staff-only notes, first those so far."""
         if sid in self.cursors:
             return
-        await super().follow(sid, last_seq)
-        await self.rt.hub.subscribe(self.rt.keys.staff_channel(sid), self._listener)
-        for note in await self.rt.store.notes(sid):
+        # The notes are read while the events are (one round trip, not two), and still sent after them.
+        notes = asyncio.ensure_future(self._staff_notes(sid))
+        try:
+            await super().follow(sid, last_seq)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await notes  # not left running behind the failure
+            raise
+        for note in await notes:
             await self.send(note)
+
+    async def _staff_notes(self, sid: str) -> list[Event]:
+        await self.rt.hub.subscribe(self.rt.keys.staff_channel(sid), self._listener)
+        return await self.rt.store.notes(sid)
 
     async def on_lost(self, sids: list[str]) -> None:
         """Redis came back without these chats (restarted empty): each is named, then 1013. The console
