@@ -334,7 +334,8 @@ async def _not_yours(conn: CounselorConnection, sid: str, **extra: Any) -> None:
 
 
 async def _accept(conn: CounselorConnection, frame: Accept) -> None:
-    """One round trip (the accept script) and the reply; then the chat's history and the status."""
+    """One round trip (the accept script, which also tells the counselor's consoles their new load) and the
+    reply; then the chat's history (on a cluster also the status)."""
     rt = conn.rt
     assert conn.principal is not None
     me = conn.principal
@@ -373,6 +374,9 @@ async def _accept(conn: CounselorConnection, frame: Accept) -> None:
         await rt.redis.zadd(rt.keys.grace_timers, {got.info.sid: deadline}, xx=True)
     # "for": this answers the console's accept, even when it carries the kept note of an earlier transfer.
     await conn.send_assigned(got.info, **{"for": "accept"})
+    if got.status_sent:
+        await conn.follow(got.info.sid, 0)  # the new load went to the counselor's consoles with the claim
+        return
     # The chat's history and the new load for the counselor's consoles do not wait for each other:
     # the console's next frame is read once both are done, so they take one round trip, not two.
     await asyncio.gather(
