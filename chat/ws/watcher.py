@@ -68,11 +68,14 @@ REFRESH_SECONDS = 5.0
 # but never sooner than the interval after the last round began, nor sooner than ROUND_SHARE times its
 # own cost after it ended: under a burst of pairings (every queued visitor moves on each accept) a
 # queued visitor gets at most one `queue` frame per VISITOR_ROUND_SECONDS, the consoles one overview per
-# OVERVIEW_ROUND_SECONDS, and the rounds take at most about 1 / (1 + ROUND_SHARE) of the loop.
+# OVERVIEW_ROUND_SECONDS, and the rounds take at most about 1 / (1 + ROUND_SHARE) of the loop. A round's
+# cost counts the socket writes it queued (done by each socket's writer after the round), at about
+# WRITE_SECONDS each (measured: uvicorn's websocket send of a small frame, bench_pairing.py's profile).
 COALESCE_SECONDS = 0.05
-VISITOR_ROUND_SECONDS = 1.0
+VISITOR_ROUND_SECONDS = 2.0
 OVERVIEW_ROUND_SECONDS = 0.25
 ROUND_SHARE = 4
+WRITE_SECONDS = 30e-6
 # Counselors' skills, read from Redis for the overview's "skilled_online", are kept this long
 # (a change on this instance clears them at once; one on another instance shows within this time).
 SKILLS_TTL_MS = 5_000
@@ -220,11 +223,12 @@ class Watcher:
         result: Callable[[int], int | None] = await make()
         return result
 
-    async def update_visitors(self, conns: list[VisitorConnection]) -> None:
+    async def update_visitors(self, conns: list[VisitorConnection]) -> int:
         """Send each of ``conns`` still queued its position and estimate, when what its widget shows changed.
 
         One ZRANGE per queue (a ZRANK each for a few), one read of the recent pairings, and each distinct
-        frame encoded once; a visitor whose place and shown estimate did not move gets nothing.
+        frame encoded once; a visitor whose place and shown estimate did not move gets nothing. Returns
+        how many frames it queued.
         """
         live: list[VisitorConnection] = []
         for conn in conns:
@@ -233,12 +237,15 @@ class Watcher:
             elif conn.sid and self.visitors.get(conn.sid) is conn:
                 del self.visitors[conn.sid]
         if not live:
-            return
-        positions = await self.positions(live)
-        estimate = await self.estimator()
-        nobody_online = await self.rt.store.counselors_online(self.rt.now_ms()) == 0
+            return 0
+        # Three independent reads: one round trip's wait, not three (a hello's first position is one of these).
+        positions, estimate, online = await asyncio.gather(
+            self.positions(live), self.estimator(), self.rt.store.counselors_online(self.rt.now_ms())
+        )
+        nobody_online = online == 0
         etas: dict[int, int | None] = {}
         texts: dict[tuple[int, int | None], str] = {}
+        sent = 0
         for conn in live:
             position = positions.get(conn.sid or "")
             if position is None:
@@ -255,11 +262,13 @@ class Watcher:
                 frame = {"type": "queue", "position": position, "eta_seconds": eta, "nobody_online": nobody_online}
                 text = texts[(position, eta)] = dumps(frame)
             await conn.send_queue(position, eta, nobody_online, text)
+            sent += 1
+        return sent
 
-    async def visitor_round(self) -> None:
-        await self.update_visitors(list(self.visitors.values()))
+    async def visitor_round(self) -> int:
+        return await self.update_visitors(list(self.visitors.values()))
 
-    async def overview_round(self) -> None:
+    async def overview_round(self) -> int:
         webhook = self.rt.extras.get("alert_webhook")
         if self.counselors or webhook is not None:
             frame = await self.queues_frame()
@@ -268,6 +277,8 @@ class Watcher:
             for conn in list(self.counselors):
                 await conn.send_queues(frame, text)
             await self.alert_supervisors(frame)
+            return len(self.counselors)
+        return 0
 
     async def positions(self, conns: list[VisitorConnection]) -> dict[str, int | None]:
         """Queue positions: a ZRANK each for a few visitors (one who just said hello), one ZRANGE
@@ -282,7 +293,7 @@ class Watcher:
         return {c.sid or "": None if rank is None else int(rank) + 1 for c, rank in zip(conns, ranks, strict=True)}
 
     async def _rounds(
-        self, changed: asyncio.Event, interval: float, work: Callable[[], Awaitable[None]], component: str
+        self, changed: asyncio.Event, interval: float, work: Callable[[], Awaitable[int]], component: str
     ) -> None:
         """Run ``work`` after each change (and every REFRESH_SECONDS), spaced as the constants above say."""
         loop = asyncio.get_running_loop()
@@ -295,7 +306,7 @@ class Watcher:
             changed.clear()
             started = loop.time()
             try:
-                await work()
+                writes = await work()
             except RedisError as exc:
                 self.rt.outage.failed(component, exc)
                 await asyncio.sleep(1)
@@ -305,7 +316,8 @@ class Watcher:
                 await asyncio.sleep(1)
                 continue
             ended = loop.time()
-            next_at = max(started + interval, ended + ROUND_SHARE * (ended - started))
+            cost = ended - started + writes * WRITE_SECONDS
+            next_at = max(started + interval, ended + ROUND_SHARE * cost)
             self.rt.outage.recovered(component)
 
     def overdue(self, q: dict[str, Any]) -> str | None:
