@@ -238,11 +238,9 @@ class Watcher:
                 del self.visitors[conn.sid]
         if not live:
             return 0
-        # Three independent reads: one round trip's wait, not three (a hello's first position is one of these).
-        positions, estimate, online = await asyncio.gather(
-            self.positions(live), self.estimator(), self.rt.store.counselors_online(self.rt.now_ms())
-        )
-        nobody_online = online == 0
+        positions = await self.positions(live)
+        estimate = await self.estimator()
+        nobody_online = await self.rt.store.counselors_online(self.rt.now_ms()) == 0
         etas: dict[int, int | None] = {}
         texts: dict[tuple[int, int | None], str] = {}
         sent = 0
