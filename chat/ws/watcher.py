@@ -52,6 +52,7 @@ class VisitorConnection(Protocol):
 
 class CounselorConnection(Protocol):
     principal: Principal | None
+    last_queues: list[dict[str, Any]] | None  # the overview last sent
     alerted: dict[tuple[str, str], int]
     closing: bool
 
@@ -272,10 +273,12 @@ class Watcher:
             frame = await self.queues_frame()
             # Encoded once for every console (each still gets it only when it changed).
             text = dumps({"type": "queues", "queues": frame})
+            sent = 0
             for conn in list(self.counselors):
+                sent += conn.last_queues != frame
                 await conn.send_queues(frame, text)
             await self.alert_supervisors(frame)
-            return len(self.counselors)
+            return sent
         return 0
 
     async def positions(self, conns: list[VisitorConnection]) -> dict[str, int | None]:
@@ -315,7 +318,8 @@ class Watcher:
                 continue
             ended = loop.time()
             cost = ended - started + writes * WRITE_SECONDS
-            next_at = max(started + interval, ended + ROUND_SHARE * cost)
+            # A round that sent nothing (the 5 s refresh, mostly) holds back nobody's next frame.
+            next_at = max(started + interval if writes else 0.0, ended + ROUND_SHARE * cost)
             self.rt.outage.recovered(component)
 
     def overdue(self, q: dict[str, Any]) -> str | None:
