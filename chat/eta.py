@@ -86,3 +86,17 @@ def wait_estimator(
         return int(round(min(max(value, 0.0), float(MAX_ETA_SECONDS))))
 
     return eta
+
+
+def shown_eta(seconds: int | None) -> int | str | None:
+    """What the widget shows of an estimate (client_widget/app.js ``etaText``): unknown, "soon" under
+    45 s, "about a minute" under 90 s, else whole minutes. An estimate that moves within one of these
+    shows the same, so it sends no new ``queue`` frame."""
+    if seconds is None:
+        return None
+    if seconds < 45:
+        return "soon"
+    if seconds < 90:
+        return "one"
+    # Math.round in JavaScript rounds halves up; Python's round() would round them to even.
+    return int(seconds / 60 + 0.5)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from chat.sessions import Audience, Language
 
@@ -33,13 +34,7 @@ class Skills:
     @classmethod
     def parse(cls, text: str | None) -> Skills:
         """The stored form back; None, empty or unreadable text is every queue (never nobody's)."""
-        if not text or "|" not in text:
-            return cls.every()
-        audiences, _, languages = text.partition("|")
-        try:
-            return cls.of((a for a in audiences.split(",") if a), (x for x in languages.split(",") if x))
-        except ValueError:
-            return cls.every()
+        return _parse(text or "")
 
     def dump(self) -> str:
         return ",".join(sorted(self.audiences)) + "|" + ",".join(sorted(self.languages))
@@ -60,3 +55,16 @@ class Skills:
 
     def public(self) -> dict[str, list[str]]:
         return {"audiences": sorted(self.audiences), "languages": sorted(self.languages)}
+
+
+@lru_cache(maxsize=512)
+def _parse(text: str) -> Skills:
+    # Each accept and each overview round parses a counselor's stored skills: there are few distinct
+    # texts (at most the product of the subsets), and Skills is immutable, so one parse each is kept.
+    if "|" not in text:
+        return Skills.every()
+    audiences, _, languages = text.partition("|")
+    try:
+        return Skills.of((a for a in audiences.split(",") if a), (x for x in languages.split(",") if x))
+    except ValueError:
+        return Skills.every()

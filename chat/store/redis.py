@@ -187,11 +187,12 @@ return {1, id}
 _CLAIM = """
 -- KEYS: counselor sessions set, recent waits, counselor state, idle timers, queue keys...
 -- ARGV: prefix, counselor id, counselor name, now_ms, default capacity, queue channel, window_ms, random tag,
---       session ttl, idle deadline ms, paired frame json (without session_id), then per queue key its audience
---       and language
+--       session ttl, idle deadline ms, paired frame json (without session_id), the counselor's channel, the
+--       status frame's "audiences" and "languages" for every queue, then per queue key its audience and
+--       language
 -- One round trip for an accept: availability, capacity and skills, the claim, the idle timer, the `paired`
--- notice, and what the reply and the status frame need. One server only (the keys of several slots); a
--- cluster takes the steps of RedisStore._accept_steps.
+-- notice, the counselor's new `status` (load) to all their consoles, and what the reply needs. One server
+-- only (the keys of several slots); a cluster takes the steps of RedisStore._accept_steps.
 local state = redis.call('HMGET', KEYS[3], 'available', 'capacity', 'skills')
 if state[1] == '0' then return {'unavailable'} end
 local capacity = tonumber(state[2] or ARGV[5])
@@ -207,7 +208,7 @@ end
 local best_key, best_sid, best_score = nil, nil, nil
 local nq = #KEYS - 4
 for i = 1, nq do
-  local a, l = ARGV[11 + 2 * i - 1], ARGV[11 + 2 * i]
+  local a, l = ARGV[14 + 2 * i - 1], ARGV[14 + 2 * i]
   if auds == nil or (string.find(auds, ',' .. a .. ',', 1, true) and string.find(langs, ',' .. l .. ',', 1, true)) then
     local key = KEYS[4 + i]
     local head = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
@@ -235,6 +236,16 @@ redis.call('ZADD', KEYS[4], ARGV[10], best_sid)
 redis.call('PUBLISH', ARGV[6], 'claimed')
 redis.call('PUBLISH', ARGV[1] .. ':{' .. best_sid .. '}:ch',
   '{"type":"paired","session_id":"' .. best_sid .. '",' .. string.sub(ARGV[11], 2))
+-- The status frame of RedisStore.publish_status_frame; stored skills are Skills.dump()'s sorted lists.
+local function quoted(csv)
+  local out = {}
+  for v in string.gmatch(csv, '[^,]+') do out[#out + 1] = '"' .. v .. '"' end
+  return table.concat(out, ',')
+end
+local shown_auds, shown_langs = ARGV[13], ARGV[14]
+if bar then shown_auds, shown_langs = quoted(string.sub(skills, 1, bar - 1)), quoted(string.sub(skills, bar + 1)) end
+redis.call('PUBLISH', ARGV[12], '{"type":"status","available":true,"capacity":' .. capacity .. ',"active":' ..
+  (active + 1) .. ',"audiences":[' .. shown_auds .. '],"languages":[' .. shown_langs .. ']}')
 return {'ok', best_sid, redis.call('HGETALL', meta), tostring(capacity), tostring(active + 1), skills}
 """
 
@@ -1052,6 +1063,9 @@ class RedisStore:
                     self.session_ttl,
                     idle_deadline_ms,
                     paired,
+                    k.counselor_channel(counselor_id),
+                    _EVERY_AUDIENCE,
+                    _EVERY_LANGUAGE,
                     *(part for queue in queues for part in queue),
                 ],
             )
@@ -1062,7 +1076,9 @@ class RedisStore:
                 return Accepted(verdict)
             flat = [_s(x) for x in result[2]]
             info = SessionInfo.from_hash(_s(result[1]), dict(zip(flat[::2], flat[1::2], strict=True)))
-            return Accepted("ok", info, int(_s(result[3])), int(_s(result[4])), Skills.parse(_s(result[5])))
+            return Accepted(
+                "ok", info, int(_s(result[3])), int(_s(result[4])), Skills.parse(_s(result[5])), status_sent=True
+            )
 
     async def _accept_steps(
         self,
@@ -1375,6 +1391,13 @@ class Accepted:
     capacity: int = 0
     active: int = 0
     skills: Skills | None = None
+    # Whether the counselor's new `status` went out with the claim (one server); else the caller publishes it.
+    status_sent: bool = False
+
+
+# The claim script's `status` frame for skills of every queue (Skills.public() of Skills.every()).
+_EVERY_AUDIENCE = ",".join(json.dumps(a) for a in Skills.every().public()["audiences"])
+_EVERY_LANGUAGE = ",".join(json.dumps(x) for x in Skills.every().public()["languages"])
 
 
 def decode_entries(entries: Any) -> list[Event]:

@@ -67,10 +67,20 @@ class CounselorConnection(Connection):
         """Events as every connection gets them, and the session's staff-only notes, first those so far."""
         if sid in self.cursors:
             return
-        await super().follow(sid, last_seq)
-        await self.rt.hub.subscribe(self.rt.keys.staff_channel(sid), self._listener)
-        for note in await self.rt.store.notes(sid):
+        # The notes are read while the events are (one round trip, not two), and still sent after them.
+        notes = asyncio.ensure_future(self._staff_notes(sid))
+        try:
+            await super().follow(sid, last_seq)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await notes  # not left running behind the failure
+            raise
+        for note in await notes:
             await self.send(note)
+
+    async def _staff_notes(self, sid: str) -> list[Event]:
+        await self.rt.hub.subscribe(self.rt.keys.staff_channel(sid), self._listener)
+        return await self.rt.store.notes(sid)
 
     async def on_lost(self, sids: list[str]) -> None:
         """Redis came back without these chats (restarted empty): each is named, then 1013. The console
@@ -324,7 +334,8 @@ async def _not_yours(conn: CounselorConnection, sid: str, **extra: Any) -> None:
 
 
 async def _accept(conn: CounselorConnection, frame: Accept) -> None:
-    """One round trip (the accept script) and the reply; then the chat's history and the status."""
+    """One round trip (the accept script, which also tells the counselor's consoles their new load) and the
+    reply; then the chat's history (on a cluster also the status)."""
     rt = conn.rt
     assert conn.principal is not None
     me = conn.principal
@@ -363,6 +374,9 @@ async def _accept(conn: CounselorConnection, frame: Accept) -> None:
         await rt.redis.zadd(rt.keys.grace_timers, {got.info.sid: deadline}, xx=True)
     # "for": this answers the console's accept, even when it carries the kept note of an earlier transfer.
     await conn.send_assigned(got.info, **{"for": "accept"})
+    if got.status_sent:
+        await conn.follow(got.info.sid, 0)  # the new load went to the counselor's consoles with the claim
+        return
     # The chat's history and the new load for the counselor's consoles do not wait for each other:
     # the console's next frame is read once both are done, so they take one round trip, not two.
     await asyncio.gather(

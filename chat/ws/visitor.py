@@ -11,6 +11,7 @@ from typing import Any, Literal, Protocol
 from redis.exceptions import RedisError
 from starlette.websockets import WebSocket
 
+from chat.eta import shown_eta
 from chat.events import Event, utc_now_iso
 from chat.protocol import (
     ErrorCode,
@@ -65,7 +66,7 @@ class VisitorConnection(Connection):
         self.client_hash = ""  # HMAC of the client address (rotating salt); never the address itself
         self.client_hashes: list[str] = []  # today's and yesterday's, to find a block made yesterday
         self.session_key = ""  # HMAC of the session id, for the per-session rate limits
-        self.last_queue: tuple[int | None, int | None, bool] | None = None
+        self.last_queue: tuple[int, int | str | None, bool] | None = None
         self.ended = Flag()
         # The handler's task while it waits for the next frame: the end of the session interrupts that wait.
         self._reading: asyncio.Task[Any] | None = None
@@ -136,13 +137,22 @@ class VisitorConnection(Connection):
             self.status = SessionStatus.ACTIVE
             await self.send({"type": "paired", "counselor_name": info.counselor_name})
 
-    async def send_queue(self, position: int | None, eta: int | None, nobody_online: bool = False) -> None:
-        """Send ``queue`` when any value changed since the last one sent."""
+    async def send_queue(
+        self, position: int | None, eta: int | None, nobody_online: bool = False, text: str | None = None
+    ) -> None:
+        """Send ``queue`` when what the widget shows of it changed since the last one sent (the place, the
+        estimate as shown, see ``chat.eta.shown_eta``, or nobody online); ``text``: the frame already encoded."""
         if self.status is not SessionStatus.QUEUED or position is None:
             return
-        if self.last_queue != (position, eta, nobody_online):
-            self.last_queue = (position, eta, nobody_online)
-            await self.send({"type": "queue", "position": position, "eta_seconds": eta, "nobody_online": nobody_online})
+        shown = (position, shown_eta(eta), nobody_online)
+        if self.last_queue != shown:
+            self.last_queue = shown
+            if text is None:
+                await self.send(
+                    {"type": "queue", "position": position, "eta_seconds": eta, "nobody_online": nobody_online}
+                )
+            elif not self.closing:
+                self.send_text(text)
 
 
 async def visitor_endpoint(ws: WebSocket) -> None:

@@ -14,11 +14,12 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from redis.exceptions import RedisError
 
+from chat.eta import shown_eta
 from chat.services import metrics
 from chat.services.auth import Principal
 from chat.services.runtime import Runtime
@@ -41,12 +42,17 @@ class VisitorConnection(Protocol):
     audience: str
     language: str
     closing: bool
+    # What the visitor's widget shows of the last `queue` frame: (position, shown_eta(eta), nobody_online).
+    last_queue: tuple[int, int | str | None, bool] | None
 
-    async def send_queue(self, position: int | None, eta: int | None, nobody_online: bool = False) -> None: ...
+    async def send_queue(
+        self, position: int | None, eta: int | None, nobody_online: bool = False, text: str | None = None
+    ) -> None: ...
 
 
 class CounselorConnection(Protocol):
     principal: Principal | None
+    last_queues: list[dict[str, Any]] | None  # the overview last sent
     alerted: dict[tuple[str, str], int]
     closing: bool
 
@@ -59,9 +65,18 @@ class CounselorConnection(Protocol):
 
 
 REFRESH_SECONDS = 5.0
-# Changes closer together than this make one round of updates; a round that took long spaces the next
-# further (twice its own time), so a burst of pairings cannot keep the watcher busy all the time.
+# Rounds of updates. A change starts a round after COALESCE_SECONDS (changes close together make one),
+# but never sooner than the interval after the last round began, nor sooner than ROUND_SHARE times its
+# own cost after it ended: under a burst of pairings (every queued visitor moves on each accept) a
+# queued visitor gets at most one `queue` frame per VISITOR_ROUND_SECONDS, the consoles one overview per
+# OVERVIEW_ROUND_SECONDS, and the rounds take at most about 1 / (1 + ROUND_SHARE) of the loop. A round's
+# cost counts the socket writes it queued (done by each socket's writer after the round), at about
+# WRITE_SECONDS each (measured: uvicorn's websocket send of a small frame, bench_pairing.py's profile).
 COALESCE_SECONDS = 0.05
+VISITOR_ROUND_SECONDS = 2.0
+OVERVIEW_ROUND_SECONDS = 0.25
+ROUND_SHARE = 4
+WRITE_SECONDS = 30e-6
 # Counselors' skills, read from Redis for the overview's "skilled_online", are kept this long
 # (a change on this instance clears them at once; one on another instance shows within this time).
 SKILLS_TTL_MS = 5_000
@@ -79,9 +94,12 @@ class Watcher:
         self.rt = rt
         self.visitors: dict[str, VisitorConnection] = {}
         self.counselors: set[CounselorConnection] = set()
+        # "The queues changed", once for the visitors' rounds and once for the consoles' overview.
         self._changed = asyncio.Event()
-        self._moved = False  # a change since the last round that may move a queued visitor
+        self._overview_changed = asyncio.Event()
+        self._moved = False  # a change since the last visitors' round that may move a queued visitor
         self.moves = 0  # such changes heard so far (a hello that read its place before one reads it again)
+        self._full_round_at = 0.0  # when the visitors' round last ran (a plain hello does not start one)
         # (when made, wait estimates, nobody online) for the visitors who join within JOIN_ESTIMATE_SECONDS
         self._join_estimate: tuple[float, Callable[[int], int | None], bool] | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -93,7 +111,14 @@ class Watcher:
         await self.rt.hub.subscribe(self.rt.keys.queue_channel, self._on_change)
         await self.rt.hub.subscribe(self.rt.keys.supervisors_channel, self._on_supervisor_alert)
         self._tasks = [
-            asyncio.create_task(self._queue_loop(), name="queue-watcher"),
+            asyncio.create_task(
+                self._rounds(self._changed, VISITOR_ROUND_SECONDS, self.visitor_round, "queue watcher"),
+                name="queue-watcher",
+            ),
+            asyncio.create_task(
+                self._rounds(self._overview_changed, OVERVIEW_ROUND_SECONDS, self.overview_round, "queue overview"),
+                name="queue-overview",
+            ),
             asyncio.create_task(self._sweep_loop(), name="sweeper"),
             asyncio.create_task(self._heartbeat_loop(), name="heartbeat"),
         ]
@@ -111,13 +136,14 @@ class Watcher:
                 task.result()
 
     def _on_change(self, channel: str, data: bytes) -> None:
-        # A visitor queued at the tail (a hello that is not urgent) moves nobody's place: that round tells the
-        # counselors only (the visitor hears their own place from visitor_joined).
+        # A visitor queued at the tail (a hello that is not urgent) moves nobody's place: that change is for
+        # the counselors' overview (the visitor hears their own place from visitor_joined).
         if data not in (b"enqueued", "enqueued"):
             self._moved = True
             self.moves += 1
             self._join_estimate = None
         self._changed.set()
+        self._overview_changed.set()
 
     async def _on_supervisor_alert(self, channel: str, data: bytes) -> None:
         """A risk raised in an active chat, or a counselor asking for help, on any instance: every
@@ -176,6 +202,7 @@ class Watcher:
         self._skills.clear()
         self._join_estimate = None
         self._changed.set()
+        self._overview_changed.set()
 
     async def skilled_online(self, now_ms: int, horizon_ms: int = 60_000) -> dict[tuple[str, str], int]:
         """Per queue, how many counselors online take it: ``RedisStore.skilled_online`` with the skills
@@ -227,29 +254,69 @@ class Watcher:
         result: Callable[[int], int | None] = await make()
         return result
 
-    async def update_visitors(self, conns: list[VisitorConnection]) -> None:
-        live = [c for c in conns if c.sid and c.status is SessionStatus.QUEUED and not c.closing]
-        if len(live) < len(conns):
-            # A set: `in` on the list made a round of 10,000 visitors 10^8 comparisons (the idle CPU).
-            kept = {id(c) for c in live}
-            for conn in conns:
-                if id(conn) not in kept and conn.sid:
-                    self.visitors.pop(conn.sid, None)
+    async def update_visitors(self, conns: list[VisitorConnection]) -> int:
+        """Send each of ``conns`` still queued its position and estimate, when what its widget shows changed.
+
+        One ZRANGE per queue (a ZRANK each for a few), one read of the recent pairings, and each distinct
+        frame encoded once; a visitor whose place and shown estimate did not move gets nothing. Returns
+        how many frames it queued.
+        """
+        live: list[VisitorConnection] = []
+        for conn in conns:
+            if conn.sid and conn.status is SessionStatus.QUEUED and not conn.closing:
+                live.append(conn)
+            elif conn.sid and self.visitors.get(conn.sid) is conn:
+                del self.visitors[conn.sid]
         if not live:
-            return
+            return 0
         positions = await self.positions(live)
-        nobody_online = await self.rt.store.counselors_online(self.rt.now_ms()) == 0
         estimate = await self.estimator()
+        nobody_online = await self.rt.store.counselors_online(self.rt.now_ms()) == 0
         etas: dict[int, int | None] = {}
+        texts: dict[tuple[int, int | None], str] = {}
+        sent = 0
         for conn in live:
             position = positions.get(conn.sid or "")
             if position is None:
                 continue
-            eta = etas.get(position, -1)
-            if eta == -1:
+            if position in etas:
+                eta = etas[position]
+            else:
                 eta = etas[position] = estimate(position)
-            # Sent only when this visitor's position, estimate or "nobody online" changed.
-            await conn.send_queue(position, eta, nobody_online)
+            shown = (position, shown_eta(eta), nobody_online)
+            if conn.last_queue == shown:
+                continue  # what this visitor sees would not change
+            text = texts.get((position, eta))
+            if text is None:
+                frame = {"type": "queue", "position": position, "eta_seconds": eta, "nobody_online": nobody_online}
+                text = texts[(position, eta)] = dumps(frame)
+            await conn.send_queue(position, eta, nobody_online, text)
+            sent += 1
+        return sent
+
+    async def visitor_round(self) -> int:
+        """Every queued visitor's place and estimate, after a change that may move visitors, and at least every
+        REFRESH_SECONDS (estimates age); a burst of plain hellos at the tail starts none (it moves nobody)."""
+        now = asyncio.get_running_loop().time()
+        moved, self._moved = self._moved, False
+        if not moved and now - self._full_round_at < REFRESH_SECONDS / 2:
+            return 0
+        self._full_round_at = now
+        return await self.update_visitors(list(self.visitors.values()))
+
+    async def overview_round(self) -> int:
+        webhook = self.rt.extras.get("alert_webhook")
+        if self.counselors or webhook is not None:
+            frame = await self.queues_frame()
+            # Encoded once for every console (each still gets it only when it changed).
+            text = dumps({"type": "queues", "queues": frame})
+            sent = 0
+            for conn in list(self.counselors):
+                sent += conn.last_queues != frame
+                await conn.send_queues(frame, text)
+            await self.alert_supervisors(frame)
+            return sent
+        return 0
 
     async def positions(self, conns: list[VisitorConnection]) -> dict[str, int | None]:
         """Queue positions: a ZRANK each for a few visitors (one who just said hello), one ZRANGE
@@ -263,42 +330,34 @@ class Watcher:
             ranks = await pipe.execute()
         return {c.sid or "": None if rank is None else int(rank) + 1 for c, rank in zip(conns, ranks, strict=True)}
 
-    async def _queue_loop(self) -> None:
+    async def _rounds(
+        self, changed: asyncio.Event, interval: float, work: Callable[[], Awaitable[int]], component: str
+    ) -> None:
+        """Run ``work`` after each change (and every REFRESH_SECONDS), spaced as the constants above say."""
         loop = asyncio.get_running_loop()
-        took = 0.0
+        next_at = 0.0
         while not self._stopping:
-            refresh = False
-            try:
-                await asyncio.wait_for(self._changed.wait(), REFRESH_SECONDS)
-            except TimeoutError:
-                refresh = True  # estimates age, and counselors' heartbeats lapse without a notice
-            # Many changes close together make one update (the flag is cleared after the pause, so
-            # what changed during it is in this round).
-            await asyncio.sleep(max(COALESCE_SECONDS, 2 * took))
-            self._changed.clear()
-            moved, self._moved = self._moved, False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), REFRESH_SECONDS)
+            # The flag is cleared after the pause, so what changed during it is in this round.
+            await asyncio.sleep(max(COALESCE_SECONDS, next_at - loop.time()))
+            changed.clear()
             started = loop.time()
             try:
-                if moved or refresh:
-                    await self.update_visitors(list(self.visitors.values()))
-                webhook = self.rt.extras.get("alert_webhook")
-                if self.counselors or webhook is not None:
-                    frame = await self.queues_frame()
-                    # Encoded once for every console (each still gets it only when it changed).
-                    text = dumps({"type": "queues", "queues": frame})
-                    for conn in list(self.counselors):
-                        await conn.send_queues(frame, text)
-                    await self.alert_supervisors(frame)
+                writes = await work()
             except RedisError as exc:
-                self.rt.outage.failed("queue watcher", exc)
+                self.rt.outage.failed(component, exc)
                 await asyncio.sleep(1)
                 continue
             except Exception:
-                log.exception("queue watcher: update failed")
+                log.exception("%s: update failed", component)
                 await asyncio.sleep(1)
                 continue
-            took = loop.time() - started
-            self.rt.outage.recovered("queue watcher")
+            ended = loop.time()
+            cost = ended - started + writes * WRITE_SECONDS
+            # A round that sent nothing (the 5 s refresh, mostly) holds back nobody's next frame.
+            next_at = max(started + interval if writes else 0.0, ended + ROUND_SHARE * cost)
+            self.rt.outage.recovered(component)
 
     def overdue(self, q: dict[str, Any]) -> str | None:
         """Whether a queue's wait calls for supervisors: "urgent_wait" (an urgent visitor past the

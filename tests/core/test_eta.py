@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chat.eta import MAX_ETA_SECONDS, estimate_wait
+from chat.eta import MAX_ETA_SECONDS, estimate_wait, shown_eta
 
 NOW = 1_800_000_000.0
 
@@ -84,3 +84,16 @@ def test_rounds_to_whole_seconds() -> None:
     eta = estimate_wait(1, [(NOW - 1, 10.4), (NOW - 2, 10.6), (NOW - 3, 11.0)], counselors_online=1, now=NOW)
     assert eta == 11
     assert estimate_wait(1, history, counselors_online=1, now=NOW) == 1000
+
+
+def test_shown_eta_is_what_the_widget_shows() -> None:
+    # client_widget/app.js etaText: unknown, "soon" under 45 s, "about a minute" under 90 s, else
+    # Math.round(seconds / 60) minutes (halves up).
+    assert shown_eta(None) is None
+    assert shown_eta(0) == shown_eta(44) == "soon"
+    assert shown_eta(45) == shown_eta(89) == "one"
+    assert shown_eta(90) == 2  # 1.5 minutes: Math.round gives 2
+    assert shown_eta(149) == 2
+    assert shown_eta(150) == 3
+    assert shown_eta(209) == 3
+    assert len({shown_eta(s) for s in range(0, 600)}) == 2 + 9  # soon, one, 2..10 minutes

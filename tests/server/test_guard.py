@@ -87,3 +87,36 @@ async def test_websockets_per_forwarded_address_are_capped(start_server: StartSe
     await send(again, {"type": "hello", "audience": "youth", "language": "nl"})
     assert (await recv(again))["type"] == "session"
     await second.close()
+
+
+async def test_the_cap_counts_exactly_past_the_prune_mark(start_server: StartServer, track: Any) -> None:
+    # Above 64 the guard counts an address's connections without pruning the closed ones each time
+    # (chat/server/guard.py): the cap must still be exact after many have come and gone.
+    srv = await start_server(max_connections_per_address=100, header_timeout_seconds=30)
+    held: list[asyncio.StreamWriter] = []
+
+    async def admitted() -> bool:
+        """A keep-alive request: answered 200 and kept open (admitted), or 503 and closed."""
+        reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        assert head.startswith((b"HTTP/1.1 503", b"HTTP/1.1 200")), head[:40]
+        if head.startswith(b"HTTP/1.1 503"):
+            writer.close()
+            return False
+        held.append(writer)
+        return True
+
+    for _ in range(100):
+        assert await admitted()
+    assert not await admitted(), "100 open: the 101st is refused"
+    for writer in held[:50]:
+        writer.close()
+        await writer.wait_closed()
+    del held[:50]
+    await asyncio.sleep(0.2)  # the server sees them go
+    for _ in range(50):
+        assert await admitted(), "room for 50 again"
+    assert not await admitted(), "100 open again: refused"
+    for writer in held:
+        writer.close()
