@@ -91,6 +91,9 @@ QUIET = "quiet"
 # corpus (about half), not near zero.
 EVIDENCE = "evidence"
 MODEL_MIN_WORDS = 7
+# How many typed tokens normalised() keeps; emptied when full, so a flood of new words costs
+# memory no further and the words of the chats that follow are kept again.
+TOKEN_CACHE_SIZE = 50_000
 _RESERVED = {EXCLUDE, SPELLING, NEGATION, NEGATION_STOP, QUIET, EVIDENCE}
 _OPTIONS = ("", "urgent", "not urgent", "concept")
 
@@ -357,32 +360,140 @@ class _Negation:
         return False
 
 
+# What must follow a term's first word: None (anything: a one-word term, or a '...' gap next),
+# or the words the next word may be, and the stems it may begin with.
+_Follow = tuple[frozenset[str], tuple[str, ...]] | None
+# How many words each language keeps the _Starts.at answer of; emptied when full.
+START_CACHE_SIZE = 50_000
+
+
+class _Starts:
+    """Where a family of terms can start: their first two words (or stems, for ``stem*``).
+
+    A term matches only where its first word stands whole (or, for ``stem*``,
+    where a word begins with the stem), followed by its second word unless a
+    '...' gap comes between, so the few words of a message that pass ``at`` and
+    ``follows`` are the only places its patterns need trying: the same matches
+    as trying every position, for a dictionary look-up per word.
+    """
+
+    def __init__(self, terms: Iterable[tuple[str, list[str]]]) -> None:
+        """From (name, tokens) pairs, tokens as ``_term_tokens`` gives them."""
+        follows: dict[tuple[str, str], tuple[bool, set[str], set[str]]] = {}
+        for name, tokens in terms:
+            anything, words, stems = follows.setdefault((tokens[0], name), (False, set(), set()))
+            if len(tokens) == 1 or tokens[1] == GAP_TOKEN:
+                anything = True
+            elif tokens[1].endswith("*"):
+                stems.add(tokens[1][:-1])
+            else:
+                words.add(tokens[1])
+            follows[tokens[0], name] = (anything, words, stems)
+        self._words: dict[str, list[tuple[str, _Follow]]] = {}
+        self._stems: dict[str, list[tuple[str, str, _Follow]]] = {}
+        for (first, name), (anything, words, stems) in sorted(follows.items()):
+            follow: _Follow = None if anything else (frozenset(words), tuple(sorted(stems)))
+            if first.endswith("*"):
+                stem = first[:-1]
+                self._stems.setdefault(stem[:MIN_WILDCARD_STEM], []).append((stem, name, follow))
+            else:
+                self._words.setdefault(first, []).append((name, follow))
+        self._cache: dict[str, tuple[tuple[str, _Follow], ...]] = {}
+        # at() without the call, for the loops over every word: None when not yet known.
+        self.known = self._cache.get
+
+    def at(self, word: str) -> tuple[tuple[str, _Follow], ...]:
+        """The names of the terms that may start at ``word``, each with what must follow (empty for most words)."""
+        known = self._cache.get(word)
+        if known is not None:
+            return known
+        merged: dict[str, _Follow] = {}
+        candidates = [(name, follow) for name, follow in self._words.get(word, ())]
+        for stem, name, follow in self._stems.get(word[:MIN_WILDCARD_STEM], ()):
+            if word.startswith(stem):
+                candidates.append((name, follow))
+        for name, follow in candidates:
+            if name in merged:
+                before = merged[name]
+                if before is None or follow is None:
+                    follow = None
+                else:
+                    follow = (before[0] | follow[0], tuple(sorted(set(before[1]) | set(follow[1]))))
+            merged[name] = follow
+        known = tuple(sorted(merged.items()))
+        if len(self._cache) >= START_CACHE_SIZE:
+            self._cache.clear()
+        self._cache[word] = known
+        return known
+
+    def any_in(self, text: str) -> bool:
+        """Whether a term may start at some word of a normalised text."""
+        at, known = self.at, self._cache.get
+        pieces = text.split(" ")
+        last = len(pieces) - 1
+        for index, word in enumerate(pieces):
+            starting = known(word)
+            if starting is None:
+                starting = at(word)
+            for _, follow in starting:
+                if follows(follow, pieces[index + 1] if index < last else ""):
+                    return True
+        return False
+
+
+def follows(follow: _Follow, word: str) -> bool:
+    """Whether ``word`` may come next after a term's first word (see _Follow)."""
+    return follow is None or word in follow[0] or word.startswith(follow[1])
+
+
 @dataclass(frozen=True)
 class _Language:
     spelling: Mapping[str, str]
     exclude: re.Pattern[str] | None
-    # One pattern per category, and one that finds where any of them starts:
-    # a single pass over the text costs about what one category's pass does.
-    categories: tuple[tuple[str, re.Pattern[str]], ...]
-    any_start: re.Pattern[str] | None
+    exclude_starts: _Starts
+    # One pattern per category, tried only at the words where one of its terms may start.
+    patterns: Mapping[str, re.Pattern[str]]
+    starts: _Starts
+
+    def without_idioms(self, text: str) -> str:
+        """The text with this language's [exclude] idioms replaced by a barrier."""
+        if self.exclude is not None and self.exclude_starts.any_in(text):
+            return self.exclude.sub(_BARRIER, text)
+        return text
 
     def found(self, base: str, negation: _Negation, into: set[str]) -> None:
-        if self.any_start is None:
+        if not self.patterns:
             return
-        text = _apply_spelling(base, self.spelling)
-        if self.exclude is not None:
-            text = self.exclude.sub(_BARRIER, text)
-        for hit in self.any_start.finditer(text):
-            # Rare: only where some term starts. Two categories may start at the
-            # same word, so try each one there rather than trust the first.
-            start = hit.start()
-            negated: bool | None = None
-            for name, pattern in self.categories:
-                if name not in into and pattern.match(text, start) is not None:
-                    if negated is None:
-                        negated = negation.before(text, start)
-                    if not negated:
-                        into.add(name)
+        # A normalised base has single spaces: where no word is spelt otherwise, it is its own spelling.
+        spelling = self.spelling
+        text = _apply_spelling(base, spelling) if not spelling.keys().isdisjoint(base.split(" ")) else base
+        text = self.without_idioms(text)
+        at, known, patterns = self.starts.at, self.starts.known, self.patterns
+        # Normalised words are separated by single spaces (an idiom's barrier adds empty pieces,
+        # which only move the position on); a term starts only at the start of a word.
+        pieces = text.split(" ")
+        last = len(pieces) - 1
+        position = 0
+        for index, word in enumerate(pieces):
+            if word:
+                starting = known(word)
+                if starting is None:
+                    starting = at(word)
+                if starting:
+                    after = pieces[index + 1] if index < last else ""
+                    # Two categories may start at the same word, so try each one there.
+                    negated: bool | None = None
+                    for name, follow in starting:
+                        if (
+                            name not in into
+                            and (follow is None or after in follow[0] or after.startswith(follow[1]))
+                            and patterns[name].match(text, position) is not None
+                        ):
+                            if negated is None:
+                                negated = negation.before(text, position)
+                            if not negated:
+                                into.add(name)
+            position += len(word) + 1
 
 
 class Triage:
@@ -422,6 +533,8 @@ class Triage:
         self.categories: frozenset[str] = frozenset(urgency)
         self.concepts: frozenset[str] = frozenset(concepts)
         self._rules = tuple(rules)
+        self._rule_parts = tuple((rule.target, rule.required, rule.absent) for rule in self._rules)
+        self._rule_names: frozenset[str] = frozenset().union(*(rule.required for rule in self._rules))
         known = self.categories | self.concepts
         for rule in self._rules:
             if rule.target not in (QUIET, EVIDENCE) and rule.target not in self.categories:
@@ -431,6 +544,8 @@ class Triage:
         self._symbols = symbols
         self._negation = _Negation(frozenset(negation), frozenset(stops))
         self._speller = Speller(vocabulary, stems, known_words, negation)
+        # A token as typed (white space around it) -> its normalised, corrected words; see normalised().
+        self._tokens: dict[str, str] = {}
         self.model = model
         if model is not None and (wrong := set(model.classes[1:]) - self.urgent_categories):
             raise ValueError(f"the model predicts {sorted(wrong)[0]!r}, which is no urgent category of the lists")
@@ -474,9 +589,29 @@ class Triage:
     def normalised(self, text: str) -> str:
         """The message as the lists see it before spelling: clauses joined by ' | ', typos mapped."""
         text = replace_symbols(text, self._symbols)
+        known = self._tokens
+        pieces = []
+        for clause in clauses(text):
+            # Normalisation never joins or splits across white space, so each white-space
+            # separated piece of a clause is normalised and corrected on its own, once.
+            words = []
+            for token in clause.split():
+                word = known.get(token)
+                if word is None:
+                    word = self._token(token)
+                if word:
+                    words.append(word)
+            if words:
+                pieces.append(" ".join(words))
+        return _BARRIER.join(pieces)
+
+    def _token(self, token: str) -> str:
         correct = self._speller.correct
-        pieces = (" ".join(correct(word) for word in base_normalise(clause).split()) for clause in clauses(text))
-        return _BARRIER.join(piece for piece in pieces if piece)
+        word = " ".join(correct(part) for part in base_normalise(token).split())
+        if len(self._tokens) >= TOKEN_CACHE_SIZE:
+            self._tokens.clear()
+        self._tokens[token] = word
+        return word
 
     def found(self, text: str) -> set[str]:
         """The concepts and categories the lists and rules find, before quiet rules; for tests and tools."""
@@ -486,13 +621,14 @@ class Triage:
         found: set[str] = set()
         for compiled in self._languages.values():
             compiled.found(base, self._negation, found)
-        # Rules may build on each other's targets: apply them until nothing changes.
-        changed = bool(self._rules)
+        # Rules may build on each other's targets: apply them, in file order, until nothing changes.
+        # None can hold while nothing a rule requires was found.
+        changed = not self._rule_names.isdisjoint(found)
         while changed:
             changed = False
-            for rule in self._rules:
-                if rule.target not in found and rule.required <= found and found.isdisjoint(rule.absent):
-                    found.add(rule.target)
+            for target, required, absent in self._rule_parts:
+                if target not in found and required <= found and found.isdisjoint(absent):
+                    found.add(target)
                     changed = True
         return found
 
@@ -502,8 +638,7 @@ class Triage:
 
     def _model_text(self, base: str) -> str:
         for compiled in self._languages.values():
-            if compiled.exclude is not None:
-                base = compiled.exclude.sub(_BARRIER, base)
+            base = compiled.without_idioms(base)
         return base
 
     def check(self, text: str, language: str | None = None) -> TriageResult:
@@ -542,7 +677,7 @@ def _compile_language(terms: TermList, vocabulary: set[str], stems: set[str]) ->
         vocabulary.update(meant.split())
     vocabulary |= terms.negation | terms.negation_stop
 
-    def body(lines: list[str]) -> str:
+    def body(lines: list[str], name: str, starts: list[tuple[str, list[str]]]) -> str:
         atoms = []
         for line in lines:
             tokens = _term_tokens(line, where, terms.spelling)
@@ -552,11 +687,19 @@ def _compile_language(terms: TermList, vocabulary: set[str], stems: set[str]) ->
                 elif token != GAP_TOKEN:
                     vocabulary.add(token)
             atoms.append(_term_atoms(tokens))
+            starts.append((name, tokens))
         return _trie(atoms)
 
-    exclude = re.compile(_whole_words(body(terms.exclude))) if terms.exclude else None
-    bodies = [(name, body(lines)) for name, lines in terms.categories.items() if lines]
-    categories = tuple((name, re.compile(_whole_words(text))) for name, text in bodies)
-    # A zero-width lookahead, so finditer reports every start, even inside another match.
-    any_start = re.compile(r"(?<!\w)(?=" + "|".join(text + r"(?!\w)" for _, text in bodies) + ")") if bodies else None
-    return _Language(spelling=dict(terms.spelling), exclude=exclude, categories=categories, any_start=any_start)
+    exclude_starts: list[tuple[str, list[str]]] = []
+    exclude = re.compile(_whole_words(body(terms.exclude, EXCLUDE, exclude_starts))) if terms.exclude else None
+    starts: list[tuple[str, list[str]]] = []
+    patterns = {
+        name: re.compile(_whole_words(body(lines, name, starts))) for name, lines in terms.categories.items() if lines
+    }
+    return _Language(
+        spelling=dict(terms.spelling),
+        exclude=exclude,
+        exclude_starts=_Starts(exclude_starts),
+        patterns=patterns,
+        starts=_Starts(starts),
+    )

@@ -63,17 +63,32 @@ class LinearModel:
     bias: tuple[float, ...]
     weights: Mapping[str, tuple[float, ...]]
     threshold: float
-    # word -> the names of its word and character-gram features that have weights (most have none).
-    _word_names: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False, repr=False)
+    # Each weighted feature's number and its row, by number.
+    _index: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+    _rows: list[tuple[float, ...]] = field(default_factory=list, compare=False, repr=False)
+    # word -> the numbers of its word and character-gram features that have weights (most have none),
+    # and the sum of their rows.
+    _words: dict[str, tuple[frozenset[int], tuple[float, ...] | None]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def __post_init__(self) -> None:
+        for number, (name, row) in enumerate(self.weights.items()):
+            self._index[name] = number
+            self._rows.append(row)
 
     def score(self, names: Iterable[str]) -> tuple[float, str]:
         weights = self.weights
         rows = [row for row in map(weights.get, names) if row is not None]
-        if rows:
-            # Left to right from the bias, as a loop over the rows would add them.
-            totals = [sum(column, start) for start, column in zip(self.bias, zip(*rows, strict=True), strict=True)]
-        else:
-            totals = list(self.bias)
+        return self._result(self._totals(rows))
+
+    def _totals(self, rows: list[tuple[float, ...]]) -> list[float]:
+        if not rows:
+            return list(self.bias)
+        # Left to right from the bias, as a loop over the rows would add them.
+        return [sum(column, start) for start, column in zip(self.bias, zip(*rows, strict=True), strict=True)]
+
+    def _result(self, totals: list[float]) -> tuple[float, str]:
         top = max(totals)
         exps = [math.exp(t - top) for t in totals]
         p_none = exps[0] / sum(exps)
@@ -83,28 +98,57 @@ class LinearModel:
     def score_text(self, text: str, found: Iterable[str] = ()) -> tuple[float, str]:
         """``score(features(text, found))``, without building the features that have no weight.
 
-        A word's own features (its ``w=`` and ``c=`` names) depend on the word alone, so the ones
-        the model knows are kept per word; the set still counts a feature once per message.
+        A word's own features (its ``w=`` and ``c=`` names) depend on the word alone, so the
+        numbers of the ones the model knows, and the sum of their rows, are kept per word. Each
+        feature still counts once per message: where a word shares a feature with an earlier word
+        of the message (a character-gram like "en "), that row is taken off again. The sum is the
+        same as ``score``'s up to rounding in the last digits (``score`` itself adds in the order
+        of a set, which differs from one process to the next).
         """
-        weights, cache = self.weights, self._word_names
-        names = {name for name in (f"k={f}" for f in found) if name in weights}
+        index, rows = self._index, self._rows
+        added = [rows[i] for i in (index.get(f"k={name}") for name in found) if i is not None]
+        pairs: set[int] = set()
+        words: dict[str, None] = {}
         previous = ""
         for word in text.split():
             if word == BARRIER:
                 previous = ""
                 continue
+            words[word] = None
+            if previous:
+                pair = index.get(f"b={previous} {word}")
+                if pair is not None:
+                    pairs.add(pair)
+            previous = word
+        added.extend(rows[i] for i in pairs)
+        cache = self._words
+        seen: set[int] = set()
+        taken: list[tuple[float, ...]] = []
+        for word in words:
             known = cache.get(word)
             if known is None:
-                known = tuple(name for name in features(word) if name in weights)
+                known = self._word_features(word)
                 if len(cache) < WORD_CACHE_SIZE:
                     cache[word] = known
-            names.update(known)
-            if previous:
-                pair = f"b={previous} {word}"
-                if pair in weights:
-                    names.add(pair)
-            previous = word
-        return self.score(names)
+            numbers, summed = known
+            if summed is not None:
+                added.append(summed)
+                shared = seen & numbers
+                if shared:
+                    taken.extend(rows[i] for i in shared)
+                seen |= numbers
+        totals = self._totals(added)
+        if taken:
+            totals = [total - sum(column) for total, column in zip(totals, zip(*taken, strict=True), strict=True)]
+        return self._result(totals)
+
+    def _word_features(self, word: str) -> tuple[frozenset[int], tuple[float, ...] | None]:
+        index = self._index
+        numbers = frozenset(i for i in map(index.get, features(word)) if i is not None)
+        if not numbers:
+            return numbers, None
+        rows = [self._rows[i] for i in numbers]
+        return numbers, tuple(sum(column) for column in zip(*rows, strict=True))
 
 
 def parse_model(text: str, source: str = "<model>") -> LinearModel:
