@@ -47,8 +47,9 @@ pillen, z3lfm00rd = zelfmoord), then the ``[spelling]`` words replaced. Terms
 match at word boundaries only, so ``dood`` never matches ``doodmoe``.
 
 A message is urgent when a term of an urgent category or a rule fires (and no
-quiet rule holds), or when the model's score passes its threshold; then the
-categories name the reason, or the model's likeliest kind if only it fired.
+quiet rule holds), or when the model's score passes its threshold (a higher one,
+``QUIET_MODEL_THRESHOLD``, where a quiet rule holds); then the categories name
+the reason, or the model's likeliest kind if only it fired.
 
 A false urgent flag costs a little queue order; a missed one can cost a life.
 The lists lean towards flagging, and the ``[exclude]`` idioms keep the
@@ -91,6 +92,10 @@ QUIET = "quiet"
 # corpus (about half), not near zero.
 EVIDENCE = "evidence"
 MODEL_MIN_WORDS = 7
+# Where a quiet rule holds (the past, a film, all is well) the model flags only with this score or more:
+# such a message shares most of its words with the danger it tells of, and the model alone read a third
+# of the past and media near-misses written in round 5 as urgent (scripts/train_triage uses the same bar).
+QUIET_MODEL_THRESHOLD = 0.8
 # How many typed tokens normalised() keeps; emptied when full, so a flood of new words costs
 # memory no further and the words of the chats that follow are kept again.
 TOKEN_CACHE_SIZE = 50_000
@@ -656,12 +661,17 @@ class Triage:
         urgent = not reported.isdisjoint(self.urgent_categories)
         if not urgent and self.model is not None and model_asked(base, found):
             score, kind = self.model.score_text(self._model_text(base), found)
-            if score >= self.model.threshold:
+            if score >= model_threshold(self.model, quiet):
                 urgent = True
                 reported.add(kind)
         if not reported:
             return NOT_URGENT
         return TriageResult(urgent=urgent, categories=tuple(sorted(reported)))
+
+
+def model_threshold(model: LinearModel, quiet: bool) -> float:
+    """The score at which the model flags a message: higher where a quiet rule holds (see QUIET_MODEL_THRESHOLD)."""
+    return max(model.threshold, QUIET_MODEL_THRESHOLD) if quiet else model.threshold
 
 
 def model_asked(base: str, found: set[str]) -> bool:

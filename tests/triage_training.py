@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from chat.triage import DEFAULT_DIR, MODEL_FILE, Triage, model_asked
+from chat.triage import DEFAULT_DIR, MODEL_FILE, QUIET, QUIET_MODEL_THRESHOLD, Triage, model_asked
 from chat.triage_model import NONE_CLASS, LinearModel, dump_model
 from tests.quality import TRIAGE_SET, load
 
@@ -122,11 +122,13 @@ def main(argv: list[str] | None = None) -> int:
     feats = []
     rule_flags = []
     evidence = []
+    quiet_rule = []
     for row in rows:
         base = rules_only.normalised(row["text"])
         found = rules_only.found(row["text"])
         feats.append(rules_only.model_features(base, found))
         evidence.append(model_asked(base, found))
+        quiet_rule.append(QUIET in found)
         rule_flags.append(rules_only.check(row["text"]).urgent)
 
     # Out-of-fold scores: folds by a seeded shuffle, stratified by label.
@@ -144,10 +146,15 @@ def main(argv: list[str] | None = None) -> int:
     urgent = np.array([row["urgent"] for row in rows])
     flags = np.array(rule_flags)
     asked = np.array(evidence)
+    quiet = np.array(quiet_rule)
     dev = np.array([row["origin"] == "dev" for row in rows])
 
+    def bar(threshold: float) -> np.ndarray:
+        # As Triage.check: where a quiet rule holds the model needs QUIET_MODEL_THRESHOLD.
+        return np.where(quiet, max(threshold, QUIET_MODEL_THRESHOLD), threshold)
+
     def figures(threshold: float, mask: np.ndarray) -> tuple[float, float]:
-        flagged = flags | (asked & (oof >= threshold))
+        flagged = flags | (asked & (oof >= bar(threshold)))
         recall = flagged[mask & urgent].mean()
         false_alarms = flagged[mask & ~urgent].mean()
         return float(recall), float(false_alarms)
@@ -169,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     dev_ix = [i for i in range(len(rows)) if dev[i]]
     vocab, w, b = train([feats[i] for i in train_ix], [labels[i] for i in train_ix], len(classes), args.l2)
     held_out = _urgent_score(_matrix([feats[i] for i in dev_ix], vocab), w, b)
-    flagged = flags[dev_ix] | (asked[dev_ix] & (held_out >= threshold))
+    flagged = flags[dev_ix] | (asked[dev_ix] & (held_out >= bar(threshold)[dev_ix]))
     print(
         f"fitted on training corpus only, on dev: recall {flagged[urgent[dev_ix]].mean():.3f}"
         f"  false alarms {flagged[~urgent[dev_ix]].mean():.3f}"
