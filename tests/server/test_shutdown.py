@@ -55,6 +55,9 @@ async def test_sigterm_hands_every_socket_over_in_bulk(tmp_path: Path, prefix: s
         "CHAT_DATA_DIR": str(tmp_path),
         "CHAT_SECRET_KEY": "s" * 40,
         "CHAT_HELLOS_PER_MINUTE": "100000",
+        # Every socket comes from 127.0.0.1.
+        "CHAT_MAX_SOCKETS_PER_ADDRESS": "10000",
+        "CHAT_MAX_CONNECTIONS_PER_ADDRESS": "10000",
         "CHAT_VISITOR_GRACE_SECONDS": "300",
         "CHAT_QUEUED_GRACE_SECONDS": "600",
         "CHAT_COUNSELOR_GRACE_SECONDS": "900",
