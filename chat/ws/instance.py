@@ -100,23 +100,13 @@ class InstanceKeeper:
     def hand_over_soon(self) -> None:
         """Uncount every socket this instance counts, in bulk, in a task of its own (awaited by :meth:`stop`).
 
-        The sockets leave ``registered`` at once (or, while a heartbeat is under way, as soon as it is done:
-        a revive re-counts sockets), before their handlers run again: their own cleanup, which runs once they
-        are closed (with 1012), finds them uncounted and makes no round trip. Sockets counted later (a hello
-        still under way) uncount themselves as usual."""
+        The sockets leave ``registered`` here, before this returns and before their handlers run again:
+        their own cleanup, which runs once they are closed (with 1012), finds them uncounted and makes no
+        round trip. Sockets counted later (a hello still under way) uncount themselves as usual. A heartbeat
+        under way (a revive re-counts sockets) finishes before the hand-over goes out."""
         # A stopping instance neither revives (its heartbeat may lapse under load while it closes) nor takes
         # over others: either would count sockets again that are being handed over here.
         self._stopping = True
-        if self._beating.locked():
-            self._hand_overs.append(asyncio.create_task(self._hand_over_after_beat(), name="instance-hand-over"))
-        else:
-            self._hand_over_taken()
-
-    async def _hand_over_after_beat(self) -> None:
-        async with self._beating:
-            self._hand_over_taken()
-
-    def _hand_over_taken(self) -> None:
         taken, self.registered = self.registered, {}
         visitors: Counter[tuple[str, str]] = Counter()
         counselors: Counter[tuple[int, str]] = Counter()
@@ -132,6 +122,10 @@ class InstanceKeeper:
             self._hand_overs.append(task)
 
     async def _hand_over(self, visitors: Counter[tuple[str, str]], counselors: Counter[tuple[int, str]]) -> None:
+        async with self._beating:  # after a heartbeat under way (its revive may be counting one of these)
+            await self._hand_over_now(visitors, counselors)
+
+    async def _hand_over_now(self, visitors: Counter[tuple[str, str]], counselors: Counter[tuple[int, str]]) -> None:
         started = time.monotonic()
         now = self.rt.now_ms()
         offline = failed = 0
