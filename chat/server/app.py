@@ -138,6 +138,14 @@ def create_app(settings: Settings, redis_url: str, *, clock: Callable[[], int] |
         keeper = InstanceKeeper(rt)
         rt.extras["instance"] = keeper
         await keeper.start()
+
+        def before_close() -> None:
+            """The close phase of a graceful stop begins (chat/server/drain.py), just before every socket gets
+            1012: the sockets' counts go over in bulk, and closing them unsubscribes nothing one by one."""
+            rt.hub.wind_down()
+            keeper.hand_over_soon()
+
+        rt.extras["before_close"] = before_close
         app.state.rt = rt
         try:
             yield

@@ -5,10 +5,14 @@ closed at the signal, the probe would never see that: clients would be sent to a
 probe timed out. So on the first SIGTERM (or SIGINT) ``/readyz`` answers 503 ``draining`` for
 ``CHAT_DRAIN_SECONDS`` while everything else goes on as before: open sockets keep chatting, and new
 sockets and requests are still accepted (a client the balancer sends here in that window is served, not
-refused; it gets 1012 with everyone else and resumes elsewhere). Then uvicorn's shutdown closes every
-websocket with 1012 (the client reconnects to another instance and resumes), waits for the handlers at
-most ``timeout_graceful_shutdown`` seconds, runs the lifespan shutdown, and the process exits: within
-drain + 5 s + the lifespan's own bounded shutdown. A second signal during the drain shuts down at once.
+refused; it gets 1012 with everyone else and resumes elsewhere). Then the close phase: the listener
+closes, the application's ``before_close`` hook (``rt.extras``) hands every socket's presence count over
+in bulk (chat/ws/instance.py), uvicorn's shutdown closes every websocket with 1012 (the client reconnects
+to another instance and resumes), waits for the handlers at most ``timeout_graceful_shutdown`` seconds
+(their cleanup has no Redis work left, so they end within it), runs the lifespan shutdown, and the process
+exits: within drain + 5 s + the lifespan's own bounded shutdown. A second signal during the drain shuts
+down at once. The log says ``shutdown.close`` when the close phase starts and ``shutdown.done`` with its
+length at the end.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -64,6 +69,36 @@ class DrainingServer(uvicorn.Server):
         rt: Any = getattr(getattr(self.config.app, "state", None), "rt", None)
         if rt is not None:
             rt.extras["draining"] = True
+
+    def _rt(self) -> Any:
+        return getattr(getattr(self.config.app, "state", None), "rt", None)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        started = time.monotonic()
+        rt = self._rt()
+        count = len(rt.connections) if rt is not None else 0
+        log.info(
+            "shutdown: closing %d sockets with 1012",
+            count,
+            extra={"fields": {"event": "shutdown.close", "sockets": count}},
+        )
+        # No new socket from here on (uvicorn closes the listeners too, a moment later): every socket counted
+        # now is handed over before it is closed.
+        for server in self.servers:
+            server.close()
+        before_close = rt.extras.get("before_close") if rt is not None else None
+        if before_close is not None:
+            try:
+                before_close()
+            except Exception:
+                log.exception("shutdown: the hand-over failed; each socket's cleanup does it")
+        await super().shutdown(sockets)
+        seconds = round(time.monotonic() - started, 2)
+        log.info(
+            "shutdown: done in %.2f s",
+            seconds,
+            extra={"fields": {"event": "shutdown.done", "sockets": count, "seconds": seconds}},
+        )
 
     async def on_tick(self, counter: int) -> bool:
         # Logged here, not in the signal handler: the handler may interrupt a log call holding its lock.

@@ -155,10 +155,12 @@ class InstanceStore:
     async def visitor(self, sid: str, instance_id: str, delta: int | str, now_ms: int) -> Presence:
         """Count a visitor socket on ``instance_id`` (+1, -1, or "drop" for all of them). The caller then
         updates the instance's index (``index_visitor``) in the same round trip as the grace timer."""
-        total, mine, change, status = await self._visitor(
-            keys=[self.keys.session(sid)], args=[delta, instance_id, now_ms]
-        )
-        return Presence(int(total), int(mine), int(change), _s(status))
+        return presence(await self._visitor(keys=[self.keys.session(sid)], args=[delta, instance_id, now_ms]))
+
+    async def visitor_on(self, pipe: Any, sid: str, instance_id: str, delta: int | str, now_ms: int) -> None:
+        """Queue ``visitor``'s script on a pipeline (a graceful stop uncounts every socket at once); its reply
+        is what :func:`presence` reads."""
+        await self._visitor(keys=[self.keys.session(sid)], args=[delta, instance_id, now_ms], client=pipe)
 
     def index_visitor(self, pipe: Any, sid: str, instance_id: str, presence: Presence) -> None:
         """Queue the index update that follows ``visitor`` on a pipeline."""
@@ -177,18 +179,35 @@ class InstanceStore:
         total, mine, change = await self._counselor(
             keys=[k.counselor_conns(counselor_id)], args=[delta, instance_id, self.index_ttl]
         )
-        if int(mine) > 0:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.sadd(k.instance_counselors(instance_id), counselor_id)
-                pipe.expire(k.instance_counselors(instance_id), self.index_ttl)
-                await pipe.execute()
-        else:
-            await self.redis.srem(k.instance_counselors(instance_id), counselor_id)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            self.index_counselor(pipe, counselor_id, instance_id, int(mine))
+            await pipe.execute()
         return int(total), int(change)
+
+    async def counselor_on(self, pipe: Any, counselor_id: int, instance_id: str, delta: int | str) -> None:
+        """Queue ``counselor``'s script on a pipeline; its reply is (total, mine, change). The caller queues the
+        index update (``index_counselor``) in a later round trip."""
+        await self._counselor(
+            keys=[self.keys.counselor_conns(counselor_id)], args=[delta, instance_id, self.index_ttl], client=pipe
+        )
+
+    def index_counselor(self, pipe: Any, counselor_id: int, instance_id: str, mine: int) -> None:
+        key = self.keys.instance_counselors(instance_id)
+        if mine > 0:
+            pipe.sadd(key, counselor_id)
+            pipe.expire(key, self.index_ttl)
+        else:
+            pipe.srem(key, counselor_id)
 
     async def counselor_sockets(self, counselor_id: int) -> int:
         values = await self.redis.hvals(self.keys.counselor_conns(counselor_id))
         return sum(int(_s(v)) for v in values)
+
+
+def presence(reply: Any) -> Presence:
+    """A ``visitor`` script's reply (from a pipeline) as a :class:`Presence`."""
+    total, mine, change, status = reply
+    return Presence(int(total), int(mine), int(change), _s(status))
 
 
 def _s(value: Any) -> str:

@@ -79,6 +79,7 @@ class Hub:
         self._gone: set[str] = set()  # channels without listeners, to unsubscribe in one command
         self._flusher: asyncio.Task[None] | None = None
         self.stopping = False
+        self._closed = False  # stop() was called: the reader ends too, should its cancel be lost
         self.relayed = 0
         self.sharded = False
         # Sharded mode: per node name its pub/sub and reader; per channel the node it is subscribed on.
@@ -103,20 +104,32 @@ class Hub:
 
     async def stop(self) -> None:
         self.stopping = True
+        self._closed = True
         if self._flusher:
             self._flusher.cancel()
         tasks = [t for t in (self._task, *self._readers.values(), *self._background) if t is not None]
         for task in tasks:
             task.cancel()
         for task in tasks:
+            # A cancel that lands as redis-py completes a read can be lost (see Watcher.stop): again until it ends.
+            while not task.done():
+                await asyncio.wait({task}, timeout=0.5)
+                if not task.done():
+                    task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+                task.result()
         for pubsub in (self._pubsub, *self._nodes.values()):
             with contextlib.suppress(Exception):
                 await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]
         for client in self._clients.values():
             with contextlib.suppress(Exception):
                 await client.aclose()
+
+    def wind_down(self) -> None:
+        """The process is about to close every socket and stop: from now on a channel whose last listener
+        leaves is not unsubscribed (the connection closes at :meth:`stop`, which drops every subscription at
+        once), so the sockets closing together cost Redis nothing."""
+        self.stopping = True
 
     async def subscribe(self, channel: str, listener: Listener) -> None:
         listeners = self._listeners[channel]
@@ -163,7 +176,7 @@ class Hub:
         self._resyncs.discard(callback)
 
     async def _run(self) -> None:
-        while True:
+        while not self._closed:
             try:
                 message = await self._pubsub.get_message(timeout=1.0)
             except asyncio.CancelledError:

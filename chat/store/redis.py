@@ -961,6 +961,14 @@ class RedisStore:
         """Typing, presence, paired: relayed to the other side, never stored."""
         await self.publish(self.keys.session_channel(sid), json.dumps(frame, ensure_ascii=False))
 
+    def queue_publish_control(self, pipe: Any, sid: str, frame: dict[str, Any]) -> None:
+        """``publish_control`` queued on a pipeline."""
+        channel, message = self.keys.session_channel(sid), json.dumps(frame, ensure_ascii=False)
+        if self.sharded_pubsub:
+            pipe.execute_command("SPUBLISH", channel, message)
+        else:
+            pipe.publish(channel, message)
+
     async def visitor_presence(
         self, sid: str, delta: int, now_ms: int, grace_ms: int, queued_grace_ms: int | None = None
     ) -> int:

@@ -13,6 +13,13 @@ dead instance) has their open chats handed back to the head of their queues, urg
 visitor gets the ``handover`` event and is paired with the next counselor as usual, and the counselor
 is told on return (``transferred`` with ``reason: "counselor_lost"``). Every instance sweeps these
 timers; a ZREM decides which one acts.
+
+A graceful stop (SIGTERM, after the drain) hands its counts over in bulk (:meth:`InstanceKeeper.hand_over_soon`):
+every socket still counted here is uncounted in a few pipelines of one script per session or counselor
+(each in its own slot: fine on a cluster), followed by one pipeline of the indexes, grace timers and
+``presence`` offline notices, exactly what each socket's own cleanup would have done one round trip at a
+time. The sockets' cleanup then finds nothing left to uncount. The stop itself hands over whatever is still
+counted (a handler cancelled at uvicorn's graceful timeout), so no visitor stays online without a timer.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ import contextlib
 import json
 import logging
 import secrets
+import time
+from collections import Counter
 from typing import Any, cast
 
 from redis.exceptions import RedisError
@@ -29,12 +38,16 @@ from redis.exceptions import RedisError
 from chat.events import utc_now_iso
 from chat.services.runtime import Runtime
 from chat.sessions import SessionStatus
-from chat.store.instances import InstanceStore, Presence
+from chat.store.instances import InstanceStore, Presence, presence
 
 log = logging.getLogger("chat.ws.instance")
 
 LOST_REASON = "counselor_lost"
 CLAIM_LEASE_MS = 30_000
+# A graceful stop uncounts its sockets in pipelines of this many sessions (or counselors) each.
+HAND_OVER_CHUNK = 1000
+# How long a stop waits for its hand-over; what is left then is taken over by another instance (its next beat).
+HAND_OVER_TIMEOUT = 5.0
 
 
 def new_instance_id() -> str:
@@ -51,6 +64,9 @@ class InstanceKeeper:
         # Each counted socket (a visitor or counselor connection) -> the instance id it was counted under.
         self.registered: dict[Any, str] = {}
         self._task: asyncio.Task[None] | None = None
+        self._hand_overs: list[asyncio.Task[None]] = []
+        self._stopping = False
+        self._beating = asyncio.Lock()  # held by a heartbeat (with its revive and takeovers)
 
     @property
     def ttl_ms(self) -> int:
@@ -62,16 +78,134 @@ class InstanceKeeper:
         log.info("instance: %s up", self.id)
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-        # Whatever a clean stop left counted is taken over at the next beat of another instance.
+            # A cancel that lands in a Redis call can be lost (Python 3.11's timeouts, redis-py's retries; see
+            # Watcher.stop): the task is cancelled until it ends, and the loop checks `_stopping` too. A lost
+            # cancel used to hold the stop for ever (the heartbeat went on beating), the process killed at last.
+            while not self._task.done():
+                self._task.cancel()
+                await asyncio.wait({self._task}, timeout=0.5)
+        # Sockets still counted (their handler was cancelled before its cleanup, or nobody called
+        # hand_over_soon): uncounted here, in bulk, like the rest.
+        self.hand_over_soon()
+        deadline = time.monotonic() + HAND_OVER_TIMEOUT
+        while (pending := [t for t in self._hand_overs if not t.done()]) and time.monotonic() < deadline:
+            await asyncio.wait(pending, timeout=max(0.0, deadline - time.monotonic()))
+        # Whatever is still counted after that is taken over at the next beat of another instance.
         with contextlib.suppress(RedisError, OSError):
             await self.store.stop(self.id)
 
+    # -- a graceful stop ---------------------------------------------------------------------------
+    def hand_over_soon(self) -> None:
+        """Uncount every socket this instance counts, in bulk, in a task of its own (awaited by :meth:`stop`).
+
+        The sockets leave ``registered`` here, before this returns and before their handlers run again:
+        their own cleanup, which runs once they are closed (with 1012), finds them uncounted and makes no
+        round trip. Sockets counted later (a hello still under way) uncount themselves as usual. A heartbeat
+        under way (a revive re-counts sockets) finishes before the hand-over goes out."""
+        # A stopping instance neither revives (its heartbeat may lapse under load while it closes) nor takes
+        # over others: either would count sockets again that are being handed over here.
+        self._stopping = True
+        taken, self.registered = self.registered, {}
+        visitors: Counter[tuple[str, str]] = Counter()
+        counselors: Counter[tuple[int, str]] = Counter()
+        for conn, instance_id in taken.items():
+            if getattr(conn, "role", "") == "counselor":
+                principal = getattr(conn, "principal", None)
+                if principal is not None:
+                    counselors[(principal.counselor_id, instance_id)] += 1
+            elif getattr(conn, "sid", None):
+                visitors[(conn.sid, instance_id)] += 1
+        if visitors or counselors:
+            task = asyncio.create_task(self._hand_over(visitors, counselors), name="instance-hand-over")
+            self._hand_overs.append(task)
+
+    async def _hand_over(self, visitors: Counter[tuple[str, str]], counselors: Counter[tuple[int, str]]) -> None:
+        async with self._beating:  # after a heartbeat under way (its revive may be counting one of these)
+            await self._hand_over_now(visitors, counselors)
+
+    async def _hand_over_now(self, visitors: Counter[tuple[str, str]], counselors: Counter[tuple[int, str]]) -> None:
+        started = time.monotonic()
+        now = self.rt.now_ms()
+        offline = failed = 0
+        items = list(visitors.items())
+        for i in range(0, len(items), HAND_OVER_CHUNK):
+            try:
+                offline += await self._hand_over_visitors(items[i : i + HAND_OVER_CHUNK], now)
+            except (RedisError, OSError) as exc:
+                # Left counted under this instance's id: another instance takes them over at its next beat.
+                failed += len(items[i : i + HAND_OVER_CHUNK])
+                log.warning("instance: hand-over of visitors failed (%s)", type(exc).__name__)
+        gone = 0
+        if counselors:
+            try:
+                gone = await self._hand_over_counselors(list(counselors.items()), now)
+            except (RedisError, OSError) as exc:
+                failed += len(counselors)
+                log.warning("instance: hand-over of counselors failed (%s)", type(exc).__name__)
+        fields = {
+            "event": "instance.handover",
+            "instance": self.id,
+            "visitors": len(visitors),
+            "visitors_offline": offline,
+            "counselors": len(counselors),
+            "counselors_offline": gone,
+            "failed": failed,
+            "seconds": round(time.monotonic() - started, 3),
+        }
+        log.info(
+            "instance: stopping; %d visitors (%d now offline) and %d counselors uncounted in %.2f s",
+            len(visitors),
+            offline,
+            len(counselors),
+            fields["seconds"],
+            extra={"fields": fields},
+        )
+
+    async def _hand_over_visitors(self, items: list[tuple[tuple[str, str], int]], now_ms: int) -> int:
+        """What ``visitor_presence(-1)`` and the endpoint's cleanup do per socket, for many: two round trips."""
+        rt = self.rt
+        async with rt.redis.pipeline(transaction=False) as pipe:
+            for (sid, instance_id), n in items:
+                await self.store.visitor_on(pipe, sid, instance_id, -n, now_ms)
+            replies = await pipe.execute()
+        offline = 0
+        queued_ms = int(rt.settings.queued_grace_seconds * 1000)
+        chat_ms = int(rt.settings.visitor_grace_seconds * 1000)
+        async with rt.redis.pipeline(transaction=False) as pipe:
+            for ((sid, instance_id), _), reply in zip(items, replies, strict=True):
+                p = presence(reply)
+                grace_ms = queued_ms if p.status == "queued" else chat_ms
+                self._queue_follow_up(pipe, sid, instance_id, p, now_ms + grace_ms)
+                if p.total == 0 and p.delta < 0 and p.status in ("queued", "active"):
+                    frame = {"type": "presence", "session_id": sid, "visitor": "offline"}
+                    rt.store.queue_publish_control(pipe, sid, frame)
+                    offline += 1
+            await pipe.execute()
+        return offline
+
+    async def _hand_over_counselors(self, items: list[tuple[tuple[int, str], int]], now_ms: int) -> int:
+        """What ``counselor_left`` does per socket, for every counselor here: two round trips."""
+        rt = self.rt
+        async with rt.redis.pipeline(transaction=False) as pipe:
+            for (counselor_id, instance_id), n in items:
+                await self.store.counselor_on(pipe, counselor_id, instance_id, -n)
+            replies = await pipe.execute()
+        gone = 0
+        deadline = now_ms + int(rt.settings.counselor_grace_seconds * 1000)
+        async with rt.redis.pipeline(transaction=False) as pipe:
+            for ((counselor_id, instance_id), _), (total, mine, change) in zip(items, replies, strict=True):
+                self.store.index_counselor(pipe, counselor_id, instance_id, int(mine))
+                if int(total) == 0 and int(change) < 0:
+                    pipe.zrem(rt.keys.counselors_online, str(counselor_id))
+                    pipe.zadd(rt.keys.counselor_grace_timers, {str(counselor_id): deadline})
+                    gone += 1
+            await pipe.execute()
+        return gone
+
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             await asyncio.sleep(self.rt.settings.instance_heartbeat_seconds)
             try:
                 await self.beat_once()
@@ -82,11 +216,16 @@ class InstanceKeeper:
 
     async def beat_once(self) -> None:
         """Refresh the heartbeat, take over dead instances, hand back the chats of counselors gone too long."""
-        if not await self.store.beat(self.id, self.rt.now_ms(), self.ttl_ms):
-            await self._revive()
-        for instance_id, last_ms in await self.store.dead(self.id):
-            await self.take_over(instance_id, last_ms)
-        await self.sweep_counselors()
+        async with self._beating:
+            if self._stopping:
+                return
+            if not await self.store.beat(self.id, self.rt.now_ms(), self.ttl_ms):
+                await self._revive()
+            for instance_id, last_ms in await self.store.dead(self.id):
+                if self._stopping:
+                    return
+                await self.take_over(instance_id, last_ms)
+            await self.sweep_counselors()
 
     # -- visitors -------------------------------------------------------------------------------
     def new_visitor(self) -> tuple[str, str, int]:
@@ -121,15 +260,17 @@ class InstanceKeeper:
 
     async def _follow_up(self, sid: str, instance_id: str, presence: Presence, deadline_ms: int) -> None:
         """The instance's index and the grace timer after a count changed: one round trip, two slots."""
-        keys = self.rt.keys
         async with self.rt.redis.pipeline(transaction=False) as pipe:
-            self.store.index_visitor(pipe, sid, instance_id, presence)
-            if presence.status in ("queued", "active"):  # gone, or ended: nothing to wait for
-                if presence.total == 0 and presence.delta < 0:
-                    pipe.zadd(keys.grace_timers, {sid: deadline_ms})
-                elif presence.total > 0:
-                    pipe.zrem(keys.grace_timers, sid)
+            self._queue_follow_up(pipe, sid, instance_id, presence, deadline_ms)
             await pipe.execute()
+
+    def _queue_follow_up(self, pipe: Any, sid: str, instance_id: str, presence: Presence, deadline_ms: int) -> None:
+        self.store.index_visitor(pipe, sid, instance_id, presence)
+        if presence.status in ("queued", "active"):  # gone, or ended: nothing to wait for
+            if presence.total == 0 and presence.delta < 0:
+                pipe.zadd(self.rt.keys.grace_timers, {sid: deadline_ms})
+            elif presence.total > 0:
+                pipe.zrem(self.rt.keys.grace_timers, sid)
 
     # -- counselors ------------------------------------------------------------------------------
     async def counselor_joined(self, conn: Any) -> None:
@@ -264,6 +405,8 @@ class InstanceKeeper:
         # its total never passes 0): a socket that opened during the stall, after another instance had taken
         # the old id over and forgotten it, would otherwise stay counted under an id nobody takes over again.
         for conn in [c for c in rt.connections if c in self.registered]:
+            if conn not in self.registered:
+                continue  # closed meanwhile
             was = self.registered[conn]
             self.registered[conn] = self.id
             if getattr(conn, "role", "") == "counselor" and conn.principal is not None:
