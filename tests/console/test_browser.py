@@ -178,6 +178,8 @@ class Console:
     page: Page
     problems: list[str]
     requests: list[str]
+    # Console errors a test expects on top of EXPECTED_NOISE (each a substring of the message).
+    allowed: list[str] = field(default_factory=list)
 
 
 @pytest_asyncio.fixture(loop_scope="module")
@@ -211,7 +213,8 @@ async def open_console(env: Env) -> AsyncIterator[Callable[..., Any]]:
     for console in opened:
         await console.context.close()
     for console in opened:
-        assert not console.problems, console.problems
+        problems = [p for p in console.problems if not any(a in p for a in console.allowed)]
+        assert not problems, problems
         strays = [u for u in console.requests if not u.startswith(env.server.http) and not u.startswith("data:")]
         assert not strays, f"requests left the server's origin: {strays}"
 
@@ -668,8 +671,8 @@ async def test_skills_route_a_visitor_to_the_right_counselor(env: Env, open_cons
     console = await open_console("bram")
     page = console.page
     # Bram takes young people only: he unticks parents in the queue panel.
-    await page.get_by_label("Ouders").uncheck()
-    await expect(page.get_by_label("Jongeren")).to_be_disabled()  # at least one audience stays
+    await page.get_by_role("checkbox", name="Ouders").uncheck()
+    await expect(page.get_by_role("checkbox", name="Jongeren")).to_be_disabled()  # at least one audience stays
     parent = await visitor(env, audience="parent", first_message="Ik maak me zorgen")
     await queue_total(page, "Totaal: 1 wachtend, waarvan 0 urgent")
     row = page.locator('tr[data-queue="parent/nl"]')
@@ -689,7 +692,7 @@ async def test_skills_route_a_visitor_to_the_right_counselor(env: Env, open_cons
     assert not any(f.get("type") == "paired" for f in parent.frames)
     await axe_check(env, page, "skills")
     await shoot(page, "13-skills")
-    await page.get_by_label("Ouders").check()  # as it was, for the other tests
+    await page.get_by_role("checkbox", name="Ouders").check()  # as it was, for the other tests
     await leave(parent, youth)
 
 
@@ -1036,6 +1039,9 @@ async def test_chat_ended_while_away_comes_back_for_its_wrapup(env: Env, open_co
 
 async def test_chat_ended_while_the_socket_was_cut(env: Env, open_console: Callable[..., Any]) -> None:
     console = await open_console()
+    # Playwright's routed socket (the cut below) can still read OPEN to the page for a moment after the
+    # route closed it, and Chromium then logs a send on it; the console itself checks readyState first.
+    console.allowed.append("WebSocket is already in CLOSING or CLOSED state")
     page = console.page
     cut = {"on": False}
     routes: list[tuple[Any, Any]] = []  # (the page's side, the server's side) of every counselor socket
