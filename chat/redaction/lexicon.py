@@ -29,14 +29,17 @@ from chat.redaction.words import COMMON, COUNTRIES, INTERFIXES, SENTENCE_INITIAL
 
 Lexicon = Mapping[str, float]
 
-# Below this a capitalised word inside a sentence is no ordinary word ("Mentor" 3.9, "Heimwee" 3.5 stay).
-CAPITALISED_BELOW = 2.5
+# Below this a capitalised word inside a sentence is no ordinary word ("Mentor" 3.9, "Heimwee" 3.5 stay;
+# "Tupac" 3.0, "Mensah" 2.4 go).
+CAPITALISED_BELOW = 3.0
 # A word of any case after a strong cue, or before a verb.
 CUED_BELOW = 2.5
-# A word starting a sentence with a verb after it: stricter, sentence starts hold typos and chat spelling.
-START_BELOW = 2.0
+# A word starting a sentence with a verb after it (typos and compounds are left alone there too).
+START_BELOW = 2.5
 # Neighbours joined to a found name ("Tupac" 3.0 in "Tupac Jhinkoe").
 NEIGHBOUR_BELOW = 3.5
+# A lowercase word before a capitalised name found ("noortje" 2.8 in "noortje Melnyk").
+LEFT_FIRST_NAME_BELOW = 3.0
 # A lowercase word after an organisation's kind word ("fitnesscentrum brons", "zorginstelling meerwaarde").
 AFTER_KIND_BELOW = 4.5
 
@@ -71,8 +74,8 @@ _CUE_BEFORE = re.compile(
     r"|broer|zus|zusje|broertje|neef|nicht|tante|oom|opa|oma|juf|meester|mentor|trainer|coach|stiefvader"
     r"|stiefmoeder|stiefbroer|stiefzus|pleegvader|pleegmoeder|vader|moeder|ex|buurman|buurvrouw|baas"
     r"|mevrouw|meneer|dhr\.?|mw\.?|mevr\.?|i\s+met|with|named|called|friend|boyfriend|girlfriend|sister|brother"
-    r"|cousin|uncle|aunt|stepdad|stepmom|coach|teacher|mr\.?|mrs\.?|ms\.?|bang\s+voor|afraid\s+of|aan|nee)"
-    r")\s+)$"
+    r"|cousin|uncle|aunt|stepdad|stepmom|coach|teacher|mr\.?|mrs\.?|ms\.?|bang\s+voor|afraid\s+of|aan|nee|via|van|naar|at|from|voor|en|and)"
+    r")['’\"]?\s+)$"
 )
 _CUE_WINDOW = 24
 # What people do: a word before one of these is someone ("Thandeka zei", "oisin and his cousin").
@@ -234,8 +237,14 @@ def find_unknown_names(text: str, lex: Lexicon | None = None) -> list[Item]:
             i += 1
             continue
         first = last = i
-        while last + 1 < len(tokens) and (hit[last + 1] or _joins(text, tokens, last, last + 1, lex)):
-            last += 1
+        while True:
+            if last + 1 < len(tokens) and (hit[last + 1] or _joins(text, tokens, last, last + 1, lex)):
+                last += 1
+                continue
+            after = _particles_after(text, tokens, last, hit)
+            if after == last:
+                break
+            last = after
         while first > 0 and _joins(text, tokens, first, first - 1, lex):
             first -= 1
         first = _particles_before(text, tokens, first)
@@ -257,13 +266,26 @@ def _joins(text: str, tokens: list[tuple[int, int, str]], near: int, far: int, l
     word = tokens[far][2]
     if _capitalised(word):
         return _unknown(word, lex, NEIGHBOUR_BELOW)
-    # A lowercase word joins a lowercase name, rightwards only: "kealoha kaya", not "Doekhie meegegaan".
-    return (
-        far > near
-        and not _capitalised(tokens[near][2])
-        and _unknown(word, lex, NEIGHBOUR_BELOW)
-        and not _typo(word.lower())
-    )
+    # A lowercase word joins a lowercase name rightwards ("kealoha kaya", not "Doekhie meegegaan"), and a
+    # rare lowercase first name a surname leftwards ("noortje Melnyk").
+    if far > near:
+        return not _capitalised(tokens[near][2]) and _unknown(word, lex, NEIGHBOUR_BELOW) and not _typo(word.lower())
+    return _unknown(word, lex, LEFT_FIRST_NAME_BELOW) and not _ordinary_lowercase(word, lex)
+
+
+def _particles_after(text: str, tokens: list[tuple[int, int, str]], last: int, hit: list[bool]) -> int:
+    """Run on over "van der" to a found surname: "Folkert van der Tjalsma" is one name."""
+    j = last
+    while (
+        j + 1 < len(tokens)
+        and j - last < 3
+        and tokens[j + 1][2].lower() in _NAME_PARTICLES
+        and _adjacent(text, tokens[j], tokens[j + 1])
+    ):
+        j += 1
+    if j > last and j + 1 < len(tokens) and hit[j + 1] and _adjacent(text, tokens[j], tokens[j + 1]):
+        return j + 1
+    return last
 
 
 def _particles_before(text: str, tokens: list[tuple[int, int, str]], first: int) -> int:
