@@ -44,6 +44,7 @@ from chat.redaction.institutions import (
     known_institutions,
     known_landmarks,
 )
+from chat.redaction.lexicon import find_unknown_names, lexicon
 from chat.redaction.names import (
     find_addresses,
     find_initialled_names,
@@ -107,6 +108,7 @@ _RULES: tuple[Callable[[str], list[Item]], ...] = (
     find_listed_streets,
     find_named_places_in_any_case,
     find_preposition_names,
+    find_unknown_names,
 )
 
 
@@ -238,6 +240,7 @@ class Redactor:
         known_landmarks()
         street_names()
         surnames()
+        lexicon()
         with_extra_first_names(self._engine().first_names)
 
     def redact(self, text: str) -> Redacted:

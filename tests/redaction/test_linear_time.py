@@ -35,6 +35,7 @@ from chat.redaction.institutions import (
     known_institutions,
     known_landmarks,
 )
+from chat.redaction.lexicon import find_unknown_names, lexicon
 from chat.redaction.names import find_addresses, find_initialled_names, find_institutions, find_names, find_places
 from chat.redaction.places import find_places_by_gazetteer, gazetteer
 from chat.redaction.redactor import find_all, merge
@@ -85,6 +86,9 @@ CRAFTED = {
     "emails and plates": _repeat("a.b at gmail punt a @ b.c. kenteken ab 12 12abc "),
     "chains and churches": _repeat("bij de albert bij de jumbo snackbar de a hervormde kerk Aa bureau zuid "),
     "addresses and codes": _repeat("aastraat op nummer 1 nummer 2 van de a rue de la a Kerkstraat 1, Aa, naar 020 "),
+    # Round 5: unknown words in name slots, kind words, particles and capitalised runs.
+    "unknown words": _repeat("met xqzv Qwxz van der Zqxw bij manege de vqxz zei bezorgdienst Qq-Zx's "),
+    "one long unknown word": "Q" + "x" * (LENGTH - 1),
 }
 
 RULES: list[Callable[[str], object]] = [
@@ -110,6 +114,7 @@ RULES: list[Callable[[str], object]] = [
     find_titled_names,
     find_listed_streets,
     find_named_places_in_any_case,
+    find_unknown_names,
     protected_spans,
     chunks,
     lambda text: merge(find_all(text), protected_spans(text)),
@@ -124,6 +129,7 @@ def _lists_loaded() -> None:
     known_landmarks()
     known_chains()
     street_names()
+    lexicon()
 
 
 def _seconds(call: Callable[[str], object], text: str) -> float:
