@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import itertools
 import json
 import os
@@ -42,6 +43,12 @@ import urllib.request
 from collections import deque
 from pathlib import Path
 from typing import Any
+
+# Every process of a benchmark (the bench clients, which hold thousands of sockets, and the bare relay) collects
+# garbage as `chat serve` does (chat/cli.py: GC_THRESHOLDS): with CPython's defaults a full collection of a
+# client holding 10,000 sockets took 0.5-0.9 s, a dozen times a run, and its lag counted against the server.
+gc.freeze()
+gc.set_threshold(50_000, 20, 100)
 
 REPO = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("CHAT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
