@@ -16,6 +16,9 @@ it asks :func:`is_cluster` and :func:`atomic`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections import deque
 from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -23,8 +26,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import Pipeline
 from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.connection import AbstractConnection, ConnectionPool
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 CLUSTER_SCHEMES = {"redis+cluster": False, "rediss+cluster": True}
 SENTINEL_SCHEMES = {"redis+sentinel": False, "rediss+sentinel": True}
@@ -146,9 +151,77 @@ def connect(
     }
     if not url.startswith("unix:"):
         options["socket_keepalive"] = True  # TCP only; a unix socket connection refuses the option
-    # A burst of requests waits for a free connection instead of failing.
-    pool = BlockingConnectionPool.from_url(url, **options)
+    # A burst of requests waits for a free connection instead of failing, first come, first served.
+    pool = FairConnectionPool.from_url(url, **options)
     return Redis.from_pool(pool)  # the client owns the pool and closes it
+
+
+class FairConnectionPool(BlockingConnectionPool):
+    """A blocking pool that serves its waiters in the order they came (issue 11).
+
+    redis-py's ``BlockingConnectionPool`` wakes one waiter when a connection comes back, but leaves the
+    connection in the pool until that waiter runs; a task that asks in the meantime takes it. Under
+    saturation that task is nearly always the one that just gave it back (a visitor whose next frame is
+    already read asks again without yielding), so a few dozen sockets keep every connection while the
+    pool's waiters wait until the load stops or ``timeout`` runs out (``unavailable``; an instance heartbeat
+    past its TTL). Here a returned connection goes straight to the first waiter, and nobody takes a free
+    connection while anyone is waiting.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._waiters: deque[asyncio.Future[AbstractConnection]] = deque()
+
+    def _serve_waiters(self) -> None:
+        """Hand what the pool can give (a free connection, or room for a new one) to the first waiters."""
+        while self._waiters and self.can_get_connection():
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(self._take())
+
+    def _take(self) -> AbstractConnection:
+        connection: AbstractConnection = self.get_available_connection()  # type: ignore[no-untyped-call]
+        return connection
+
+    def _put_back(self, connection: AbstractConnection) -> None:
+        """An unused connection handed to a waiter that gave up: back to the pool, or to the next waiter."""
+        self._in_use_connections.discard(connection)
+        self._available_connections.append(connection)
+        self._serve_waiters()
+
+    async def get_connection(self, command_name: Any = None, *keys: Any, **options: Any) -> AbstractConnection:
+        self._serve_waiters()  # in case connections were freed without a release (a reset)
+        connection: AbstractConnection
+        if not self._waiters and self.can_get_connection():
+            connection = self._take()
+        else:
+            waiter: asyncio.Future[AbstractConnection] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                async with asyncio.timeout(self.timeout):
+                    connection = await waiter
+            except BaseException as exc:
+                if waiter.done() and not waiter.cancelled():
+                    self._put_back(waiter.result())
+                else:
+                    waiter.cancel()
+                    with contextlib.suppress(ValueError):
+                        self._waiters.remove(waiter)
+                if isinstance(exc, TimeoutError):
+                    raise RedisConnectionError("No connection available.") from exc
+                raise
+        try:
+            await self.ensure_connection(connection)
+        except BaseException:
+            await self.release(connection)
+            raise
+        return connection
+
+    async def release(self, connection: AbstractConnection) -> None:
+        try:
+            await ConnectionPool.release(self, connection)
+        finally:
+            self._serve_waiters()
 
 
 class SentinelRedis(Redis):
