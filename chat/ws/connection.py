@@ -507,9 +507,6 @@ class Connection:
         if self._pump is None and self._started:
             self._pump = asyncio.create_task(self._run_pump(), name=f"{self.role}-pump")
 
-    def _count_relayed(self) -> None:
-        self._relayed.inc()
-
     def _sid_of(self, channel: str) -> str:
         # chat:{s_…}:ch
         return channel[channel.index("{") + 1 : channel.rindex("}")]
@@ -623,7 +620,7 @@ class Connection:
         catch-up), sent as it came instead of encoded again for every socket that follows the session, and
         timed store to socket."""
         await self.wait_room()
-        self._count_relayed()
+        self._relayed.inc()
         if raw is None:
             await self.send(event)
         elif not self.closing or event.get("type") == "ended":

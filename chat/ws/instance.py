@@ -193,13 +193,11 @@ class InstanceKeeper:
                 await self.store.counselor_on(pipe, counselor_id, instance_id, -n)
             replies = await pipe.execute()
         gone = 0
-        deadline = now_ms + int(rt.settings.counselor_grace_seconds * 1000)
         async with rt.redis.pipeline(transaction=False) as pipe:
             for ((counselor_id, instance_id), _), (total, mine, change) in zip(items, replies, strict=True):
                 self.store.index_counselor(pipe, counselor_id, instance_id, int(mine))
                 if int(total) == 0 and int(change) < 0:
-                    pipe.zrem(rt.keys.counselors_online, str(counselor_id))
-                    pipe.zadd(rt.keys.counselor_grace_timers, {str(counselor_id): deadline})
+                    self._queue_counselor_gone(pipe, counselor_id, now_ms)
                     gone += 1
             await pipe.execute()
         return gone
@@ -302,10 +300,17 @@ class InstanceKeeper:
             await self._counselor_gone(counselor_id, self.rt.now_ms())
 
     async def _counselor_gone(self, counselor_id: int, at_ms: int) -> None:
+        async with self.rt.redis.pipeline(transaction=False) as pipe:
+            self._queue_counselor_gone(pipe, counselor_id, at_ms)
+            await pipe.execute()
+
+    def _queue_counselor_gone(self, pipe: Any, counselor_id: int, at_ms: int) -> None:
+        """The counselor has no socket left anywhere: offline, and their grace timer starts (on ``pipe``)."""
         rt = self.rt
-        await rt.store.counselor_offline(counselor_id)
-        deadline = at_ms + int(rt.settings.counselor_grace_seconds * 1000)
-        await rt.redis.zadd(rt.keys.counselor_grace_timers, {str(counselor_id): deadline})
+        pipe.zrem(rt.keys.counselors_online, str(counselor_id))
+        pipe.zadd(
+            rt.keys.counselor_grace_timers, {str(counselor_id): at_ms + int(rt.settings.counselor_grace_seconds * 1000)}
+        )
 
     async def sweep_counselors(self) -> int:
         """Hand back the chats of every counselor whose grace ran out. Returns how many chats went back."""
