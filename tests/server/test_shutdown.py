@@ -134,6 +134,14 @@ async def test_sigterm_hands_every_socket_over_in_bulk(tmp_path: Path, prefix: s
         resumed = await recv_until(again, "session")
         assert (resumed["session_id"], resumed["status"]) == (sids[0], "queued")
         for sid in (chat_sid, sids[0]):
+            # The `session` frame goes out before the socket is counted and its grace timer stopped (two round
+            # trips after it): wait for both, bounded, then check them.
+            deadline = asyncio.get_running_loop().time() + 10
+            while asyncio.get_running_loop().time() < deadline and (
+                await aredis.hget(keys.session(sid), "visitor_conns") != b"1"
+                or await aredis.zscore(keys.grace_timers, sid) is not None
+            ):
+                await asyncio.sleep(0.05)
             assert await aredis.hget(keys.session(sid), "visitor_conns") == b"1"
             assert await aredis.zscore(keys.grace_timers, sid) is None
         await back.close()
